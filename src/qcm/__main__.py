@@ -1,0 +1,3 @@
+from qcm.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,75 @@
+"""The ``qcm`` command line: one parser, one module per subcommand.
+
+Every subcommand module has ``configure(parser)`` and ``run(args) -> int``; modules import
+what they need inside ``run`` so that quick commands start quickly. Errors a user can act on
+(``QcmError``) print one line and exit with their own status; a traceback only with --debug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import List, Optional, Sequence
+
+from .. import __version__
+from ..errors import EXIT_BUG, EXIT_INTERRUPTED, QcmError
+
+# (name, module, one-line help)
+COMMANDS = [
+    ("decode", "decode", "decode QMI frames given as hex (from a log, qmicli -v, quectel-CM -v)"),
+    ("sim", "sim", "run the simulated modem (pty control port, fake sysfs)"),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qcm", description="Connection manager for Qualcomm-based cellular modules.")
+    parser.add_argument("--version", action="version", version="qcm " + __version__)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name, help_text in COMMANDS:
+        module = importlib.import_module("qcm.cli." + module_name)
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        module.configure(command)
+        command.set_defaults(module=module)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    if not getattr(args, "module", None):
+        parser.print_help()
+        return 2
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
+                        format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+    return run_guarded(lambda: args.module.run(args), args.debug)
+
+
+def run_guarded(job, debug: bool = False, prog: str = "qcm") -> int:
+    """Run ``job``; turn known errors into one line and an exit status."""
+    try:
+        return int(job() or 0)
+    except QcmError as exc:
+        print("%s: %s" % (prog, exc), file=sys.stderr)
+        if exc.hint:
+            print("%s: hint: %s" % (prog, exc.hint), file=sys.stderr)
+        if debug:
+            raise
+        return exc.exit_status
+    except KeyboardInterrupt:
+        print("%s: interrupted" % prog, file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug: say so in one line, details with --debug
+        if debug:
+            raise
+        print("%s: internal error: %s: %s (run with --debug for details, and please report it)"
+              % (prog, type(exc).__name__, exc), file=sys.stderr)
+        return EXIT_BUG
+
+
+def lines(items: List[str]) -> None:
+    sys.stdout.write("".join(item + "\n" for item in items))

@@ -1,0 +1,250 @@
+"""The QMI message catalogue: services, messages, TLVs and enums, loaded from JSON data.
+
+Every file in ``catalogue/`` has the same shape::
+
+    {
+      "service": {"name": "DMS", "id": 2, "title": "Device Management"},
+      "enums": {
+        "DmsOperatingMode": {"0": "online", "1": "low-power"},
+        "WdsAuthentication": {"flags": true, "values": {"1": "pap", "2": "chap"}},
+        "QmiProtocolError": {"0x5e": ["NotSupported", "what it means, for a person"]}
+      },
+      "messages": [
+        {"name": "Get Revision", "id": "0x0023",
+         "request": [], "response": [["0x01", "Revision", "str"]]},
+        {"name": "Event Report", "id": "0x0001", "indication": [["0x14", "Operating Mode", "u8<DmsOperatingMode>"]]}
+      ]
+    }
+
+A message with "request"/"response" is a method, one with "indication" an indication; the
+two may share an id. TLV formats are written in the language of ``formats.py``. The Result
+TLV (0x02) that every response carries is declared once, in ``common.json``. Enums form a
+single namespace across files. The whole catalogue is validated when it is loaded: unknown
+enums, duplicate ids or names and malformed formats are errors, never surprises at run time.
+
+Adding a message is adding an entry to a JSON file.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
+
+from .formats import Enum, Format, FormatSyntaxError, key_of, parse_format
+
+__all__ = ["CatalogueError", "TlvDef", "MessageDef", "ServiceDef", "Catalogue", "load", "catalogue",
+           "REQUEST", "RESPONSE", "INDICATION", "RESULT_TLV"]
+
+REQUEST = "request"
+RESPONSE = "response"
+INDICATION = "indication"
+RESULT_TLV = 0x02
+
+CATALOGUE_DIR = Path(__file__).with_name("catalogue")
+
+
+class CatalogueError(ValueError):
+    """The catalogue data is inconsistent (a bug in the data files, caught at load time)."""
+
+
+@dataclass(frozen=True)
+class TlvDef:
+    type: int
+    name: str
+    key: str
+    format: Format
+
+    @property
+    def personal(self) -> bool:
+        return self.format.personal
+
+
+@dataclass(frozen=True)
+class MessageDef:
+    service: "ServiceDef" = field(repr=False, compare=False)
+    id: int = 0
+    name: str = ""
+    is_indication: bool = False
+    abortable: bool = False
+    request: Tuple[TlvDef, ...] = ()
+    response: Tuple[TlvDef, ...] = ()
+    indication: Tuple[TlvDef, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return key_of(self.name)
+
+    def tlvs(self, kind: str) -> Tuple[TlvDef, ...]:
+        return {REQUEST: self.request, RESPONSE: self.response, INDICATION: self.indication}[kind]
+
+    def tlv(self, kind: str, type_or_key: Any) -> Optional[TlvDef]:
+        for tlv in self.tlvs(kind):
+            if tlv.type == type_or_key or tlv.key == type_or_key:
+                return tlv
+        return None
+
+    def __str__(self) -> str:
+        return "%s %s (0x%04x)" % (self.service.name, self.name, self.id)
+
+
+@dataclass
+class ServiceDef:
+    id: int
+    name: str
+    title: str
+    methods: Dict[int, MessageDef] = field(default_factory=dict)
+    indications: Dict[int, MessageDef] = field(default_factory=dict)
+
+    def all_messages(self) -> Iterator[MessageDef]:
+        yield from self.methods.values()
+        yield from self.indications.values()
+
+
+class Catalogue:
+    def __init__(self, services: Iterable[ServiceDef], enums: Mapping[str, Enum]) -> None:
+        self.services: Dict[int, ServiceDef] = {}
+        self.by_name: Dict[str, ServiceDef] = {}
+        for service in services:
+            self.services[service.id] = service
+            self.by_name[service.name.upper()] = service
+        self.enums = dict(enums)
+
+    def service(self, which: Any) -> ServiceDef:
+        try:
+            return self.by_name[which.upper()] if isinstance(which, str) else self.services[int(which)]
+        except KeyError:
+            raise KeyError("unknown QMI service %r" % (which,)) from None
+
+    def service_name(self, service_id: int) -> str:
+        service = self.services.get(service_id)
+        if service is not None:
+            return service.name
+        return self.enums["QmiService"].value_name(service_id).upper()
+
+    def method(self, service: Any, name: Any) -> MessageDef:
+        return self._find(self.service(service).methods, service, name)
+
+    def indication(self, service: Any, name: Any) -> MessageDef:
+        return self._find(self.service(service).indications, service, name)
+
+    @staticmethod
+    def _find(table: Dict[int, MessageDef], service: Any, name: Any) -> MessageDef:
+        if isinstance(name, int):
+            found = table.get(name)
+        else:
+            wanted = key_of(name)
+            found = next((m for m in table.values() if m.key == wanted), None)
+        if found is None:
+            raise KeyError("no QMI message %r in service %r" % (name, service))
+        return found
+
+    def lookup(self, service_id: int, message_id: int, kind: str) -> Optional[MessageDef]:
+        service = self.services.get(service_id)
+        if service is None:
+            return None
+        table = service.indications if kind == INDICATION else service.methods
+        return table.get(message_id)
+
+    def enum(self, name: str) -> Enum:
+        return self.enums[name]
+
+    def messages(self) -> Iterator[MessageDef]:
+        for service in self.services.values():
+            yield from service.all_messages()
+
+
+def _int(text: Any, where: str) -> int:
+    try:
+        return int(text, 0) if isinstance(text, str) else int(text)
+    except (TypeError, ValueError):
+        raise CatalogueError("%s: %r is not a number" % (where, text)) from None
+
+
+def _load_enum(name: str, data: Mapping[str, Any], where: str) -> Enum:
+    flags = bool(data.get("flags", False)) if "values" in data else False
+    values = data["values"] if "values" in data else data
+    names: Dict[int, str] = {}
+    meanings: Dict[int, str] = {}
+    for raw, entry in values.items():
+        number = _int(raw, "%s enum %s" % (where, name))
+        if isinstance(entry, list):
+            names[number], meanings[number] = entry[0], entry[1]
+        else:
+            names[number] = entry
+    if len({n.lower() for n in names.values()}) != len(names):
+        raise CatalogueError("%s: enum %s has duplicate names" % (where, name))
+    return Enum(name, names, meanings, flags)
+
+
+def _load_tlvs(rows: List[Any], enums: Mapping[str, Enum], where: str,
+               common: Tuple[TlvDef, ...] = ()) -> Tuple[TlvDef, ...]:
+    tlvs: List[TlvDef] = list(common)
+    for row in rows:
+        if not (isinstance(row, list) and len(row) == 3):
+            raise CatalogueError("%s: TLV rows are [type, name, format], got %r" % (where, row))
+        tlv_type, name, spec = _int(row[0], where), row[1], row[2]
+        try:
+            fmt = parse_format(spec, enums)
+        except FormatSyntaxError as exc:
+            raise CatalogueError("%s TLV %s: %s" % (where, name, exc)) from None
+        tlvs.append(TlvDef(tlv_type, name, key_of(name), fmt))
+    if len({t.type for t in tlvs}) != len(tlvs) or len({t.key for t in tlvs}) != len(tlvs):
+        raise CatalogueError("%s: duplicate TLV types or names" % where)
+    return tuple(tlvs)
+
+
+def load(directory: Path = CATALOGUE_DIR) -> Catalogue:
+    documents = []
+    for path in sorted(directory.glob("*.json")):
+        with path.open(encoding="utf-8") as handle:
+            documents.append((path.name, json.load(handle)))
+
+    enums: Dict[str, Enum] = {}
+    for filename, doc in documents:
+        for name, data in doc.get("enums", {}).items():
+            if name in enums:
+                raise CatalogueError("%s: enum %s is defined twice" % (filename, name))
+            enums[name] = _load_enum(name, data, filename)
+
+    common_response: Tuple[TlvDef, ...] = ()
+    for filename, doc in documents:
+        if "response" in doc:
+            common_response = _load_tlvs(doc["response"], enums, filename)
+
+    services: List[ServiceDef] = []
+    for filename, doc in documents:
+        if "service" not in doc:
+            continue
+        info = doc["service"]
+        service = ServiceDef(_int(info["id"], filename), info["name"], info.get("title", info["name"]))
+        for entry in doc.get("messages", []):
+            where = "%s %s" % (filename, entry.get("name"))
+            message_id = _int(entry["id"], where)
+            is_indication = "indication" in entry
+            message = MessageDef(
+                service=service, id=message_id, name=entry["name"], is_indication=is_indication,
+                abortable=bool(entry.get("abortable", False)),
+                request=_load_tlvs(entry.get("request", []), enums, where + " request"),
+                response=() if is_indication else _load_tlvs(entry.get("response", []), enums,
+                                                             where + " response", common_response),
+                indication=_load_tlvs(entry.get("indication", []), enums, where + " indication"),
+            )
+            table = service.indications if is_indication else service.methods
+            if message_id in table:
+                raise CatalogueError("%s: id 0x%04x already used by %s" % (where, message_id, table[message_id].name))
+            if any(m.key == message.key for m in table.values()):
+                raise CatalogueError("%s: name used twice" % where)
+            table[message_id] = message
+        services.append(service)
+    if len({s.name for s in services}) != len(services) or len({s.id for s in services}) != len(services):
+        raise CatalogueError("duplicate service names or ids")
+    return Catalogue(services, enums)
+
+
+@functools.lru_cache(maxsize=None)
+def catalogue() -> Catalogue:
+    """The packaged catalogue, loaded once."""
+    return load()

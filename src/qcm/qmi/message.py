@@ -1,0 +1,198 @@
+"""QMI messages: catalogue-driven encoding of values into frames and decoding back. No I/O.
+
+``build()`` is strict: every value must belong to a TLV the catalogue declares for that
+message and fit its format. ``decode()`` is tolerant: TLVs the catalogue does not know, or
+that do not match their declared format, are kept as raw bytes and reported, never dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+from .catalogue import INDICATION, REQUEST, RESPONSE, RESULT_TLV, Catalogue, MessageDef, TlvDef, catalogue
+from .formats import DecodeError, EncodeError, EnumValue
+from .qmux import Frame
+
+__all__ = ["Message", "Result", "QmiError", "build", "build_frame", "decode", "protocol_error"]
+
+
+@dataclass(frozen=True)
+class Result:
+    """The Result TLV of a response: success, or a QMI protocol error code."""
+
+    status: int
+    error: EnumValue
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 0
+
+    def describe(self) -> str:
+        return "success" if self.ok else describe_error(self.error)
+
+
+def describe_error(error: int) -> str:
+    """``QMUXError 0x5e NotSupported: the modem does not support ...`` (the name users search for)."""
+    named = protocol_error(error)
+    text = "QMUXError 0x%02x %s" % (int(named), named.name)
+    return "%s: %s" % (text, named.meaning) if named.meaning else text
+
+
+def protocol_error(code: int) -> EnumValue:
+    return catalogue().enum("QmiProtocolError").wrap(int(code))  # type: ignore[return-value]
+
+
+class QmiError(Exception):
+    """The modem answered a request with a failure result."""
+
+    def __init__(self, message: "Message") -> None:
+        self.message = message
+        result = message.result
+        self.error = result.error if result is not None else protocol_error(0)
+        name = message.definition.name if message.definition else "0x%04x" % message.message_id
+        super().__init__("%s %s failed: %s" % (message.service_name, name, describe_error(self.error)))
+
+    @property
+    def code(self) -> int:
+        return int(self.error)
+
+
+@dataclass(frozen=True)
+class Message:
+    """A decoded QMI message: known TLVs as values by key, plus every raw TLV."""
+
+    frame: Frame
+    definition: Optional[MessageDef]
+    values: Dict[str, Any] = field(default_factory=dict)
+    problems: Tuple[str, ...] = ()  # TLVs that could not be decoded as declared
+
+    @property
+    def service(self) -> int:
+        return self.frame.service
+
+    @property
+    def service_name(self) -> str:
+        return catalogue().service_name(self.frame.service)
+
+    @property
+    def kind(self) -> str:
+        return self.frame.kind
+
+    @property
+    def client_id(self) -> int:
+        return self.frame.client_id
+
+    @property
+    def transaction(self) -> int:
+        return self.frame.transaction
+
+    @property
+    def message_id(self) -> int:
+        return self.frame.message_id
+
+    @property
+    def name(self) -> str:
+        return self.definition.name if self.definition else "unknown message 0x%04x" % self.frame.message_id
+
+    @property
+    def result(self) -> Optional[Result]:
+        value = self.values.get("result")
+        if self.kind != RESPONSE or not isinstance(value, dict):
+            return None
+        return Result(value["error_status"], value["error_code"])
+
+    @property
+    def ok(self) -> bool:
+        result = self.result
+        return result is not None and result.ok
+
+    def raise_for_result(self) -> "Message":
+        result = self.result
+        if result is None or not result.ok:
+            raise QmiError(self)
+        return self
+
+    def tlv_defs(self) -> Tuple[TlvDef, ...]:
+        return self.definition.tlvs(self.kind) if self.definition else ()
+
+    def unknown_tlvs(self) -> Tuple[Tuple[int, bytes], ...]:
+        known = {t.type for t in self.tlv_defs()}
+        return tuple((t, v) for t, v in self.frame.tlvs if t not in known)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.values
+
+
+def _tlvs_for(definition: MessageDef, kind: str, values: Mapping[str, Any]) -> Tuple[Tuple[int, bytes], ...]:
+    declared = definition.tlvs(kind)
+    unknown = set(values) - {t.key for t in declared}
+    if unknown:
+        raise EncodeError("%s %s has no TLV named %s (it has: %s)" % (
+            definition, kind, ", ".join(sorted(unknown)), ", ".join(t.key for t in declared) or "none"))
+    tlvs = []
+    for tlv in declared:  # catalogue order, as libqmi emits them
+        if tlv.key not in values or values[tlv.key] is None:
+            continue
+        out = bytearray()
+        try:
+            tlv.format.encode(values[tlv.key], out)
+        except EncodeError as exc:
+            raise EncodeError("%s %s TLV 0x%02x %s: %s" % (definition, kind, tlv.type, tlv.name, exc)) from None
+        tlvs.append((tlv.type, bytes(out)))
+    return tuple(tlvs)
+
+
+def build_frame(definition: MessageDef, kind: str, client_id: int, transaction: int,
+                values: Optional[Mapping[str, Any]] = None, *, error: int = 0) -> Frame:
+    """A frame for ``definition``; for a response the Result TLV is filled from ``error``."""
+    values = dict(values or {})
+    if kind == RESPONSE and "result" not in values:
+        values["result"] = {"error_status": 1 if error else 0, "error_code": error}
+    if kind == INDICATION and not definition.is_indication:
+        raise EncodeError("%s is not an indication" % definition)
+    tlvs = _tlvs_for(definition, kind, values)
+    return Frame(definition.service.id, client_id, kind, transaction, definition.id, tlvs)
+
+
+def build(definition: MessageDef, kind: str, client_id: int, transaction: int,
+          values: Optional[Mapping[str, Any]] = None, *, error: int = 0) -> bytes:
+    return build_frame(definition, kind, client_id, transaction, values, error=error).encode()
+
+
+def decode(frame: Frame, cat: Optional[Catalogue] = None) -> Message:
+    """Decode every TLV the catalogue knows; never raises on bad content."""
+    cat = cat or catalogue()
+    definition = cat.lookup(frame.service, frame.message_id, frame.kind)
+    values: Dict[str, Any] = {}
+    problems = []
+    if definition is not None:
+        by_type = {t.type: t for t in definition.tlvs(frame.kind)}
+        for tlv_type, raw in frame.tlvs:
+            tlv = by_type.get(tlv_type)
+            if tlv is None:
+                continue
+            try:
+                value, end = tlv.format.decode(raw, 0, len(raw))
+                if end != len(raw):
+                    raise DecodeError("%d bytes left over" % (len(raw) - end))
+            except DecodeError as exc:
+                problems.append("TLV 0x%02x %s: %s" % (tlv_type, tlv.name, exc))
+                continue
+            values[tlv.key] = value
+    elif frame.kind == RESPONSE:
+        # Even for a message we do not know, the Result TLV is the same everywhere.
+        raw = frame.tlv(RESULT_TLV)
+        common = cat.method("CTL", "Sync").tlv(RESPONSE, RESULT_TLV)
+        if raw is not None and common is not None:
+            try:
+                values["result"] = common.format.decode(raw, 0, len(raw))[0]
+            except DecodeError as exc:
+                problems.append("TLV 0x02 Result: %s" % exc)
+    return Message(frame, definition, values, tuple(problems))

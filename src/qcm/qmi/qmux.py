@@ -1,0 +1,204 @@
+"""QMUX framing: whole frames out of a byte stream, and frames back into bytes. No I/O.
+
+A frame on the wire (all integers little-endian)::
+
+    01 | length u16 (= frame size - 1) | qmux flags u8 | service u8 | client id u8 | SDU
+    SDU for CTL (service 0):    flags u8 | transaction u8  | message id u16 | TLV length u16 | TLVs
+    SDU for other services:     flags u8 | transaction u16 | message id u16 | TLV length u16 | TLVs
+    TLV:                        type u8 | length u16 | value
+
+A real /dev/cdc-wdm hands over one frame per read; a pty or a socket is a byte stream, so
+``FrameParser`` reassembles frames from any split of the input, skips garbage, and reports
+what it skipped. Its only outputs are frames, ``NEED_DATA`` and ``FramingError`` events; bad
+input never raises.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import List, Optional, Tuple, Union
+
+__all__ = [
+    "MARKER", "CTL", "BROADCAST_CID", "REQUEST", "RESPONSE", "INDICATION",
+    "Frame", "FramingError", "NEED_DATA", "FrameParser", "MAX_FRAME_SIZE", "parse_tlvs",
+]
+
+MARKER = 0x01
+CTL = 0x00
+BROADCAST_CID = 0xFF
+MAX_FRAME_SIZE = 0x10000  # the length field's own limit; the parser can be given a lower cap
+
+REQUEST = "request"
+RESPONSE = "response"
+INDICATION = "indication"
+
+# Message-type bits of the SDU flags byte: CTL and the other services use different bits.
+_CTL_BITS = {REQUEST: 0x00, RESPONSE: 0x01, INDICATION: 0x02}
+_SERVICE_BITS = {REQUEST: 0x00, RESPONSE: 0x02, INDICATION: 0x04}
+_QMUX_FLAGS = {REQUEST: 0x00, RESPONSE: 0x80, INDICATION: 0x80}  # 0x80: sent by the service
+
+_QMUX_HEADER = struct.Struct("<BHBBB")
+_CTL_HEADER = struct.Struct("<BBHH")
+_SERVICE_HEADER = struct.Struct("<BHHH")
+_TLV_HEADER = struct.Struct("<BH")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One QMUX frame, its TLVs kept as raw (type, value) pairs in wire order."""
+
+    service: int
+    client_id: int
+    kind: str
+    transaction: int
+    message_id: int
+    tlvs: Tuple[Tuple[int, bytes], ...] = ()
+    qmux_flags: Optional[int] = None  # None: the conventional value for the kind
+    compound: bool = False
+
+    def tlv(self, tlv_type: int) -> Optional[bytes]:
+        for t, value in self.tlvs:
+            if t == tlv_type:
+                return value
+        return None
+
+    def encode(self) -> bytes:
+        body = b"".join(_TLV_HEADER.pack(t, len(v)) + v for t, v in self.tlvs)
+        if self.service == CTL:
+            if not 0 <= self.transaction <= 0xFF:
+                raise ValueError("CTL transaction ids are 8-bit, got %d" % self.transaction)
+            sdu = _CTL_HEADER.pack(_CTL_BITS[self.kind], self.transaction, self.message_id, len(body))
+        else:
+            flags = _SERVICE_BITS[self.kind] | (0x01 if self.compound else 0)
+            sdu = _SERVICE_HEADER.pack(flags, self.transaction, self.message_id, len(body))
+        length = 5 + len(sdu) + len(body)
+        if length + 1 > MAX_FRAME_SIZE:
+            raise ValueError("frame of %d bytes exceeds the QMUX limit" % (length + 1))
+        flags = _QMUX_FLAGS[self.kind] if self.qmux_flags is None else self.qmux_flags
+        return _QMUX_HEADER.pack(MARKER, length, flags, self.service, self.client_id) + sdu + body
+
+
+@dataclass(frozen=True)
+class FramingError:
+    """Bytes the parser dropped, and why (garbage, a frame with bad lengths, an oversize frame)."""
+
+    reason: str
+    discarded: bytes = field(repr=False)
+
+    def __str__(self) -> str:
+        preview = self.discarded[:32].hex(" ")
+        more = " ..." if len(self.discarded) > 32 else ""
+        return "%s (%d bytes dropped: %s%s)" % (self.reason, len(self.discarded), preview, more)
+
+
+class _NeedData:
+    def __repr__(self) -> str:
+        return "NEED_DATA"
+
+
+NEED_DATA = _NeedData()
+
+Event = Union[Frame, FramingError, _NeedData]
+
+
+def parse_tlvs(data: bytes) -> Optional[Tuple[Tuple[int, bytes], ...]]:
+    """Split a TLV area; None unless the TLVs tile it exactly."""
+    tlvs: List[Tuple[int, bytes]] = []
+    pos = 0
+    while pos < len(data):
+        if pos + 3 > len(data):
+            return None
+        tlv_type, size = _TLV_HEADER.unpack_from(data, pos)
+        pos += 3
+        if pos + size > len(data):
+            return None
+        tlvs.append((tlv_type, bytes(data[pos:pos + size])))
+        pos += size
+    return tuple(tlvs)
+
+
+class FrameParser:
+    """Incremental QMUX reassembly: ``feed()`` bytes, then call ``next_event()`` until NEED_DATA."""
+
+    def __init__(self, max_frame_size: int = 8192) -> None:
+        self.max_frame_size = max_frame_size
+        self._buffer = bytearray()
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> None:
+        self._buffer += data
+
+    def events(self) -> List[Union[Frame, FramingError]]:
+        """Everything that can be read now."""
+        out: List[Union[Frame, FramingError]] = []
+        while True:
+            event = self.next_event()
+            if event is NEED_DATA:
+                return out
+            out.append(event)  # type: ignore[arg-type]
+
+    def next_event(self) -> Event:
+        buf = self._buffer
+        if not buf:
+            return NEED_DATA
+        if buf[0] != MARKER:
+            return self._skip_garbage("bytes before a QMUX marker")
+        if len(buf) < 6:
+            return NEED_DATA
+        length = buf[1] | buf[2] << 8
+        header = 5 + (6 if buf[4] == CTL else 7)
+        if length < header or length + 1 > self.max_frame_size:
+            reason = "oversize frame (%d bytes)" % (length + 1) if length >= header else "frame too short"
+            return self._drop_marker(reason)
+        if len(buf) < header + 1:
+            return NEED_DATA
+        # The SDU repeats the TLV length: checking both lengths agree before waiting for the
+        # rest keeps a stray 0x01 in garbage from stalling the stream until the cap.
+        tlv_length = buf[header - 1] | buf[header] << 8
+        if tlv_length != length - header:
+            return self._drop_marker("QMUX and SDU lengths disagree")
+        if len(buf) < length + 1:
+            return NEED_DATA
+        raw = bytes(buf[:length + 1])
+        frame = self._decode(raw, header)
+        if frame is None:
+            del buf[:length + 1]
+            return FramingError("TLVs do not fill the frame exactly", raw)
+        del buf[:length + 1]
+        return frame
+
+    def _skip_garbage(self, reason: str) -> FramingError:
+        index = self._buffer.find(MARKER)
+        cut = len(self._buffer) if index < 0 else index
+        dropped = bytes(self._buffer[:cut])
+        del self._buffer[:cut]
+        return FramingError(reason, dropped)
+
+    def _drop_marker(self, reason: str) -> FramingError:
+        index = self._buffer.find(MARKER, 1)
+        cut = len(self._buffer) if index < 0 else index
+        dropped = bytes(self._buffer[:cut])
+        del self._buffer[:cut]
+        return FramingError(reason, dropped)
+
+    @staticmethod
+    def _decode(raw: bytes, header: int) -> Optional[Frame]:
+        qmux_flags, service, client_id = raw[3], raw[4], raw[5]
+        if service == CTL:
+            flags, transaction, message_id, _ = _CTL_HEADER.unpack_from(raw, 6)
+            kind = RESPONSE if flags & 0x01 else INDICATION if flags & 0x02 else REQUEST
+            compound = False
+        else:
+            flags, transaction, message_id, _ = _SERVICE_HEADER.unpack_from(raw, 6)
+            kind = RESPONSE if flags & 0x02 else INDICATION if flags & 0x04 else REQUEST
+            compound = bool(flags & 0x01)
+        tlvs = parse_tlvs(raw[header + 1:])
+        if tlvs is None:
+            return None
+        conventional = _QMUX_FLAGS[kind]
+        return Frame(service, client_id, kind, transaction, message_id, tlvs,
+                     None if qmux_flags == conventional else qmux_flags, compound)
