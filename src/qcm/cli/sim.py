@@ -1,10 +1,53 @@
-"""``qcm sim``: placeholder until the simulator lands."""
+"""``qcm sim``: run the simulated modem until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
 import argparse
+from pathlib import Path
+from typing import Any, Dict
+
+from ..errors import UsageError
+
+# Command-line options that set one scenario key each (option -> key).
+_KEY_OPTIONS = [
+    ("--model", "model"), ("--manufacturer", "manufacturer"), ("--revision", "revision"), ("--imei", "imei"),
+    ("--usb", "usb"), ("--sim-state", "sim"), ("--pin", "pin"), ("--mode", "mode"), ("--cfun", "cfun"),
+    ("--registration", "registration"), ("--register-after", "register_after_s"), ("--mcc", "mcc"),
+    ("--mnc", "mnc"), ("--rat", "rat"), ("--operator", "operator"), ("--latency-ms", "latency_ms"),
+    ("--data-format", "data_format"), ("--aggregation", "aggregation"),
+]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("--dir", required=True, type=Path,
+                        help="directory for the fake sysfs, /dev links and sim.json (created if missing)")
+    parser.add_argument("--scenario", type=Path, help="TOML scenario file (keys in the README)")
+    for option, key in _KEY_OPTIONS:
+        parser.add_argument(option, dest="key_" + key, metavar=key.upper(), help="scenario key %s" % key)
+    parser.add_argument("--apn", action="append", default=[], metavar="NAME[,auth=pap,user=U,password=P]",
+                        help="an APN the network accepts (repeatable; replaces the scenario's)")
+    parser.add_argument("--trace", type=Path, metavar="FILE",
+                        help="append every frame exchanged, as hex, to FILE (for qcm decode; includes personal data)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="set any scenario key")
 
 
 def run(args: argparse.Namespace) -> int:
+    from .. import sim  # noqa: F401
+    from ..sim.config import load_scenario, parse_apn_option
+    from ..sim.server import run as serve
+
+    overrides: Dict[str, Any] = {}
+    for _, key in _KEY_OPTIONS:
+        value = getattr(args, "key_" + key)
+        if value is not None:
+            overrides[key] = value
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError("--set %s: expected KEY=VALUE" % item)
+        overrides[key.strip()] = value.strip()
+    apns = [parse_apn_option(text) for text in args.apn]
+    config = load_scenario(args.scenario, overrides, apns or None)
+    serve(config, args.dir, args.trace)
     return 0

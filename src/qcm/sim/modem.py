@@ -1,0 +1,346 @@
+"""The simulated modem's QMI side, sans I/O: frames and the time in, frames out.
+
+``SimModem`` holds the state of an EC25-class module (SIM, operating mode, registration,
+profiles, data calls, data format, client ids) and answers requests through the handlers in
+``handlers.py``, built with the same catalogue the client uses. State changes that a real
+modem announces (registration, call up/down, SIM, operating mode) produce indications.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
+
+from ..qmi.catalogue import INDICATION, REQUEST, RESPONSE, catalogue
+from ..qmi.formats import EncodeError, key_of
+from ..qmi.message import build_frame, decode
+from ..qmi.qmux import CTL, Frame
+from .config import SimConfig
+
+__all__ = ["SimModem", "SimQmiError", "Call", "Request", "Indications", "handler", "HANDLERS"]
+
+log = logging.getLogger("qcm.sim")
+
+SERVICE_VERSIONS = {"CTL": (1, 5), "WDS": (1, 67), "DMS": (1, 14), "NAS": (1, 25), "UIM": (1, 46), "WDA": (1, 16)}
+
+
+class SimQmiError(Exception):
+    """A handler's failure answer: a QMI error name and extra response TLVs."""
+
+    def __init__(self, error: str, **values: Any) -> None:
+        super().__init__(error)
+        self.error = error
+        self.values = values
+
+
+Handler = Callable[["SimModem", "Request"], Optional[Dict[str, Any]]]
+HANDLERS: Dict[Tuple[str, str], Handler] = {}
+
+
+def handler(service: str, message: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        HANDLERS[(service, key_of(message))] = fn
+        return fn
+    return register
+
+
+@dataclass(frozen=True)
+class Request:
+    service: str
+    client_id: int
+    values: Mapping[str, Any]
+    now: float
+
+    @property
+    def client(self) -> Tuple[str, int]:
+        return (self.service, self.client_id)
+
+
+@dataclass
+class Call:
+    client: Tuple[str, int]
+    handle: int
+    family: int                 # 4 or 6
+    apn: str
+    started: float
+    ipv4: Optional[ipaddress.IPv4Interface] = None
+    gateway4: Optional[ipaddress.IPv4Address] = None
+    ipv6: Optional[ipaddress.IPv6Interface] = None
+    gateway6: Optional[ipaddress.IPv6Address] = None
+
+
+@dataclass
+class Indications:
+    """What each client asked to hear about (NAS Register Indications, WDS/DMS event reports)."""
+
+    serving_system: bool = True   # on by default in QMI
+    system_info: bool = False
+    signal_info: bool = False
+    dms_operating_mode: bool = False
+    dms_pin_state: bool = False
+    uim_card_status: bool = False
+
+
+@dataclass
+class SimModem:
+    config: SimConfig
+    now: float = 0.0
+    mode: str = ""
+    sim_state: str = ""
+    pin_retries: int = 0
+    puk_retries: int = 0
+    pin: str = ""
+    registration: str = ""
+    registered_at: Optional[float] = None
+    link_layer: str = ""
+    aggregation: str = ""
+    clients: Dict[str, Set[int]] = field(default_factory=dict)
+    indications: Dict[Tuple[str, int], Indications] = field(default_factory=dict)
+    ip_family: Dict[Tuple[str, int], int] = field(default_factory=dict)
+    calls: Dict[Tuple[str, int], Call] = field(default_factory=dict)
+    profiles: Dict[int, Dict[str, Any]] = field(default_factory=dict)
+    autoconnect: int = 0
+    last_call_end: Optional[Tuple[str, ...]] = None   # (reason, verbose type, verbose reason) names
+    next_handle: int = 0x8723E780
+    requests_served: int = 0
+    _pool4: List[ipaddress.IPv4Network] = field(default_factory=list)
+    _pool6: List[ipaddress.IPv6Network] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        c = self.config
+        self.mode = self.mode or c.mode
+        self.sim_state = self.sim_state or c.sim
+        self.pin_retries = c.pin_retries
+        self.puk_retries = c.puk_retries
+        self.pin = c.pin
+        self.link_layer = c.data_format
+        self.aggregation = c.aggregation
+        self.registration = "none"
+        for p in c.profiles:
+            self.profiles[p.index] = {"apn": p.apn, "pdp_type": p.pdp_type, "name": p.name, "auth": p.auth,
+                                      "username": p.username, "password": p.password}
+        self._pool4 = list(ipaddress.ip_network(c.ipv4_pool).subnets(new_prefix=30))
+        self._pool6 = list(ipaddress.ip_network(c.ipv6_pool).subnets(new_prefix=64))[:4096]
+        self._pending: List[Frame] = []
+        self._update_registration(self.now)
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def online(self) -> bool:
+        return self.mode == "online" and not self.config.hardware_restricted
+
+    @property
+    def sim_ready(self) -> bool:
+        return self.sim_state == "ready"
+
+    @property
+    def registered(self) -> bool:
+        return self.registration in ("home", "roaming")
+
+    def wanted_registration(self, now: float) -> str:
+        """Where the network puts us: nothing without radio or SIM; searching until the delay passes."""
+        if not self.online:
+            return "none"
+        if not self.sim_ready:
+            return "searching" if self.sim_state != "absent" else "none"
+        target = self.config.registration
+        if target in ("home", "roaming") and self.registered_at is not None and now < self.registered_at:
+            return "searching"
+        return target
+
+    def _update_registration(self, now: float) -> List[Frame]:
+        if self.registered_at is None and self.online and self.sim_ready:
+            self.registered_at = now + self.config.register_after_s
+        wanted = self.wanted_registration(now)
+        if wanted == self.registration:
+            return []
+        old, self.registration = self.registration, wanted
+        log.info("registration %s -> %s", old, wanted)
+        out = []
+        if not self.registered:
+            out += self.drop_calls(reason="no-service" if self.online else "client-end", verbose=("3gpp", "regular-deactivation"))
+        return out + self.nas_indications()
+
+    def set_mode(self, mode: str, now: float) -> List[Frame]:
+        self.mode = mode
+        if not self.online:
+            self.registered_at = None
+        out = self._update_registration(now)
+        for (service, cid), wanted in self.indications.items():
+            if service == "DMS" and wanted.dms_operating_mode:
+                out.append(self.indication("DMS", "Event Report", cid, {"operating_mode": mode}))
+        return out
+
+    def set_sim_state(self, state: str, now: float) -> List[Frame]:
+        self.sim_state = state
+        if not self.sim_ready:
+            self.registered_at = None
+        out = self._update_registration(now)
+        for (service, cid), wanted in self.indications.items():
+            if service == "UIM" and wanted.uim_card_status:
+                from .handlers import card_status  # the one place that lays the card out
+                out.append(self.indication("UIM", "Card Status", cid, {"card_status": card_status(self)}))
+        return out
+
+    def advance(self, now: float) -> List[Frame]:
+        """Timed events (registration arriving after register_after_s)."""
+        self.now = now
+        return self._update_registration(now)
+
+    def next_deadline(self) -> Optional[float]:
+        if self.registered_at is not None and self.registration != self.wanted_registration(self.registered_at):
+            return self.registered_at
+        return None
+
+    # ------------------------------------------------------------------ calls
+
+    def allocate_addresses(self, call: Call) -> None:
+        index = (call.handle - 0x8723E780) % len(self._pool4)
+        if call.family == 4:
+            net = self._pool4[index]
+            call.ipv4 = ipaddress.IPv4Interface("%s/%d" % (net[2], net.prefixlen))
+            call.gateway4 = net[1]
+        else:
+            net = self._pool6[index % len(self._pool6)]
+            call.ipv6 = ipaddress.IPv6Interface("%s/%d" % (net[0x1000 + 2], 64))
+            call.gateway6 = net[1]
+
+    def drop_calls(self, reason: str, verbose: Tuple[str, str] = ("internal", "call-ended"),
+                   only: Optional[Tuple[str, int]] = None) -> List[Frame]:
+        out = []
+        for client, call in list(self.calls.items()):
+            if only is not None and client != only:
+                continue
+            out += self.end_call(client, reason, verbose)
+        return out
+
+    def end_call(self, client: Tuple[str, int], reason: str, verbose: Tuple[str, str]) -> List[Frame]:
+        call = self.calls.pop(client, None)
+        if call is None:
+            return []
+        log.info("call %#x (IPv%d) ended: %s", call.handle, call.family, reason)
+        values = {"connection_status": {"status": "disconnected", "reconfiguration_required": False},
+                  "ip_family": call.family, **self.call_end_values(reason, verbose)}
+        return [self.indication("WDS", "Packet Service Status", client[1], values)]
+
+    def call_end_values(self, reason: str, verbose: Tuple[str, str]) -> Dict[str, Any]:
+        """The call-end reason TLVs, remembered as the last reason a call ended for."""
+        self.last_call_end = (reason,) + tuple(verbose)
+        return {"call_end_reason": reason,
+                "verbose_call_end_reason": {"type": verbose[0], "reason": _verbose_code(verbose)}}
+
+    # ------------------------------------------------------------------ indications
+
+    def indication(self, service: str, name: str, client_id: int, values: Mapping[str, Any]) -> Frame:
+        definition = catalogue().indication(service, name)
+        return build_frame(definition, INDICATION, client_id, 0, _only_declared(definition, values))
+
+    def nas_indications(self) -> List[Frame]:
+        from .handlers import serving_system, system_info  # the layouts live with the Get handlers
+        out = []
+        for (service, cid), wanted in list(self.indications.items()):
+            if service != "NAS":
+                continue
+            if wanted.serving_system:
+                out.append(self.indication("NAS", "Serving System", cid, serving_system(self, indication=True)))
+            if wanted.system_info:
+                out.append(self.indication("NAS", "System Info", cid, system_info(self, indication=True)))
+        return out
+
+    # ------------------------------------------------------------------ requests
+
+    def handle(self, frame: Frame, now: float) -> List[Frame]:
+        """Answer one request frame; returns the response followed by any indications it caused."""
+        self.now = now
+        out = self.advance(now)
+        if frame.kind != REQUEST:
+            return out
+        self.requests_served += 1
+        message = decode(frame)
+        service = catalogue().service_name(frame.service)
+        definition = message.definition
+        if definition is None:
+            return out + [_error_frame(frame, "InvalidQmiCommand")]
+        if frame.service != CTL and frame.client_id not in self.clients.get(service, set()):
+            return out + [build_frame(definition, RESPONSE, frame.client_id, frame.transaction,
+                                      error=_error_code("InvalidClientId"))]
+        fn = HANDLERS.get((service, definition.key))
+        name = "%s %s" % (service, definition.name)
+        if fn is None or name in self.config.unsupported:
+            return out + [build_frame(definition, RESPONSE, frame.client_id, frame.transaction,
+                                      error=_error_code("NotSupported"))]
+        self._pending = []
+        try:
+            values = fn(self, Request(service, frame.client_id, message.values, now)) or {}
+            error = 0
+        except SimQmiError as failure:
+            values, error = failure.values, _error_code(failure.error)
+        response = build_frame(definition, RESPONSE, frame.client_id, frame.transaction,
+                               _only_declared(definition, values, RESPONSE), error=error)
+        return out + [response] + self._pending
+
+    def after_response(self, frames: List[Frame]) -> None:
+        """Handlers call this for indications that follow their response."""
+        self._pending.extend(frames)
+
+    def allocate_client(self, service: str) -> int:
+        used = self.clients.setdefault(service, set())
+        if len(used) >= self.config.max_clients:
+            raise SimQmiError("ClientIdsExhausted")
+        cid = next(c for c in range(1, 255) if c not in used)
+        used.add(cid)
+        self.indications[(service, cid)] = Indications()
+        return cid
+
+    def release_client(self, service: str, cid: int) -> List[Frame]:
+        used = self.clients.get(service, set())
+        if cid not in used:
+            raise SimQmiError("InvalidClientId")
+        used.discard(cid)
+        self.indications.pop((service, cid), None)
+        self.ip_family.pop((service, cid), None)
+        # A call whose client goes away stays up on a real modem only with autoconnect; end it.
+        self.calls.pop((service, cid), None)
+        return []
+
+    def release_all_clients(self) -> None:
+        self.clients.clear()
+        self.indications.clear()
+        self.ip_family.clear()
+        self.calls.clear()
+
+    def held_clients(self) -> Dict[str, int]:
+        return {service: len(cids) for service, cids in self.clients.items() if cids}
+
+
+def _only_declared(definition: Any, values: Mapping[str, Any], kind: str = INDICATION) -> Dict[str, Any]:
+    declared = {t.key for t in definition.tlvs(kind)}
+    return {k: v for k, v in values.items() if k in declared and v is not None}
+
+
+def _error_code(name: str) -> int:
+    try:
+        return catalogue().enum("QmiProtocolError").lookup(name)
+    except EncodeError:
+        raise ValueError("unknown QMI error %r" % name) from None
+
+
+def _error_frame(frame: Frame, error: str) -> Frame:
+    result = catalogue().method("CTL", "Sync").tlv(RESPONSE, "result")
+    out = bytearray()
+    code = _error_code(error)
+    result.format.encode({"error_status": 1, "error_code": code}, out)  # type: ignore[union-attr]
+    return Frame(frame.service, frame.client_id, RESPONSE, frame.transaction, frame.message_id,
+                 ((0x02, bytes(out)),))
+
+
+def _verbose_code(verbose: Tuple[str, str]) -> int:
+    family, reason = verbose
+    try:
+        return catalogue().enum("WdsVerboseCallEndReason.%s" % family).lookup(reason)
+    except (KeyError, EncodeError):
+        return 0
+

@@ -1,0 +1,121 @@
+"""A fake sysfs and /dev, laid out the way the kernel shows a USB module with qmi_wwan.
+
+Only the entries a connection manager reads are created: the USB device (ids, bus numbers,
+interfaces with their class and bound driver), the cdc-wdm control node, the network
+interface with ``qmi/raw_ip``, the serial ports, and the class symlinks that point into the
+device tree. Links are relative, like the kernel's, so the tree can live anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from .config import SimConfig
+
+__all__ = ["Layout", "lay_out", "INTERFACES"]
+
+# (interface number, class/subclass/protocol, driver, what it is) for the EC2x/EG2x family;
+# other modules get their layout from the same shape.
+INTERFACES = [
+    (0, ("ff", "ff", "ff"), "option", "tty"),   # DM / diagnostics
+    (1, ("ff", "00", "00"), "option", "tty"),   # NMEA
+    (2, ("ff", "00", "00"), "option", "tty"),   # AT commands
+    (3, ("ff", "00", "00"), "option", "tty"),   # modem (PPP)
+    (4, ("ff", "ff", "ff"), "qmi_wwan", "qmi"),
+]
+
+
+@dataclass
+class Layout:
+    sysfs: Path
+    dev: Path
+    usb_device: Path
+    control_link: Path
+    netdev_dir: Path
+    raw_ip: Path
+    tty_links: Dict[str, Path] = field(default_factory=dict)
+    created: List[Path] = field(default_factory=list)
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def _link(link: Path, target: Path) -> None:
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(os.path.relpath(target, link.parent))
+
+
+def lay_out(root: Path, config: SimConfig, control_pty: str, tty_ptys: Optional[Dict[int, str]] = None) -> Layout:
+    """Create ``root/sys`` and ``root/dev`` for the module described by ``config``."""
+    sysfs, dev = root / "sys", root / "dev"
+    bus = config.usb_path.split("-")[0]
+    usb_device = sysfs / "devices" / "platform" / "soc" / "usb" / ("usb" + bus) / config.usb_path
+    _write(usb_device / "idVendor", "%04x\n" % config.vendor_id)
+    _write(usb_device / "idProduct", "%04x\n" % config.product_id)
+    _write(usb_device / "manufacturer", config.manufacturer + "\n")
+    _write(usb_device / "product", "%s LTE module\n" % config.model)
+    _write(usb_device / "busnum", bus + "\n")
+    _write(usb_device / "devnum", "4\n")
+    _write(usb_device / "devpath", config.usb_path.split("-", 1)[1] + "\n")
+    _write(usb_device / "bNumInterfaces", "%2d\n" % len(INTERFACES))
+    _write(usb_device / "speed", "480\n")
+    _link(sysfs / "bus" / "usb" / "devices" / config.usb_path, usb_device)
+
+    drivers = sysfs / "bus" / "usb" / "drivers"
+    tty_links: Dict[str, Path] = {}
+    tty_index = 0
+    netdev_dir = raw_ip = Path()
+    for number, (cls, sub, proto), driver, kind in INTERFACES:
+        name = "%s:1.%d" % (config.usb_path, number)
+        interface = usb_device / name
+        _write(interface / "bInterfaceNumber", "%02x\n" % number)
+        _write(interface / "bInterfaceClass", cls + "\n")
+        _write(interface / "bInterfaceSubClass", sub + "\n")
+        _write(interface / "bInterfaceProtocol", proto + "\n")
+        _write(interface / "bNumEndpoints", "03\n")
+        driver_name = config.driver if kind == "qmi" else driver
+        (drivers / driver_name).mkdir(parents=True, exist_ok=True)
+        _link(interface / "driver", drivers / driver_name)
+        _link(sysfs / "bus" / "usb" / "devices" / name, interface)
+        if kind == "tty":
+            tty = "ttyUSB%d" % tty_index
+            tty_index += 1
+            node = interface / tty / "tty" / tty
+            _write(node / "dev", "188:%d\n" % number)
+            _link(sysfs / "class" / "tty" / tty, node)
+            target = (tty_ptys or {}).get(number)
+            if target:
+                _link_dev(dev / tty, target)
+                tty_links[tty] = dev / tty
+        else:
+            misc = interface / "usbmisc" / config.control
+            _write(misc / "dev", "180:0\n")
+            _write(misc / "uevent", "MAJOR=180\nMINOR=0\nDEVNAME=%s\n" % config.control)
+            _link(sysfs / "class" / "usbmisc" / config.control, misc)
+            netdev_dir = interface / "net" / config.netdev
+            raw_ip = netdev_dir / "qmi" / "raw_ip"
+            _write(raw_ip, "N\n")
+            _write(netdev_dir / "qmi" / "pass_through", "N\n")
+            _write(netdev_dir / "uevent", "DEVTYPE=wwan\nINTERFACE=%s\n" % config.netdev)
+            _write(netdev_dir / "type", "1\n")  # ARPHRD_ETHER until the host switches raw_ip on
+            _link(sysfs / "class" / "net" / config.netdev, netdev_dir)
+            (sysfs / "module" / driver_name).mkdir(parents=True, exist_ok=True)
+            _write(sysfs / "module" / driver_name / "version", config.driver_version + "\n")
+            _link(drivers / driver_name / "module", sysfs / "module" / driver_name)
+    control_link = dev / config.control
+    _link_dev(control_link, control_pty)
+    return Layout(sysfs, dev, usb_device, control_link, netdev_dir, raw_ip, tty_links, [sysfs, dev])
+
+
+def _link_dev(link: Path, target: str) -> None:
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(target)  # absolute: the pty lives in the real /dev/pts
