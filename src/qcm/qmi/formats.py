@@ -11,7 +11,7 @@ decoder and log redaction all read the same description:
     ipv6                            16 bytes in network order
     str                             text filling the rest of the TLV: no length, no NUL
     str8 / str16                    text with a u8 / u16 length prefix
-    str(N)                          text in exactly N bytes, padded with 0xFF (NAS MCC/MNC)
+    str(N)                          text in exactly N bytes, NUL-padded (0xFF padding is read too)
     bytes                           raw bytes filling the rest of the TLV
     {Name: fmt, Other: fmt}         a sequence of named fields
     [u8]fmt  [u16]fmt  [N]fmt       an array with a u8 / u16 count prefix, or exactly N elements
@@ -313,7 +313,7 @@ class TextFormat(Format):
         if self.fixed is not None:
             if len(raw) > self.fixed:
                 raise EncodeError("%r is longer than %d bytes" % (value, self.fixed))
-            out += raw + b"\xff" * (self.fixed - len(raw))
+            out += raw + b"\0" * (self.fixed - len(raw))
             return
         if self.prefix:
             limit = 0xFF if self.prefix == 1 else 0xFFFF

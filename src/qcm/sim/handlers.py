@@ -447,7 +447,7 @@ def _start_network(m: SimModem, r: Request) -> Dict[str, Any]:
         apn_name = profile["apn"]
     apn = next((a for a in m.config.apns if a.name.lower() == apn_name.lower()), None)
     if apn is None:
-        raise _reject(m, "unknown-apn", "3gpp", "unknown-apn")
+        raise _reject(m, "gsm-wcdma-unknown-apn", "3gpp", "unknown-apn")
     username = v.get("username") if v.get("username") is not None else (profile or {}).get("username", "")
     password = v.get("password") if v.get("password") is not None else (profile or {}).get("password", "")
     offered = v.get("authentication_preference")
@@ -458,7 +458,7 @@ def _start_network(m: SimModem, r: Request) -> Dict[str, Any]:
             raise _reject(m, "authentication-failed", "3gpp", "authentication-failed")
     wanted = "ipv4" if family == 4 else "ipv6"
     if wanted not in apn.ip_types and "ipv4v6" not in apn.ip_types:
-        raise _reject(m, "unknown-pdp", "3gpp", "ipv4-only-allowed" if family == 6 else "ipv6-only-allowed")
+        raise _reject(m, "gsm-wcdma-unknown-pdp", "3gpp", "ipv4-only-allowed" if family == 6 else "ipv6-only-allowed")
     call = Call(r.client, m.next_handle, family, apn.name, r.now)
     m.next_handle = (m.next_handle + 0x1330) & 0xFFFFFFFF
     m.allocate_addresses(call)

@@ -339,8 +339,4 @@ def _error_frame(frame: Frame, error: str) -> Frame:
 
 def _verbose_code(verbose: Tuple[str, str]) -> int:
     family, reason = verbose
-    try:
-        return catalogue().enum("WdsVerboseCallEndReason.%s" % family).lookup(reason)
-    except (KeyError, EncodeError):
-        return 0
-
+    return catalogue().enum("WdsVerboseCallEndReason.%s" % family).lookup(reason)

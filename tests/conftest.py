@@ -1,0 +1,83 @@
+"""Shared fixtures: a running ``qcm sim`` in a temporary directory, torn down on every exit path."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator, List
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+class SimProcess:
+    def __init__(self, directory: Path, args: List[str], trace: Path) -> None:
+        self.directory = directory
+        self.trace = trace
+        env = dict(os.environ, PYTHONPATH=str(SRC))
+        self.log = (directory.parent / (directory.name + ".log")).open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "qcm", "sim", "--dir", str(directory), "--trace", str(trace), *args],
+            stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        self.info = self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 15.0) -> dict:
+        path = self.directory / "sim.json"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if path.exists():
+                return json.loads(path.read_text())
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError("qcm sim did not start: %s" % self.output())
+
+    @property
+    def control(self) -> str:
+        return self.info["control_link"]
+
+    def output(self) -> str:
+        self.log.flush()
+        return (self.directory.parent / (self.directory.name + ".log")).read_text()
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.log.close()
+        return self.process.returncode
+
+
+@pytest.fixture
+def start_sim(tmp_path: Path) -> Iterator:
+    started: List[SimProcess] = []
+
+    def start(*args: str, name: str = "sim") -> SimProcess:
+        sim = SimProcess(tmp_path / name, list(args), tmp_path / (name + ".trace"))
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        sim.stop()
+
+
+def qmicli(sim: SimProcess, *args: str, timeout: float = 20, check: bool = True) -> str:
+    """Run Debian's qmicli against the simulator; returns its standard output."""
+    result = subprocess.run(["qmicli", "--device-open-qmi", "-d", sim.control, *args],
+                            capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError("qmicli %s failed (%d): %s%s" % (" ".join(args), result.returncode,
+                                                              result.stdout, result.stderr))
+    return result.stdout + result.stderr
