@@ -1,0 +1,93 @@
+"""The simulated modem, driven sans I/O: frames and time in, frames out."""
+
+from qcm.qmi.catalogue import catalogue
+from qcm.qmi.message import build_frame, decode
+from qcm.sim import handlers  # noqa: F401 - registers the handlers
+from qcm.sim.config import SimConfig
+from qcm.sim.modem import SimModem
+
+
+class Driver:
+    def __init__(self, **config):
+        self.modem = SimModem(SimConfig(**config).validate(), now=0.0)
+        self.txn = 0
+        self.cids = {}
+
+    def request(self, service, name, values=None, now=0.0, cid=None):
+        self.txn += 1
+        definition = catalogue().method(service, name)
+        if service != "CTL" and cid is None:
+            cid = self.cids.get(service) or self.allocate(service, now)
+        frame = build_frame(definition, "request", cid or 0, self.txn & 0xFF, values)
+        out = [decode(f) for f in self.modem.handle(frame, now)]
+        response = next(m for m in out if m.kind == "response")
+        return response, [m for m in out if m.kind == "indication"]
+
+    def allocate(self, service, now=0.0):
+        response, _ = self.request("CTL", "Allocate CID", {"service": service.lower()}, now)
+        self.cids[service] = response["allocation_info"]["cid"]
+        return self.cids[service]
+
+
+def test_registration_arrives_after_the_delay_with_an_indication():
+    d = Driver(register_after_s=3.0)
+    ss, _ = d.request("NAS", "Get Serving System", now=1.0)
+    assert ss["serving_system"]["registration_state"].name == "not-registered-searching"
+    assert d.modem.next_deadline() == 3.0
+    indications = [decode(f) for f in d.modem.advance(3.5)]
+    assert [i.name for i in indications] == ["Serving System"]
+    assert indications[0]["serving_system"]["registration_state"].name == "registered"
+
+
+def test_wrong_pins_block_the_sim_and_are_never_silently_retried():
+    d = Driver(sim="pin", pin="0000", pin_retries=2)
+    info = {"session": {"session_type": "card-slot-1", "application_identifier": []},
+            "info": {"pin_id": "pin1", "pin_value": "1111"}}
+    first, _ = d.request("UIM", "Verify PIN", info)
+    assert first.result.error.name == "IncorrectPin" and first["retries_remaining"]["verify_retries_left"] == 1
+    second, _ = d.request("UIM", "Verify PIN", info)
+    assert second.result.error.name == "PinBlocked"
+    assert d.modem.sim_state == "puk"
+
+
+def test_call_and_its_indications():
+    d = Driver()
+    started, indications = d.request("WDS", "Start Network", {"apn": "internet"})
+    assert started.ok and indications[0]["connection_status"]["status"].name == "connected"
+    again, _ = d.request("WDS", "Start Network", {"apn": "internet"})
+    assert again.result.error.name == "NoEffect"
+    settings, _ = d.request("WDS", "Get Current Settings", {"requested_settings": 0xFFFF})
+    assert str(settings["ipv4_address"]).startswith("100.64.")
+    stopped, indications = d.request("WDS", "Stop Network", {"packet_data_handle": started["packet_data_handle"]})
+    assert stopped.ok and indications[0]["call_end_reason"].name == "client-end"
+
+
+def test_radio_off_drops_the_call_and_registration():
+    d = Driver()
+    d.request("WDS", "Start Network", {"apn": "internet"})
+    d.allocate("DMS")
+    d.allocate("NAS")  # serving-system indications go to NAS clients, which get them by default
+    _, indications = d.request("DMS", "Set Operating Mode", {"mode": "low-power"})
+    names = [i.name for i in indications]
+    assert "Packet Service Status" in names and "Serving System" in names
+    assert not d.modem.calls
+
+
+def test_client_ids_run_out_like_on_a_real_modem():
+    d = Driver(max_clients=2)
+    d.allocate("NAS")
+    d.allocate("NAS")
+    response, _ = d.request("CTL", "Allocate CID", {"service": "nas"})
+    assert response.result.error.name == "ClientIdsExhausted"
+
+
+def test_unsupported_requests_answer_not_supported():
+    d = Driver(unsupported=("WDS Get Profile List",))
+    response, _ = d.request("WDS", "Get Profile List", {"profile_type": "3gpp"})
+    assert response.result.error.name == "NotSupported"
+
+
+def test_requests_on_unknown_clients_are_refused():
+    d = Driver()
+    response, _ = d.request("DMS", "Get Revision", cid=9)
+    assert response.result.error.name == "InvalidClientId"
