@@ -81,3 +81,21 @@ def qmicli(sim: SimProcess, *args: str, timeout: float = 20, check: bool = True)
         raise AssertionError("qmicli %s failed (%d): %s%s" % (" ".join(args), result.returncode,
                                                               result.stdout, result.stderr))
     return result.stdout + result.stderr
+
+
+@pytest.fixture
+def netns():
+    """A fresh network namespace (with lo up), deleted with everything in it afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("network namespaces need root")
+    from netns import Namespace
+    namespaces = []
+
+    def make(prefix: str = "qcmt"):
+        ns = Namespace(prefix)
+        namespaces.append(ns)
+        return ns
+
+    yield make
+    for ns in namespaces:
+        ns.delete()
