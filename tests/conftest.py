@@ -64,7 +64,7 @@ def start_sim(tmp_path: Path) -> Iterator:
     started: List[SimProcess] = []
 
     def start(*args: str, name: str = "sim") -> SimProcess:
-        sim = SimProcess(tmp_path / name, list(args), tmp_path / (name + ".trace"))
+        sim = SimProcess(tmp_path / name, ["--no-data-path", *args], tmp_path / (name + ".trace"))
         started.append(sim)
         return sim
 

@@ -18,6 +18,9 @@ from ..errors import EXIT_BUG, EXIT_INTERRUPTED, QcmError
 
 # (name, module, one-line help)
 COMMANDS = [
+    ("list", "list", "list the cellular modules present (ports, driver, mode)"),
+    ("connect", "connect", "dial and configure the interface, then hold the connection"),
+    ("disconnect", "disconnect", "end a connection made by qcm connect"),
     ("decode", "decode", "decode QMI frames given as hex (from a log, qmicli -v, quectel-CM -v)"),
     ("sim", "sim", "run the simulated modem (pty control port, fake sysfs)"),
 ]

@@ -28,6 +28,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="an APN the network accepts (repeatable; replaces the scenario's)")
     parser.add_argument("--trace", type=Path, metavar="FILE",
                         help="append every frame exchanged, as hex, to FILE (for qcm decode; includes personal data)")
+    parser.add_argument("--no-data-path", action="store_true",
+                        help="do not create wwan0 (a TUN) and the carrier network (both need root)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="set any scenario key")
 
@@ -49,5 +51,5 @@ def run(args: argparse.Namespace) -> int:
         overrides[key.strip()] = value.strip()
     apns = [parse_apn_option(text) for text in args.apn]
     config = load_scenario(args.scenario, overrides, apns or None)
-    serve(config, args.dir, args.trace)
+    serve(config, args.dir, args.trace, not args.no_data_path)
     return 0

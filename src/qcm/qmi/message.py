@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from .catalogue import INDICATION, REQUEST, RESPONSE, RESULT_TLV, Catalogue, MessageDef, TlvDef, catalogue
+from .catalogue import INDICATION, RESPONSE, RESULT_TLV, Catalogue, MessageDef, TlvDef, catalogue
 from .formats import DecodeError, EncodeError, EnumValue
 from .qmux import Frame
 

@@ -21,7 +21,9 @@ from ..qmi.message import decode
 from ..qmi.qmux import Frame, FrameParser, FramingError
 from ..qmi.render import summary
 from . import handlers  # noqa: F401 - registers the request handlers
+from . import dns
 from .config import SimConfig
+from .datapath import INTERNET_V4, INTERNET_V6, DataPath
 from .modem import SimModem
 from .ptyport import PtyPort
 from .sysfs import Layout, lay_out
@@ -32,8 +34,11 @@ log = logging.getLogger("qcm.sim")
 
 
 class Simulator:
-    def __init__(self, config: SimConfig, directory: Path, trace: Optional[Path] = None) -> None:
+    def __init__(self, config: SimConfig, directory: Path, trace: Optional[Path] = None,
+                 data_path: bool = True) -> None:
         self.config = config
+        self.want_data_path = data_path
+        self.data_path: Optional[DataPath] = None
         self.trace = trace.open("a", buffering=1) if trace is not None else None
         self.directory = directory
         self.modem = SimModem(config, now=time.monotonic())
@@ -55,6 +60,12 @@ class Simulator:
             self._created_directory = True
         self.layout = lay_out(self.directory, self.config, self.qmi_port.path)
         self.qmi_port.start(self.loop)
+        if self.want_data_path:
+            if os.geteuid() != 0:
+                log.warning("no data path: creating %s and the carrier network needs root", self.config.netdev)
+            else:
+                self.data_path = DataPath(self.modem, self.config.netdev, self.layout.raw_ip)
+                self.data_path.start(self.loop)
         self._schedule_timer()
         self._write_description()
         log.info("simulated %s %s on %s (%s), sysfs %s", self.config.manufacturer, self.config.model,
@@ -77,6 +88,11 @@ class Simulator:
             "usb": c.usb,
             "usb_path": c.usb_path,
             "driver": c.driver,
+            "data_path": self.data_path is not None,
+            "carrier_netns": self.data_path.carrier if self.data_path else None,
+            "internet": [INTERNET_V4, INTERNET_V6],
+            "dns": list(c.dns4) + list(c.dns6),
+            "dns_name": dns.NAME,
         }
 
     def _write_description(self) -> None:
@@ -98,6 +114,8 @@ class Simulator:
         if self._timer is not None:
             self._timer.cancel()
         self.qmi_port.close()
+        if self.data_path is not None:
+            self.data_path.close()
         if self.trace is not None:
             self.trace.close()
         for name in ("sim.json", "sim.json.tmp"):
@@ -164,8 +182,8 @@ class Simulator:
         self._schedule_timer()
 
 
-async def _serve(config: SimConfig, directory: Path, trace: Optional[Path]) -> None:
-    simulator = Simulator(config, directory, trace)
+async def _serve(config: SimConfig, directory: Path, trace: Optional[Path], data_path: bool) -> None:
+    simulator = Simulator(config, directory, trace, data_path)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, simulator.stop)
@@ -177,5 +195,5 @@ async def _serve(config: SimConfig, directory: Path, trace: Optional[Path]) -> N
         log.info("simulator stopped, %d requests served", simulator.modem.requests_served)
 
 
-def run(config: SimConfig, directory: Path, trace: Optional[Path] = None) -> None:
-    asyncio.run(_serve(config, directory, trace))
+def run(config: SimConfig, directory: Path, trace: Optional[Path] = None, data_path: bool = True) -> None:
+    asyncio.run(_serve(config, directory, trace, data_path))

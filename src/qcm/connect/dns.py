@@ -1,0 +1,131 @@
+"""DNS servers of a call: through resolvconf when it is installed, else a careful resolv.conf edit.
+
+The file edit adds our ``nameserver`` lines, tagged with the interface, above the others;
+it writes a temporary file and renames it over the original (falling back to rewriting in
+place when resolv.conf is a bind mount, as in containers and ``ip netns exec``). Undoing
+removes exactly our tagged lines, so changes others made meanwhile survive. resolvconf is
+run with an argument list, never through a shell.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from ..errors import NetConfigError
+
+__all__ = ["DnsChange", "apply_dns", "undo_dns"]
+
+TAG = "# qcm %s"
+
+
+@dataclass(frozen=True)
+class DnsChange:
+    method: str                 # "resolvconf" or "file"
+    target: str                 # resolvconf record name, or the file path
+    servers: Sequence[str]
+    created: bool = False       # we created the file
+
+    def to_json(self) -> Dict[str, object]:
+        data = asdict(self)
+        data["servers"] = list(self.servers)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Dict[str, object]) -> "DnsChange":
+        return cls(str(data["method"]), str(data["target"]), tuple(data["servers"]),  # type: ignore[arg-type]
+                   bool(data.get("created", False)))
+
+
+def apply_dns(netdev: str, servers: Sequence[str], mode: str = "auto", path: Path = Path("/etc/resolv.conf"),
+              resolvconf: Optional[str] = None) -> Optional[DnsChange]:
+    if not servers or mode == "none":
+        return None
+    resolvconf = resolvconf or shutil.which("resolvconf")
+    if mode == "resolvconf" or (mode == "auto" and resolvconf):
+        if not resolvconf:
+            raise NetConfigError("--dns resolvconf: the resolvconf program is not installed")
+        record = "%s.qcm" % netdev
+        _resolvconf([resolvconf, "-a", record], "".join("nameserver %s\n" % s for s in servers))
+        return DnsChange("resolvconf", record, tuple(servers))
+    target = Path(os.path.realpath(path))
+    existed = target.exists()
+    lines = _read_lines(target)
+    ours = ["nameserver %s %s" % (s, TAG % netdev) for s in servers]
+    kept = [line for line in lines if not line.rstrip().endswith(TAG % netdev)]
+    _write(target, ours + kept)
+    return DnsChange("file", str(target), tuple(servers), created=not existed)
+
+
+def undo_dns(change: Optional[DnsChange], netdev: str, resolvconf: Optional[str] = None) -> None:
+    if change is None:
+        return
+    if change.method == "resolvconf":
+        program = resolvconf or shutil.which("resolvconf")
+        if program:
+            _resolvconf([program, "-d", change.target], "")
+        return
+    target = Path(change.target)
+    if not target.exists():
+        return
+    lines = _read_lines(target)
+    kept = [line for line in lines if not line.rstrip().endswith(TAG % netdev)]
+    if change.created and not [line for line in kept if line.strip()]:
+        target.unlink()
+    elif kept != lines:
+        _write(target, kept)
+
+
+def _resolvconf(argv: List[str], text: str) -> None:
+    try:
+        result = subprocess.run(argv, input=text, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise NetConfigError("%s failed: %s" % (argv[0], exc)) from None
+    if result.returncode != 0:
+        raise NetConfigError("%s %s failed: %s" % (argv[0], " ".join(argv[1:]), result.stderr.strip()))
+
+
+def _read_lines(path: Path) -> List[str]:
+    try:
+        return path.read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise NetConfigError("cannot read %s: %s" % (path, exc.strerror)) from None
+
+
+def _write(path: Path, lines: List[str]) -> None:
+    text = "".join(line + "\n" for line in lines)
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=".resolv.conf.", dir=str(path.parent))
+    except OSError as exc:
+        raise NetConfigError("cannot write next to %s: %s" % (path, exc.strerror)) from None
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            mode = path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            mode = 0o644
+        os.chmod(temporary, mode)
+        try:
+            os.replace(temporary, path)
+        except OSError as exc:
+            if exc.errno not in (errno.EBUSY, errno.EXDEV, errno.EPERM):
+                raise
+            # resolv.conf is a mount point (container, ip netns exec): rewrite it in place.
+            with open(path, "w") as handle:
+                handle.write(text)
+    except OSError as exc:
+        raise NetConfigError("cannot update %s: %s" % (path, exc.strerror)) from None
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)

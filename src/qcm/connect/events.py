@@ -1,0 +1,190 @@
+"""What the dial sequence reports as it goes, for people (qcm's log, quectel-CM's log format).
+
+Events are plain data; ``cli/report.py`` and ``cli/quectel_cm.py`` turn them into lines.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional, Tuple, Union
+
+IPInterface = Union[ipaddress.IPv4Interface, ipaddress.IPv6Interface]
+IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+
+
+@dataclass(frozen=True)
+class ModemIdentity:
+    manufacturer: str = ""
+    model: str = ""
+    revision: str = ""
+    imei: str = ""
+
+
+@dataclass(frozen=True)
+class Registration:
+    state: str                      # registered | not-registered-searching | registration-denied | ...
+    ps_attached: bool
+    roaming: bool = False
+    mcc: Optional[int] = None
+    mnc: Optional[int] = None
+    operator: str = ""
+    rat: str = ""                   # lte, umts, gsm, 5gnr
+    reject_cause: Optional[int] = None
+    signal_dbm: Optional[int] = None
+
+    @property
+    def registered(self) -> bool:
+        return self.state == "registered"
+
+    def describe(self) -> str:
+        if self.registered:
+            text = "registered%s on %s" % (" (roaming)" if self.roaming else "", self.operator or "?")
+            if self.mcc is not None:
+                text += " (%03d-%02d)" % (self.mcc, self.mnc or 0)
+        else:
+            text = {"not-registered-searching": "searching for a network",
+                    "registration-denied": "registration denied by the network",
+                    "not-registered": "not registered and not searching"}.get(self.state, self.state)
+            if self.reject_cause:
+                text += " (reject cause %d)" % self.reject_cause
+        if self.rat:
+            text += ", %s" % self.rat.upper()
+        if self.signal_dbm is not None:
+            text += ", signal %d dBm" % self.signal_dbm
+        text += ", packet service %s" % ("attached" if self.ps_attached else "detached")
+        return text
+
+
+@dataclass(frozen=True)
+class IpSettings:
+    family: int                     # 4 or 6
+    address: IPInterface
+    gateway: Optional[IPAddress] = None
+    dns: Tuple[IPAddress, ...] = ()
+    mtu: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class Event:
+    pass
+
+
+@dataclass(frozen=True)
+class ModemFound(Event):
+    description: str
+    usb_path: str
+    usb_id: str
+    control: str
+    netdev: str
+    driver: str
+    driver_version: str
+    mode: str
+
+
+@dataclass(frozen=True)
+class ClientsAllocated(Event):
+    clients: Tuple[Tuple[str, str, int], ...]   # (service, role, cid)
+
+
+@dataclass(frozen=True)
+class Identified(Event):
+    identity: ModemIdentity
+
+
+@dataclass(frozen=True)
+class DataFormat(Event):
+    modem: str                      # the modem's link layer after agreement
+    host_raw_ip: Optional[bool]
+    changed: Tuple[str, ...] = ()   # what we switched ("modem", "host")
+
+
+@dataclass(frozen=True)
+class SimReady(Event):
+    state: str                      # ready, pin-verified
+    pin_retries: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class RadioOnline(Event):
+    previous: str
+    changed: bool
+
+
+@dataclass(frozen=True)
+class ProfileChecked(Event):
+    index: int
+    apn: str
+    username: str
+    auth: str
+    pdp_type: str
+    changed: bool
+    supported: bool = True
+
+
+@dataclass(frozen=True)
+class Waiting(Event):
+    registration: Registration
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class Registered(Event):
+    registration: Registration
+
+
+@dataclass(frozen=True)
+class CallStatus(Event):
+    family: int
+    connected: bool
+
+
+@dataclass(frozen=True)
+class CallStarted(Event):
+    family: int
+    handle: int
+
+
+@dataclass(frozen=True)
+class SettingsReceived(Event):
+    settings: IpSettings
+
+
+@dataclass(frozen=True)
+class HostConfigured(Event):
+    netdev: str
+    settings: Tuple[IpSettings, ...]
+    routes: Tuple[str, ...] = ()
+    dns: str = ""
+
+
+@dataclass(frozen=True)
+class Connected(Event):
+    netdev: str
+    families: Tuple[int, ...]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Notice(Event):
+    """Anything else worth a line (a warning when ``warning`` is set)."""
+
+    text: str
+    warning: bool = False
+
+
+@dataclass(frozen=True)
+class Disconnecting(Event):
+    reason: str
+
+
+@dataclass(frozen=True)
+class Disconnected(Event):
+    details: List[str] = field(default_factory=list)
+
+
+Reporter = Callable[[Event], None]
+
+
+def quiet(event: Event) -> None:
+    """A reporter that drops everything."""
