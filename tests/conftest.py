@@ -99,3 +99,20 @@ def netns():
     yield make
     for ns in namespaces:
         ns.delete()
+
+
+@pytest.fixture
+def lab(netns, tmp_path):
+    """A namespace with the simulated modem's data path, for end-to-end tests (root only)."""
+    from lab import Lab
+    labs = []
+
+    def make(*sim_args: str) -> "Lab":
+        instance = Lab(netns("qcme"), tmp_path / ("lab%d" % len(labs)))
+        labs.append(instance)
+        instance.start_sim(*sim_args)
+        return instance
+
+    yield make
+    for instance in labs:
+        instance.stop()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 from pathlib import Path
 from typing import List, Optional
 
 from ..errors import UsageError
 from .list import add_root_options
 
+RUN_DIR = Path(os.environ.get("QCM_RUN_DIR", "/run/qcm"))
 AUTH_NAMES = {"0": "none", "none": "none", "1": "pap", "pap": "pap", "2": "chap", "chap": "chap",
               "3": "both", "both": "both", "pap-or-chap": "both"}
 
@@ -22,8 +24,8 @@ def add_modem_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--usb-path", help="the module's USB path (e.g. 1-1.2)")
     group.add_argument("--imei", help="the module's IMEI")
     add_root_options(parser)
-    parser.add_argument("--run-dir", type=Path, default=Path("/run/qcm"),
-                        help="where control sockets and state live (default /run/qcm)")
+    parser.add_argument("--run-dir", type=Path, default=RUN_DIR,
+                        help="where control sockets and state live (default /run/qcm, or $QCM_RUN_DIR)")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -110,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
 
 def configure_disconnect(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-i", "--interface", default=None, help="the connection's interface (default: the only one)")
-    parser.add_argument("--run-dir", type=Path, default=Path("/run/qcm"), help="default /run/qcm")
+    parser.add_argument("--run-dir", type=Path, default=RUN_DIR, help="default /run/qcm, or $QCM_RUN_DIR")
 
 
 def run_disconnect(args: argparse.Namespace) -> int:

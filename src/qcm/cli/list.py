@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 
 def add_root_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sysfs", type=Path, default=Path("/sys"), help="sysfs root (default /sys)")
-    parser.add_argument("--dev", type=Path, default=Path("/dev"), help="device root (default /dev)")
+    """Where sysfs and /dev are (the environment variables let scripts point at the simulator)."""
+    parser.add_argument("--sysfs", type=Path, default=Path(os.environ.get("QCM_SYSFS", "/sys")),
+                        help="sysfs root (default /sys, or $QCM_SYSFS)")
+    parser.add_argument("--dev", type=Path, default=Path(os.environ.get("QCM_DEV", "/dev")),
+                        help="device root (default /dev, or $QCM_DEV)")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -21,6 +21,7 @@ COMMANDS = [
     ("list", "list", "list the cellular modules present (ports, driver, mode)"),
     ("connect", "connect", "dial and configure the interface, then hold the connection"),
     ("disconnect", "disconnect", "end a connection made by qcm connect"),
+    ("status", "status", "show the state of a running connection"),
     ("decode", "decode", "decode QMI frames given as hex (from a log, qmicli -v, quectel-CM -v)"),
     ("sim", "sim", "run the simulated modem (pty control port, fake sysfs)"),
 ]

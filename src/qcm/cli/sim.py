@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 from ..errors import UsageError
 
@@ -19,7 +19,9 @@ _KEY_OPTIONS = [
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dir", required=True, type=Path,
+    parser.add_argument("action", nargs="*", metavar="ctl DIR COMMAND",
+                        help="talk to a running simulator: qcm sim ctl DIR status")
+    parser.add_argument("--dir", type=Path,
                         help="directory for the fake sysfs, /dev links and sim.json (created if missing)")
     parser.add_argument("--scenario", type=Path, help="TOML scenario file (keys in the README)")
     for option, key in _KEY_OPTIONS:
@@ -35,7 +37,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import sim  # noqa: F401
+    if args.action:
+        return _ctl(args.action)
+    if args.dir is None:
+        raise UsageError("qcm sim needs --dir DIR (or: qcm sim ctl DIR COMMAND)")
     from ..sim.config import load_scenario, parse_apn_option
     from ..sim.server import run as serve
 
@@ -53,3 +58,23 @@ def run(args: argparse.Namespace) -> int:
     config = load_scenario(args.scenario, overrides, apns or None)
     serve(config, args.dir, args.trace, not args.no_data_path)
     return 0
+
+
+def _ctl(words: List[str]) -> int:
+    import json
+    import sys
+
+    from ..io.control import ask
+
+    if len(words) < 3 or words[0] != "ctl":
+        raise UsageError("usage: qcm sim ctl DIR COMMAND [KEY=VALUE ...]")
+    request: Dict[str, Any] = {"command": words[2]}
+    for item in words[3:]:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError("%s: expected KEY=VALUE" % item)
+        request[key] = value
+    reply = ask(Path(words[1]) / "ctl.sock", request)
+    json.dump(reply, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0 if reply.get("ok") else 1

@@ -195,6 +195,7 @@ class Manager:
             "model": identity.model if identity else "",
             "revision": identity.revision if identity else "",
             "state": "connected" if self.connected_at else "connecting",
+            "profile": self.options.plan.profile,
             "uptime": round(time.monotonic() - self.connected_at, 1) if self.connected_at else 0,
             "calls": [{"family": b.family, "address": str(b.settings.address),
                        "gateway": str(b.settings.gateway) if b.settings.gateway else None,

@@ -16,7 +16,6 @@ import ipaddress
 import logging
 import os
 import socket
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Callable, List, Optional
@@ -46,7 +45,7 @@ class DataPath:
         self.dns_sockets: List[socket.socket] = []
         self.counters: Counter = Counter()
         self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._raw_ip_cache = (0.0, False)
+        self._raw_ip_cache: tuple = (None, False)
         self.up = False
 
     # ------------------------------------------------------------ set-up
@@ -118,14 +117,21 @@ class DataPath:
     # ------------------------------------------------------------ policy
 
     def _host_raw_ip(self) -> bool:
-        checked, value = self._raw_ip_cache
-        now = time.monotonic()
-        if now - checked > 0.2:
+        """The host's qmi/raw_ip, re-read whenever the file changes (a stat per packet is cheap)."""
+        if self.raw_ip_path is None:
+            return True
+        try:
+            st = self.raw_ip_path.stat()
+        except OSError:
+            return False
+        key = (st.st_mtime_ns, st.st_size, st.st_ino)
+        seen, value = self._raw_ip_cache
+        if key != seen:
             try:
-                value = self.raw_ip_path.read_text().strip().upper().startswith("Y") if self.raw_ip_path else True
+                value = self.raw_ip_path.read_text().strip().upper().startswith("Y")
             except OSError:
                 value = False
-            self._raw_ip_cache = (now, value)
+            self._raw_ip_cache = (key, value) if st.st_size else (None, value)
         return value
 
     def _call_address_matches(self, packet: bytes, source: bool) -> bool:

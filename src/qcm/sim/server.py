@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from ..io.control import ControlServer
 from ..qmi.message import decode
 from ..qmi.qmux import Frame, FrameParser, FramingError
 from ..qmi.render import summary
@@ -49,6 +50,7 @@ class Simulator:
         self._timer: Optional[asyncio.TimerHandle] = None
         self._stopped: Optional[asyncio.Event] = None
         self._created_directory = False
+        self.control: Optional[ControlServer] = None
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -67,6 +69,8 @@ class Simulator:
                 self.data_path = DataPath(self.modem, self.config.netdev, self.layout.raw_ip)
                 self.data_path.start(self.loop)
         self._schedule_timer()
+        self.control = ControlServer(self.directory / "ctl.sock", self._on_control)
+        await self.control.start()
         self._write_description()
         log.info("simulated %s %s on %s (%s), sysfs %s", self.config.manufacturer, self.config.model,
                  self.qmi_port.path, self.layout.control_link, self.layout.sysfs)
@@ -109,6 +113,26 @@ class Simulator:
     def stop(self) -> None:
         if self._stopped is not None:
             self._stopped.set()
+
+    # ----------------------------------------------------------------- control (qcm sim ctl)
+
+    async def _on_control(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        command = request.get("command")
+        if command == "status":
+            return {"ok": True, "status": self.status()}
+        return {"ok": False, "error": "unknown command %r" % command}
+
+    def status(self) -> Dict[str, Any]:
+        m = self.modem
+        return {
+            "mode": m.mode, "sim": m.sim_state, "pin_retries": m.pin_retries, "puk_retries": m.puk_retries,
+            "registration": m.registration, "link_layer": m.link_layer, "clients": m.held_clients(),
+            "calls": [{"family": c.family, "cid": c.client[1], "handle": c.handle, "apn": c.apn,
+                       "address": str(c.ipv4 or c.ipv6)} for c in m.calls.values()],
+            "last_call_end": list(m.last_call_end) if m.last_call_end else None,
+            "requests": m.requests_served, "profiles": {str(k): v["apn"] for k, v in m.profiles.items()},
+            "data_path": dict(self.data_path.counters) if self.data_path else None,
+        }
 
     def cleanup(self) -> None:
         if self._timer is not None:
@@ -191,6 +215,8 @@ async def _serve(config: SimConfig, directory: Path, trace: Optional[Path], data
         await simulator.start()
         await simulator.wait_closed()
     finally:
+        if simulator.control is not None:
+            await simulator.control.close()
         simulator.cleanup()
         log.info("simulator stopped, %d requests served", simulator.modem.requests_served)
 

@@ -1,0 +1,50 @@
+"""``qcm status``: what a running manager knows, from its control socket."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Dict, List
+
+from .connect import RUN_DIR, _only_connection
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-i", "--interface", help="the connection's interface (default: the only one)")
+    parser.add_argument("--run-dir", type=Path, default=RUN_DIR, help="default /run/qcm, or $QCM_RUN_DIR")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..io.control import ask, socket_path
+
+    netdev = args.interface or _only_connection(args.run_dir)
+    reply = ask(socket_path(args.run_dir, netdev), {"command": "status"}, timeout=10)
+    status = reply.get("status", {})
+    if args.json:
+        json.dump(status, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write("".join(line + "\n" for line in describe(status)))
+    return 0
+
+
+def describe(status: Dict[str, Any]) -> List[str]:
+    lines = ["%s: %s" % (status.get("netdev"), status.get("state"))]
+    if status.get("model"):
+        lines.append("  modem: %s, firmware %s" % (status.get("model"), status.get("revision")))
+    for key, label in (("sim", "SIM"), ("registration", "network")):
+        if status.get(key):
+            lines.append("  %s: %s" % (label, status[key]))
+    for call in status.get("calls", []):
+        lines.append("  IPv%d: %s gateway %s dns %s" % (call["family"], call["address"], call.get("gateway") or "-",
+                                                        ", ".join(call.get("dns") or []) or "-"))
+    if status.get("uptime"):
+        lines.append("  up for %.0f s" % status["uptime"])
+    if status.get("reconnects"):
+        lines.append("  reconnects: %d" % status["reconnects"])
+    if status.get("last_error"):
+        lines.append("  last error: %s" % status["last_error"])
+    return lines
