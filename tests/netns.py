@@ -25,7 +25,7 @@ class Namespace:
     def run(self, args: List[str], check: bool = True, timeout: float = 30, **kwargs) -> subprocess.CompletedProcess:
         kwargs.setdefault("capture_output", True)
         kwargs.setdefault("text", True)
-        env = dict(os.environ, PYTHONPATH=str(SRC))
+        env = kwargs.pop("env", None) or dict(os.environ, PYTHONPATH=str(SRC))
         return subprocess.run(self.argv(args), check=check, timeout=timeout, env=env, **kwargs)
 
     def python(self, code: str, timeout: float = 30) -> str:

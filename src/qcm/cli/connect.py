@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 from pathlib import Path
@@ -88,6 +87,8 @@ def check_pin(pin: Optional[str]) -> Optional[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
     from ..connect.dial import DialPlan
     from ..connect.host import HostOptions
     from ..connect.manager import ConnectOptions, Manager
@@ -116,6 +117,8 @@ def configure_disconnect(parser: argparse.ArgumentParser) -> None:
 
 
 def run_disconnect(args: argparse.Namespace) -> int:
+    import asyncio
+
     from ..connect.manager import disconnect
     from .report import TextReporter
 

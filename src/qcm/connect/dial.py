@@ -93,6 +93,7 @@ class Dialer:
         self.identity = ModemIdentity()
         self.registration: Optional[Registration] = None
         self._nas_changed: Optional[asyncio.Event] = None
+        self._state_changed = False  # prepare() entered a PIN or turned the radio on
 
     # ---------------------------------------------------------------- clients
 
@@ -114,6 +115,7 @@ class Dialer:
         results = await asyncio.gather(
             self._identify(), self._agree_data_format(), self._sim_ready(), self._radio_online(),
             self._profile(), self._ip_families(), self._register_nas_indications(),
+            self.read_registration(), *(self.call_connected(f) for f in self.plan.families),
             return_exceptions=True)
         # The most useful error first: a SIM problem explains a radio or profile failure.
         for result in results:
@@ -218,6 +220,7 @@ class Dialer:
                 "info": {"pin_id": "pin1", "pin_value": self.plan.pin}}, check=False)
             left = response.get("retries_remaining")
         if response.ok:
+            self._state_changed = True
             self.report(ev.SimReady("pin-verified"))
             await self._wait_sim_ready()
             return
@@ -258,6 +261,7 @@ class Dialer:
             raise RadioError("the radio is off (%s) and the modem refused to turn it on: %s" % (
                 mode, result.result.describe() if result.result else "no answer"),
                 "this often means the firmware does not match the module (see qcm doctor)")
+        self._state_changed = True
         self.report(ev.RadioOnline(mode, True))
 
     async def _profile(self) -> None:
@@ -324,10 +328,13 @@ class Dialer:
         start = time.monotonic()
         last_shown: Optional[Tuple[str, str, str, bool]] = None
         last_time = 0.0
+        # prepare() already read the registration; it still holds unless prepare changed the modem.
+        registration = self.registration if not self._state_changed else None
         while True:
             if self._nas_changed is not None:
                 self._nas_changed.clear()
-            registration = await self.read_registration()
+            if registration is None:
+                registration = await self.read_registration()
             if registration.registered and registration.ps_attached:
                 self.report(ev.Registered(registration))
                 return registration
@@ -340,6 +347,7 @@ class Dialer:
                 raise RegistrationError("no packet service after %.0f s: %s" % (elapsed, registration.describe()),
                                         _registration_hint(registration))
             await self._wait_nas_change(min(POLL_INTERVAL, timeout - elapsed))
+            registration = None
 
     async def _wait_nas_change(self, seconds: float) -> None:
         assert self._nas_changed is not None

@@ -129,8 +129,6 @@ class Manager:
         self.dialer = dialer = Dialer(self.session, options.plan, self.report, self.host)
         await dialer.open_clients()
         await dialer.prepare()
-        for family in options.plan.families:
-            await dialer.call_connected(family)
         await dialer.wait_registered()
         self.bearers = await dialer.start_all()
         self.applied = self.host.configure(self.bearers)

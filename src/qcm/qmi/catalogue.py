@@ -62,29 +62,62 @@ class TlvDef:
         return self.format.personal
 
 
-@dataclass(frozen=True)
 class MessageDef:
-    service: "ServiceDef" = field(repr=False, compare=False)
-    id: int = 0
-    name: str = ""
-    is_indication: bool = False
-    abortable: bool = False
-    request: Tuple[TlvDef, ...] = ()
-    response: Tuple[TlvDef, ...] = ()
-    indication: Tuple[TlvDef, ...] = ()
+    """One message. Its TLV formats are parsed on first use: a manager touches a few dozen of
+    the catalogue's messages, and parsed formats are most of the catalogue's memory."""
+
+    __slots__ = ("service", "id", "name", "is_indication", "abortable", "_rows", "_parsed", "_enums", "_common")
+
+    def __init__(self, service: "ServiceDef", id: int, name: str, is_indication: bool, abortable: bool,
+                 rows: Dict[str, List[Any]], enums: Mapping[str, Enum], common: Tuple[TlvDef, ...]) -> None:
+        self.service = service
+        self.id = id
+        self.name = name
+        self.is_indication = is_indication
+        self.abortable = abortable
+        self._rows = rows
+        self._parsed: Dict[str, Tuple[TlvDef, ...]] = {}
+        self._enums = enums
+        self._common = common
 
     @property
     def key(self) -> str:
         return key_of(self.name)
 
     def tlvs(self, kind: str) -> Tuple[TlvDef, ...]:
-        return {REQUEST: self.request, RESPONSE: self.response, INDICATION: self.indication}[kind]
+        parsed = self._parsed.get(kind)
+        if parsed is None:
+            if kind not in (REQUEST, RESPONSE, INDICATION):
+                raise KeyError(kind)
+            common = self._common if kind == RESPONSE and not self.is_indication else ()
+            parsed = _load_tlvs(self._rows.get(kind, []), self._enums, "%s %s" % (self, kind), common)
+            self._parsed[kind] = parsed
+        return parsed
+
+    @property
+    def request(self) -> Tuple[TlvDef, ...]:
+        return self.tlvs(REQUEST)
+
+    @property
+    def response(self) -> Tuple[TlvDef, ...]:
+        return self.tlvs(RESPONSE)
+
+    @property
+    def indication(self) -> Tuple[TlvDef, ...]:
+        return self.tlvs(INDICATION)
+
+    def validate(self) -> None:
+        for kind in ((INDICATION,) if self.is_indication else (REQUEST, RESPONSE)):
+            self.tlvs(kind)
 
     def tlv(self, kind: str, type_or_key: Any) -> Optional[TlvDef]:
         for tlv in self.tlvs(kind):
             if tlv.type == type_or_key or tlv.key == type_or_key:
                 return tlv
         return None
+
+    def __repr__(self) -> str:
+        return "MessageDef(%s)" % self
 
     def __str__(self) -> str:
         return "%s %s (0x%04x)" % (self.service.name, self.name, self.id)
@@ -196,7 +229,8 @@ def _load_tlvs(rows: List[Any], enums: Mapping[str, Enum], where: str,
     return tuple(tlvs)
 
 
-def load(directory: Path = CATALOGUE_DIR) -> Catalogue:
+def load(directory: Path = CATALOGUE_DIR, validate: bool = True) -> Catalogue:
+    """Read the catalogue; ``validate`` parses every format now instead of on first use."""
     documents = []
     for path in sorted(directory.glob("*.json")):
         with path.open(encoding="utf-8") as handle:
@@ -224,14 +258,11 @@ def load(directory: Path = CATALOGUE_DIR) -> Catalogue:
             where = "%s %s" % (filename, entry.get("name"))
             message_id = _int(entry["id"], where)
             is_indication = "indication" in entry
-            message = MessageDef(
-                service=service, id=message_id, name=entry["name"], is_indication=is_indication,
-                abortable=bool(entry.get("abortable", False)),
-                request=_load_tlvs(entry.get("request", []), enums, where + " request"),
-                response=() if is_indication else _load_tlvs(entry.get("response", []), enums,
-                                                             where + " response", common_response),
-                indication=_load_tlvs(entry.get("indication", []), enums, where + " indication"),
-            )
+            rows = {kind: entry[kind] for kind in (REQUEST, RESPONSE, INDICATION) if kind in entry}
+            message = MessageDef(service, message_id, entry["name"], is_indication,
+                                 bool(entry.get("abortable", False)), rows, enums, common_response)
+            if validate:
+                message.validate()
             table = service.indications if is_indication else service.methods
             if message_id in table:
                 raise CatalogueError("%s: id 0x%04x already used by %s" % (where, message_id, table[message_id].name))
@@ -246,5 +277,6 @@ def load(directory: Path = CATALOGUE_DIR) -> Catalogue:
 
 @functools.lru_cache(maxsize=None)
 def catalogue() -> Catalogue:
-    """The packaged catalogue, loaded once."""
-    return load()
+    """The packaged catalogue, loaded once; formats are parsed as messages are first used
+    (the tests validate the whole of it)."""
+    return load(validate=False)

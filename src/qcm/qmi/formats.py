@@ -29,8 +29,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import struct
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 __all__ = [
     "DecodeError",
@@ -161,10 +160,17 @@ EnumResolver = Callable[[str], Enum]
 
 
 class Format:
-    """One wire layout. Subclasses implement decode/encode and describe themselves."""
+    """One wire layout. Subclasses implement decode/encode and describe themselves.
 
-    personal: bool = False
-    fills_rest: bool = False  # consumes everything up to the end of the TLV
+    Formats use __slots__: the catalogue holds thousands of them, and the manager's memory
+    budget (25 MB on a 64 MB router) is tight.
+    """
+
+    __slots__ = ("personal", "fills_rest")
+
+    def __init__(self) -> None:
+        self.personal = False
+        self.fills_rest = False  # consumes everything up to the end of the TLV
 
     def decode(self, data: bytes, pos: int, end: int) -> Tuple[Any, int]:
         raise NotImplementedError
@@ -188,17 +194,22 @@ def _need(data: bytes, pos: int, size: int, end: int, what: str) -> None:
 
 
 _INT_CODES = {"u8": "B", "u16": "H", "u32": "I", "u64": "Q", "i8": "b", "i16": "h", "i32": "i", "i64": "q"}
+_STRUCTS = {(name, big): struct.Struct((">" if big else "<") + code)
+            for name, code in _INT_CODES.items() for big in (False, True)}
 
 
 class IntFormat(Format):
+    __slots__ = ("name", "big_endian", "enum", "enum_family", "selector", "_struct", "size", "signed", "min", "max")
+
     def __init__(self, name: str, big_endian: bool = False, enum: Optional[Enum] = None,
                  enum_family: str = "", selector: str = "") -> None:
+        super().__init__()
         self.name = name
         self.big_endian = big_endian
         self.enum = enum
         self.enum_family = enum_family  # with selector: enum is "<family>.<selector value name>"
         self.selector = selector
-        self._struct = struct.Struct((">" if big_endian else "<") + _INT_CODES[name])
+        self._struct = _STRUCTS[(name, big_endian)]
         self.size = self._struct.size
         bits = self.size * 8
         self.signed = name.startswith("i")
@@ -238,6 +249,8 @@ class IntFormat(Format):
 
 
 class BoolFormat(Format):
+    __slots__ = ()
+
     def decode(self, data: bytes, pos: int, end: int) -> Tuple[Any, int]:
         _need(data, pos, 1, end, "bool")
         return data[pos] != 0, pos + 1
@@ -253,6 +266,8 @@ class BoolFormat(Format):
 
 
 class Ipv4Format(Format):
+    __slots__ = ()
+
     def decode(self, data: bytes, pos: int, end: int) -> Tuple[Any, int]:
         _need(data, pos, 4, end, "ipv4")
         (value,) = struct.unpack_from("<I", data, pos)
@@ -270,6 +285,8 @@ class Ipv4Format(Format):
 
 
 class Ipv6Format(Format):
+    __slots__ = ()
+
     def decode(self, data: bytes, pos: int, end: int) -> Tuple[Any, int]:
         _need(data, pos, 16, end, "ipv6")
         return ipaddress.IPv6Address(bytes(data[pos:pos + 16])), pos + 16
@@ -287,7 +304,10 @@ class Ipv6Format(Format):
 class TextFormat(Format):
     """Text: the rest of the TLV (prefix 0), u8/u16 length prefix (1/2), or fixed size."""
 
+    __slots__ = ("prefix", "fixed")
+
     def __init__(self, prefix: int = 0, fixed: Optional[int] = None) -> None:
+        super().__init__()
         self.prefix = prefix
         self.fixed = fixed
         self.fills_rest = prefix == 0 and fixed is None
@@ -331,7 +351,11 @@ class TextFormat(Format):
 
 
 class BytesFormat(Format):
-    fills_rest = True
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fills_rest = True
 
     def decode(self, data: bytes, pos: int, end: int) -> Tuple[Any, int]:
         return bytes(data[pos:end]), end
@@ -345,15 +369,17 @@ class BytesFormat(Format):
         return "bytes" + self._suffix()
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(NamedTuple):
     name: str
     key: str
     format: Format
 
 
 class StructFormat(Format):
+    __slots__ = ("fields", "_resolver")
+
     def __init__(self, fields: Sequence[Field]) -> None:
+        super().__init__()
         self.fields = tuple(fields)
         keys = [f.key for f in self.fields]
         if len(set(keys)) != len(keys):
@@ -396,7 +422,10 @@ class StructFormat(Format):
 
 
 class ArrayFormat(Format):
+    __slots__ = ("element", "prefix", "fixed")
+
     def __init__(self, element: Format, prefix: int = 1, fixed: Optional[int] = None) -> None:
+        super().__init__()
         if element.fills_rest:
             raise FormatSyntaxError("array elements cannot fill the rest of the TLV")
         self.element = element

@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Time to connect, round trips and memory of ``qcm connect`` against the simulated modem.
+
+For each simulator latency (0 and 30 ms per request, the EC25's figure), several runs of:
+start ``qcm connect -4 -s internet`` in a fresh network namespace and measure the time from
+process start to "interface configured and first ping answered"; count the requests the modem
+served; read the manager's peak resident memory while connected (VmHWM). Also the cost of
+importing pyroute2, and the memory of the quick commands. Medians are reported.
+
+Run as root: .venv/bin/python bench/connect.py [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Dict, List
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
+ENV = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+
+
+def status_kb(pid: int, key: str) -> int:
+    for line in Path("/proc/%d/status" % pid).read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def one_run(latency_ms: float, families: List[str]) -> Dict[str, float]:
+    ns = "qcmb-%s" % uuid.uuid4().hex[:8]
+    work = Path(tempfile.mkdtemp(prefix="qcm-bench-"))
+    env = dict(ENV, QCM_SYSFS=str(work / "m/sys"), QCM_DEV=str(work / "m/dev"), QCM_RUN_DIR=str(work / "run"))
+    inside = ["ip", "netns", "exec", ns]
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    processes: List[subprocess.Popen] = []
+    try:
+        subprocess.run(inside + ["ip", "link", "set", "lo", "up"], check=True)
+        sim = subprocess.Popen(inside + [PYTHON, "-m", "qcm", "sim", "--dir", str(work / "m"), "--latency-ms",
+                                         str(latency_ms)], env=env, stderr=subprocess.DEVNULL)
+        processes.append(sim)
+        deadline = time.monotonic() + 20
+        while not (work / "m" / "sim.json").exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError("simulator did not start")
+            time.sleep(0.01)
+        start = time.perf_counter()
+        manager = subprocess.Popen(inside + [PYTHON, "-m", "qcm", "connect", *families, "-s", "internet",
+                                             "--resolv-conf", str(work / "resolv.conf"), "--dns", "file"],
+                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        processes.append(manager)
+        while True:
+            ping = subprocess.run(inside + ["ping", "-c", "1", "-W", "1", "198.51.100.1"], capture_output=True)
+            if ping.returncode == 0:
+                break
+            if manager.poll() is not None or time.perf_counter() - start > 30:
+                raise RuntimeError("no connection")
+            time.sleep(0.002)
+        elapsed = time.perf_counter() - start
+        time.sleep(0.3)  # connected and idle
+        peak = status_kb(manager.pid, "VmHWM")
+        status = json.loads(subprocess.run([PYTHON, "-m", "qcm", "sim", "ctl", str(work / "m"), "status"],
+                                           capture_output=True, text=True, env=env).stdout)["status"]
+        return {"seconds": elapsed, "peak_kb": peak, "requests": status["requests"]}
+    finally:
+        for process in reversed(processes):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        subprocess.run(["ip", "netns", "delete", ns], check=False)
+        subprocess.run(["rm", "-rf", str(work)], check=False)
+
+
+def import_cost(statement: str) -> Dict[str, float]:
+    code = ("import time; t = time.perf_counter(); %s; t = time.perf_counter() - t; "
+            "rss = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]; "
+            "print(t, rss)" % statement)
+    samples = [subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, env=ENV).stdout.split()
+               for _ in range(5)]
+    return {"seconds": statistics.median(float(s[0]) for s in samples),
+            "peak_mb": statistics.median(int(s[1]) for s in samples) / 1024}
+
+
+def command_cost(args: List[str]) -> Dict[str, float]:
+    runs = []
+    for _ in range(5):
+        start = time.perf_counter()
+        process = subprocess.Popen([PYTHON, "-c", "import resource, runpy, sys; sys.argv = ['qcm'] + sys.argv[1:]; "
+                                    "code = 0\ntry:\n    runpy.run_module('qcm', run_name='__main__')\n"
+                                    "except SystemExit as e:\n    code = e.code\n"
+                                    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)",
+                                    *args], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        _, err = process.communicate(timeout=30)
+        runs.append((time.perf_counter() - start, int(err.strip().splitlines()[-1])))
+    return {"seconds": statistics.median(r[0] for r in runs), "peak_mb": statistics.median(r[1] for r in runs) / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("needs root (network namespaces, TUN)")
+    for families in (["-4"], ["-4", "-6"]):
+        for latency in (0, 30):
+            runs = [one_run(latency, families) for _ in range(args.runs)]
+            seconds = statistics.median(r["seconds"] for r in runs)
+            requests = statistics.median(r["requests"] for r in runs)
+            print("connect %-5s latency %2d ms: start -> configured + first ping %.3f s (median of %d; min %.3f, "
+                  "max %.3f); %d requests; peak RSS while connected %.1f MB" % (
+                      " ".join(families), latency, seconds, len(runs), min(r["seconds"] for r in runs),
+                      max(r["seconds"] for r in runs), requests,
+                      statistics.median(r["peak_kb"] for r in runs) / 1024))
+            if latency == 30:
+                base = statistics.median(r["seconds"] for r in [one_run(0, families) for _ in range(args.runs)])
+                print("   => %.1f sequential round trips of 30 ms on the critical path (%d requests in all); "
+                      "a strictly sequential dial would wait %d x 30 ms = %.2f s"
+                      % ((seconds - base) / 0.030, requests, requests, requests * 0.030))
+    for label, statement in (("python alone", "pass"), ("import asyncio", "import asyncio"),
+                             ("import qcm's connect path", "import qcm.connect.manager"),
+                             ("import pyroute2", "import pyroute2")):
+        cost = import_cost(statement)
+        print("%-28s %.3f s, peak RSS %.1f MB" % (label, cost["seconds"], cost["peak_mb"]))
+    for command in (["list", "--sysfs", "/nonexistent"], ["decode", "01 0c 00 00 02 01 00 05 00 23 00 00 00"]):
+        cost = command_cost(command)
+        print("qcm %-25s %.3f s, peak RSS %.1f MB" % (command[0], cost["seconds"], cost["peak_mb"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""DNS installation: resolv.conf edited atomically and restored exactly; resolvconf used when present."""
+
+import os
+import stat
+
+from qcm.connect.dns import apply_dns, undo_dns
+
+
+def test_file_edit_and_exact_undo(tmp_path):
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text("search lan\nnameserver 192.0.2.53\n")
+    os.chmod(resolv, 0o644)
+    change = apply_dns("wwan0", ["198.51.100.53", "2001:db8:100::53"], "file", resolv)
+    lines = resolv.read_text().splitlines()
+    assert lines[:2] == ["nameserver 198.51.100.53 # qcm wwan0", "nameserver 2001:db8:100::53 # qcm wwan0"]
+    assert lines[2:] == ["search lan", "nameserver 192.0.2.53"]
+    assert stat.S_IMODE(resolv.stat().st_mode) == 0o644
+    with resolv.open("a") as handle:  # someone else changes the file meanwhile
+        handle.write("options edns0\n")
+    undo_dns(change, "wwan0")
+    assert resolv.read_text() == "search lan\nnameserver 192.0.2.53\noptions edns0\n"
+
+
+def test_a_second_apply_replaces_our_lines(tmp_path):
+    resolv = tmp_path / "resolv.conf"
+    apply_dns("wwan0", ["198.51.100.53"], "file", resolv)
+    change = apply_dns("wwan0", ["198.51.100.54"], "file", resolv)
+    assert resolv.read_text() == "nameserver 198.51.100.54 # qcm wwan0\n"
+    undo_dns(change, "wwan0")
+
+
+def test_file_we_created_is_removed(tmp_path):
+    resolv = tmp_path / "resolv.conf"
+    change = apply_dns("wwan0", ["198.51.100.53"], "file", resolv)
+    undo_dns(change, "wwan0")
+    assert not resolv.exists()
+
+
+def test_symlinked_resolv_conf_keeps_its_link(tmp_path):
+    target = tmp_path / "real.conf"
+    target.write_text("nameserver 192.0.2.53\n")
+    link = tmp_path / "resolv.conf"
+    link.symlink_to(target)
+    change = apply_dns("wwan0", ["198.51.100.53"], "file", link)
+    assert link.is_symlink() and "198.51.100.53" in target.read_text()
+    undo_dns(change, "wwan0")
+    assert target.read_text() == "nameserver 192.0.2.53\n"
+
+
+def test_resolvconf_is_used_when_installed(tmp_path):
+    log = tmp_path / "calls"
+    program = tmp_path / "resolvconf"
+    program.write_text("#!/bin/sh\necho \"$@\" >> %s\ncat >> %s\n" % (log, log))
+    program.chmod(0o755)
+    change = apply_dns("wwan0", ["198.51.100.53"], "auto", tmp_path / "unused", resolvconf=str(program))
+    assert change.method == "resolvconf" and not (tmp_path / "unused").exists()
+    undo_dns(change, "wwan0", resolvconf=str(program))
+    assert log.read_text() == "-a wwan0.qcm\nnameserver 198.51.100.53\n-d wwan0.qcm\n"
+
+
+def test_nothing_to_do(tmp_path):
+    assert apply_dns("wwan0", [], "file", tmp_path / "r") is None
+    assert apply_dns("wwan0", ["198.51.100.53"], "none", tmp_path / "r") is None
