@@ -7,7 +7,7 @@ line (and hint) and exits with its status. Anything else is a bug in qcm.
 from __future__ import annotations
 
 __all__ = [
-    "QcmError", "UsageError", "NoModemError", "SimError", "RadioError", "RegistrationError",
+    "QcmError", "UsageError", "NoModemError", "SimError", "SimAbsentError", "RadioError", "RegistrationError",
     "CallRejectedError", "NetConfigError", "ModemError", "PermissionProblem", "PortBusyError",
     "NotImplementedOption", "EXIT_OK", "EXIT_BUG", "EXIT_INTERRUPTED",
 ]
@@ -43,6 +43,10 @@ class SimError(QcmError):
     """SIM absent, PIN/PUK required, PIN rejected."""
 
     exit_status = 4
+
+
+class SimAbsentError(SimError):
+    """No SIM card: worth waiting for (it may be re-inserted), unlike a PIN problem."""
 
 
 class RadioError(QcmError):

@@ -74,8 +74,16 @@ def test_options_not_implemented_or_wrong_say_so(lab, args, status, text):
     assert text in result.stderr and "Traceback" not in result.stderr
 
 
-def test_wrong_apn_exits_non_zero_with_the_reason(lab):
+def test_wrong_apn_is_named_and_retried_like_the_c_tool(lab):
+    """A rejected call is retried with backoff (quectel-CM does too), its reason named each time."""
     lab = lab()
-    result = lab.ns.run(["quectel-CM", "-s", "wrong.apn"], check=False, env=lab.env, timeout=60)
-    assert result.returncode == 7
-    assert "gsm-wcdma-unknown-apn" in result.stderr
+    process = lab.background(["quectel-CM", "-s", "wrong.apn"])
+    deadline = time.monotonic() + 20
+    while lab.sim_status()["last_call_end"] is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    process.terminate()
+    assert process.wait(20) == 0
+    output = process.stdout.read()
+    assert "gsm-wcdma-unknown-apn" in output and "next attempt in" in output
+    assert lab.sim_status()["clients"] == {}

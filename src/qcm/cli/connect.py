@@ -52,7 +52,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     routes.add_argument("--resolv-conf", type=Path, default=Path("/etc/resolv.conf"),
                         help="resolv.conf to edit (default /etc/resolv.conf)")
     parser.add_argument("--once", action="store_true",
-                        help="exit once connected, leaving the call up (undo with qcm disconnect)")
+                        help="exit once connected, leaving the call up (undo with qcm disconnect); "
+                        "without it qcm stays, keeps the connection up and restores it when it drops")
+    keep = parser.add_argument_group("staying connected")
+    keep.add_argument("--probe", action="append", default=[], metavar="ping:ADDR|dns:NAME@SERVER",
+                      help="check that traffic passes (repeatable; per IP family of the target); "
+                      "failing probes count as a dropped call")
+    keep.add_argument("--probe-interval", type=float, default=30.0, help="seconds between probes (default 30)")
+    keep.add_argument("--probe-failures", type=int, default=3, help="failed probes in a row that count as a drop")
+    keep.add_argument("--poll-interval", type=float, default=60.0,
+                      help="seconds between safety-net checks of the calls (default 60; indications come first)")
+    keep.add_argument("--metrics-file", type=Path, metavar="FILE",
+                      help="write Prometheus metrics to FILE (for node_exporter's textfile collector)")
     parser.add_argument("--register-timeout", type=float, default=60.0,
                         help="seconds to wait for the network (default 60)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each modem answer")
@@ -92,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
     from ..connect.dial import DialPlan
     from ..connect.host import HostOptions
     from ..connect.manager import ConnectOptions, Manager
+    from ..io.notify import Notifier
+    from ..io.probe import parse_probe
     from .report import TextReporter
 
     apn, user, password, auth = parse_apn(args.apn, args.user, args.password, args.auth)
@@ -101,14 +114,21 @@ def run(args: argparse.Namespace) -> int:
                     register_timeout=args.register_timeout)
     host = HostOptions(metric=args.metric, take_default=args.take_default, default_route=not args.no_default_route,
                        dns=args.dns, resolv_conf=args.resolv_conf)
+    try:
+        probes = tuple(parse_probe(text) for text in args.probe)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     options = ConnectOptions(plan=plan, host=host, interface=args.interface, control=args.control,
                              usb_path=args.usb_path, imei=args.imei, sysfs=args.sysfs, dev=args.dev,
                              run_dir=args.run_dir, once=args.once, request_timeout=args.timeout,
-                             show_personal=args.show_personal)
+                             show_personal=args.show_personal, poll_interval=args.poll_interval, probes=probes,
+                             probe_interval=args.probe_interval, probe_failures=args.probe_failures,
+                             metrics_file=args.metrics_file)
     if args.verbose:
         logging.getLogger("qcm.qmi.trace").setLevel(logging.DEBUG)
         logging.getLogger().setLevel(logging.DEBUG)
-    return asyncio.run(Manager(options, TextReporter(show_personal=args.show_personal)).run())
+    manager = Manager(options, TextReporter(show_personal=args.show_personal), Notifier.from_environment())
+    return asyncio.run(manager.run())
 
 
 def configure_disconnect(parser: argparse.ArgumentParser) -> None:

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..errors import CallRejectedError, ModemError, RadioError, RegistrationError, SimError
+from ..errors import CallRejectedError, ModemError, RadioError, RegistrationError, SimAbsentError, SimError
 from ..qmi.message import Message, QmiError
 from . import events as ev
 from .events import IpSettings, ModemIdentity, Registration
@@ -94,6 +94,7 @@ class Dialer:
         self.registration: Optional[Registration] = None
         self._nas_changed: Optional[asyncio.Event] = None
         self._state_changed = False  # prepare() entered a PIN or turned the radio on
+        session.port.on_indication(self._on_indication)
 
     # ---------------------------------------------------------------- clients
 
@@ -111,10 +112,10 @@ class Dialer:
     async def prepare(self) -> ModemIdentity:
         """Identity, data format, SIM, radio, profile and IP family, asked together."""
         self._nas_changed = asyncio.Event()
-        self.session.port.on_indication(self._on_indication)
+        self._state_changed = False
         results = await asyncio.gather(
             self._identify(), self._agree_data_format(), self._sim_ready(), self._radio_online(),
-            self._profile(), self._ip_families(), self._register_nas_indications(),
+            self._profile(), self._ip_families(), self._register_indications(),
             self.read_registration(), *(self.call_connected(f) for f in self.plan.families),
             return_exceptions=True)
         # The most useful error first: a SIM problem explains a radio or profile failure.
@@ -165,7 +166,7 @@ class Dialer:
             return await self._sim_ready_dms(response)
         state, app = _card_and_application(response)
         if state == "absent" or state == "error":
-            raise SimError("no SIM card: the module reports the card %s" % state,
+            raise SimAbsentError("no SIM card: the module reports the card %s" % state,
                            "insert a SIM (contacts down, the right way round) and power-cycle the module")
         if app is None:
             raise SimError("the SIM has no usable application (card %s)" % state)
@@ -190,7 +191,7 @@ class Dialer:
         if not response.ok:
             code = response.result.error.name if response.result else ""
             if code in ("UimUninitialized", "NoSim"):
-                raise SimError("no SIM card (%s)" % response.result.describe(),  # type: ignore[union-attr]
+                raise SimAbsentError("no SIM card (%s)" % response.result.describe(),  # type: ignore[union-attr]
                                "insert a SIM and power-cycle the module")
             self.report(ev.Notice("cannot read the SIM state (%s); going on" % failed.result.describe(), True))
             return
@@ -301,8 +302,11 @@ class Dialer:
                                        role=family_role(family), check=False)
         await asyncio.gather(*(one(f) for f in self.plan.families))
 
-    async def _register_nas_indications(self) -> None:
-        await self.session.request("NAS", "Register Indications", {"serving_system_events": True}, check=False)
+    async def _register_indications(self) -> None:
+        """Hear about registration and SIM changes as they happen instead of polling for them."""
+        await asyncio.gather(
+            self.session.request("NAS", "Register Indications", {"serving_system_events": True}, check=False),
+            self.session.request("UIM", "Register Events", {"event_registration_mask": 1}, check=False))
 
     def _on_indication(self, message: Message) -> None:
         if message.service_name == "NAS" and self._nas_changed is not None:
@@ -402,6 +406,13 @@ class Dialer:
     async def stop(self, bearer: Bearer) -> None:
         await self.session.request("WDS", "Stop Network", {"packet_data_handle": bearer.handle},
                                    role=family_role(bearer.family), timeout=3.0, check=False)
+
+    async def radio_cycle(self) -> None:
+        """Radio off and on again (recovery rung): low power, then online."""
+        await self.session.request("DMS", "Set Operating Mode", {"mode": "low-power"})
+        await asyncio.sleep(1.0)
+        await self.session.request("DMS", "Set Operating Mode", {"mode": "online"})
+        self._state_changed = True
 
     async def call_connected(self, family: int) -> bool:
         response = await self.session.request("WDS", "Get Packet Service Status", role=family_role(family),

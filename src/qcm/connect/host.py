@@ -1,8 +1,11 @@
-"""The host side of a call: raw_ip, the interface, addresses, routes and DNS, through netlink.
+"""The host side of the calls: raw_ip, the interface, addresses, routes and DNS, through netlink.
 
-Everything changed is recorded in ``Applied`` so it can be undone exactly (and, for
-``--once``, undone later by ``qcm disconnect`` from a state file). The default route gets a
-metric that does not take over an existing default route unless the user asked for it.
+``Host.sync(bearers)`` makes the host match the calls that are up: it adds what is missing,
+removes what belongs to calls that ended or changed, and leaves the rest alone, so a family
+dropping alone, a new address or a redial touch only what changed. Everything qcm set is
+recorded in ``Applied`` so ``clear()`` undoes exactly that (and ``qcm disconnect`` can undo
+it later from a state file after ``--once``). The default route gets a metric that does not
+take over an existing default route unless the user asked for it.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from ..errors import NetConfigError, NoModemError
+from ..errors import NetConfigError, NoModemError, PermissionProblem
 from ..io.netlink import Netlink, NetlinkError
 from ..netlink import rtnl
 from .dial import Bearer, HostSide
@@ -39,7 +42,7 @@ class HostOptions:
 
 @dataclass
 class Applied:
-    """What qcm changed on the host for one connection."""
+    """What qcm changed on the host, to be undone exactly."""
 
     netdev: str
     addresses: List[List[Any]] = field(default_factory=list)    # [address, prefixlen]
@@ -61,11 +64,22 @@ class Applied:
                                                 r["metric"]) for r in self.routes]
 
 
+def _family(version: int) -> int:
+    return socket.AF_INET if version == 4 else socket.AF_INET6
+
+
+def _route(index: int, entry: Dict[str, Any]) -> rtnl.Route:
+    gateway = ipaddress.ip_address(entry["gateway"]) if entry.get("gateway") else None
+    return rtnl.default_route(_family(entry["family"]), index, gateway, entry["metric"])
+
+
 class Host(HostSide):
-    def __init__(self, netdev: str, raw_ip_path: Optional[Path], options: HostOptions = HostOptions()) -> None:
+    def __init__(self, netdev: str, raw_ip_path: Optional[Path], options: HostOptions = HostOptions(),
+                 applied: Optional[Applied] = None) -> None:
         self.netdev = netdev
         self.raw_ip_path = raw_ip_path
         self.options = options
+        self.applied = applied or Applied(netdev)
 
     # ---------------------------------------------------------------- framing
 
@@ -80,7 +94,7 @@ class Host(HostSide):
     def set_raw_ip(self, value: bool) -> None:
         """The kernel only accepts a new framing while the interface is down."""
         assert self.raw_ip_path is not None
-        with Netlink() as nl:
+        with self._netlink() as nl:
             link = self._link(nl)
             if link.up:
                 nl.set_link(link.index, up=False)
@@ -92,7 +106,15 @@ class Host(HostSide):
                     "another program may hold the interface up; stop it and retry") from None
         log.info("%s: host framing set to %s", self.netdev, "raw-IP" if value else "802.3")
 
-    # ---------------------------------------------------------------- configuration
+    # ---------------------------------------------------------------- netlink helpers
+
+    @staticmethod
+    def _netlink() -> Netlink:
+        try:
+            return Netlink()
+        except PermissionError:
+            raise PermissionProblem("configuring network interfaces needs root (CAP_NET_ADMIN)",
+                                    "run qcm with sudo") from None
 
     def _link(self, nl: Netlink) -> rtnl.Link:
         link = nl.link(self.netdev)
@@ -101,70 +123,99 @@ class Host(HostSide):
                                "the module may have reset or been unplugged")
         return link
 
-    def configure(self, bearers: Sequence[Bearer]) -> Applied:
-        applied = Applied(self.netdev)
+    # ---------------------------------------------------------------- sync
+
+    def sync(self, bearers: Sequence[Bearer]) -> Applied:
+        """Make addresses, routes, MTU and DNS match the calls that are up."""
+        applied = self.applied
         try:
-            with Netlink() as nl:
+            with self._netlink() as nl:
                 link = self._link(nl)
-                mtus = [b.settings.mtu for b in bearers if b.settings.mtu]
-                mtu = min(mtus) if mtus else None
-                if any(b.family == 6 for b in bearers) and mtu is not None:
-                    mtu = max(mtu, 1280)  # IPv6 needs at least 1280
-                if mtu is not None and mtu != link.mtu:
-                    applied.mtu_before = link.mtu
-                    nl.set_link(link.index, mtu=mtu)
-                if not link.up:
-                    nl.set_link(link.index, up=True)
-                self._remove_leftovers(nl, link.index)
-                for bearer in bearers:
-                    self._configure_family(nl, link.index, bearer, applied)
+                if not applied.addresses and not applied.routes:
+                    self._remove_leftovers(nl, link.index)
+                wanted = {(str(b.settings.address.ip), b.settings.address.network.prefixlen): b for b in bearers}
+                for entry in [r for r in applied.routes if not self._route_wanted(r, bearers)]:
+                    _tolerate_gone(nl.delete_route, _route(link.index, entry))
+                    applied.routes.remove(entry)
+                for address, prefixlen in [a for a in applied.addresses if tuple(a) not in wanted]:
+                    _tolerate_gone(nl.delete_address, link.index, ipaddress.ip_address(address), prefixlen)
+                    applied.addresses.remove([address, prefixlen])
+                self._mtu_and_link(nl, link, bearers)
+                for (address, prefixlen), bearer in wanted.items():
+                    if [address, prefixlen] not in applied.addresses:
+                        self._add_address(nl, link.index, bearer)
+                if self.options.default_route:
+                    for bearer in bearers:
+                        if not any(r["family"] == bearer.family for r in applied.routes):
+                            self._add_route(nl, link.index, bearer)
         except NetlinkError as exc:
-            self.unconfigure(applied)
             raise NetConfigError("configuring %s failed: %s" % (self.netdev, exc.text or exc.strerror)) from None
-        servers = [str(s) for b in bearers for s in b.settings.dns]
-        try:
+        servers = [str(s) for b in sorted(bearers, key=lambda b: b.family) for s in b.settings.dns]
+        current = list(applied.dns.servers) if applied.dns else []
+        if servers != current:
+            undo_dns(applied.dns, self.netdev)
             applied.dns = apply_dns(self.netdev, servers, self.options.dns, self.options.resolv_conf)
-        except NetConfigError:
-            self.unconfigure(applied)
-            raise
         return applied
 
-    def _configure_family(self, nl: Netlink, index: int, bearer: Bearer, applied: Applied) -> None:
+    @staticmethod
+    def _route_wanted(entry: Dict[str, Any], bearers: Sequence[Bearer]) -> bool:
+        for bearer in bearers:
+            if bearer.family == entry["family"]:
+                gateway = bearer.settings.gateway if bearer.family == 4 else None
+                return entry.get("gateway") == (str(gateway) if gateway else None)
+        return False
+
+    def _mtu_and_link(self, nl: Netlink, link: rtnl.Link, bearers: Sequence[Bearer]) -> None:
+        mtus = [b.settings.mtu for b in bearers if b.settings.mtu]
+        mtu = min(mtus) if mtus else None
+        if any(b.family == 6 for b in bearers) and mtu is not None:
+            mtu = max(mtu, 1280)  # IPv6 needs at least 1280
+        if mtu is not None and mtu != link.mtu:
+            if self.applied.mtu_before is None:
+                self.applied.mtu_before = link.mtu
+            nl.set_link(link.index, mtu=mtu)
+        if bearers and not link.up:
+            nl.set_link(link.index, up=True)
+
+    def _add_address(self, nl: Netlink, index: int, bearer: Bearer) -> None:
         settings = bearer.settings
-        family = socket.AF_INET if settings.family == 4 else socket.AF_INET6
-        # Addresses left from an earlier call of the same family would confuse source selection.
+        # Addresses left by an earlier call of the same family would confuse source selection.
         for old in nl.addresses(index):
-            if old.family == family and old.scope == 0 and old.interface != settings.address:
+            if old.family == _family(bearer.family) and old.scope == 0 and old.interface != settings.address:
                 nl.delete_address(index, old.address, old.prefixlen)
-        flags = rtnl.IFA_F_NODAD if settings.family == 6 else 0  # the modem made the address unique
+        flags = rtnl.IFA_F_NODAD if bearer.family == 6 else 0  # the modem made the address unique
         nl.add_address(index, settings.address.ip, settings.address.network.prefixlen, flags)
-        applied.addresses.append([str(settings.address.ip), settings.address.network.prefixlen])
-        if not self.options.default_route:
-            return
-        metric = self._metric(nl, family, index)
-        gateway = settings.gateway if settings.family == 4 else None  # v6: the link itself, as the modem expects
-        nl.add_route(rtnl.default_route(family, index, gateway, metric))
-        applied.routes.append({"family": settings.family, "gateway": str(gateway) if gateway else None,
-                               "metric": metric})
+        self.applied.addresses.append([str(settings.address.ip), settings.address.network.prefixlen])
+
+    def _add_route(self, nl: Netlink, index: int, bearer: Bearer) -> None:
+        family = _family(bearer.family)
+        gateway = bearer.settings.gateway if bearer.family == 4 else None  # v6: the link itself
+        entry = {"family": bearer.family, "gateway": str(gateway) if gateway else None,
+                 "metric": self._metric(nl, family, index)}
+        nl.add_route(_route(index, entry))
+        self.applied.routes.append(entry)
 
     @staticmethod
     def _remove_leftovers(nl: Netlink, index: int) -> None:
         """Default routes an earlier qcm left on this interface (killed, or the modem reset)."""
         for route in nl.routes():
             if route.oif == index and route.protocol == rtnl.RTPROT_QCM:
-                nl.delete_route(route)
+                _tolerate_gone(nl.delete_route, route)
 
     def _metric(self, nl: Netlink, family: int, index: int) -> int:
-        others = [r.metric for r in nl.routes(family) if r.is_default and r.oif != index
-                  and r.table == rtnl.RT_TABLE_MAIN and r.type == 1]
         if self.options.metric is not None:
             return self.options.metric
+        others = [r.metric for r in nl.routes(family) if r.is_default and r.oif != index
+                  and r.table == rtnl.RT_TABLE_MAIN and r.type == 1]
         if self.options.take_default:
             return max(0, min(others) - 1) if others else 0
         return max([DEFAULT_METRIC] + [m + 1 for m in others])
 
-    def unconfigure(self, applied: Applied) -> List[str]:
-        """Undo ``applied``; returns problems (never raises: the interface may be gone)."""
+    # ---------------------------------------------------------------- undo
+
+    def clear(self) -> List[str]:
+        """Undo everything qcm set; returns problems (never raises: the interface may be gone)."""
+        applied, self.applied = self.applied, Applied(self.netdev)
         problems: List[str] = []
         try:
             undo_dns(applied.dns, applied.netdev)
@@ -175,24 +226,26 @@ class Host(HostSide):
                 link = nl.link(applied.netdev)
                 if link is None:
                     return problems  # the interface vanished, and with it our addresses and routes
-                for route in applied.routes:
-                    family = socket.AF_INET if route["family"] == 4 else socket.AF_INET6
-                    gateway = ipaddress.ip_address(route["gateway"]) if route.get("gateway") else None
-                    _ignore_gone(problems, nl.delete_route,
-                                 rtnl.default_route(family, link.index, gateway, route["metric"]))
+                for entry in applied.routes:
+                    _tolerate_gone(nl.delete_route, _route(link.index, entry), problems=problems)
                 for address, prefixlen in applied.addresses:
-                    _ignore_gone(problems, nl.delete_address, link.index, ipaddress.ip_address(address), prefixlen)
+                    _tolerate_gone(nl.delete_address, link.index, ipaddress.ip_address(address), prefixlen,
+                                   problems=problems)
                 if applied.mtu_before:
-                    _ignore_gone(problems, nl.set_link, link.index, None, applied.mtu_before)
-                _ignore_gone(problems, nl.set_link, link.index, False)
+                    _tolerate_gone(nl.set_link, link.index, None, applied.mtu_before, problems=problems)
+                _tolerate_gone(nl.set_link, link.index, False, problems=problems)
         except OSError as exc:
             problems.append("netlink: %s" % exc)
         return problems
 
 
-def _ignore_gone(problems: List[str], call: Any, *args: Any) -> None:
+def _tolerate_gone(call: Any, *args: Any, problems: Optional[List[str]] = None) -> None:
+    """Netlink calls on things that may already be gone; other failures are collected or raised."""
     try:
         call(*args)
     except NetlinkError as exc:
-        if exc.errno not in (errno.ESRCH, errno.ENOENT, errno.EADDRNOTAVAIL, errno.ENODEV):
-            problems.append("%s: %s" % (call.__name__, exc.text or exc.strerror))
+        if exc.errno in (errno.ESRCH, errno.ENOENT, errno.EADDRNOTAVAIL, errno.ENODEV):
+            return
+        if problems is None:
+            raise
+        problems.append("%s: %s" % (getattr(call, "__name__", "netlink"), exc.text or exc.strerror))
