@@ -34,17 +34,21 @@ def run(args: argparse.Namespace) -> int:
 def describe(status: Dict[str, Any]) -> List[str]:
     lines = ["%s: %s" % (status.get("netdev"), status.get("state"))]
     if status.get("model"):
-        lines.append("  modem: %s, firmware %s" % (status.get("model"), status.get("revision")))
-    for key, label in (("sim", "SIM"), ("registration", "network")):
-        if status.get(key):
-            lines.append("  %s: %s" % (label, status[key]))
+        lines.append("  module: %s %s, firmware %s, IMEI %s" % (status.get("manufacturer", ""), status.get("model"),
+                                                              status.get("revision"), status.get("imei") or "?"))
+    lines.append("  SIM: %s" % status.get("sim", "unknown"))
+    registration = status.get("registration")
+    if registration:
+        lines.append("  network: %s" % registration.get("text", registration.get("state")))
     for call in status.get("calls", []):
-        lines.append("  IPv%d: %s gateway %s dns %s" % (call["family"], call["address"], call.get("gateway") or "-",
-                                                        ", ".join(call.get("dns") or []) or "-"))
-    if status.get("uptime"):
-        lines.append("  up for %.0f s" % status["uptime"])
-    if status.get("reconnects"):
-        lines.append("  reconnects: %d" % status["reconnects"])
+        if call.get("state") == "up":
+            lines.append("  IPv%d: up %s gateway %s dns %s" % (call["family"], call["address"],
+                                                              call.get("gateway") or "-",
+                                                              ", ".join(call.get("dns") or []) or "-"))
+        else:
+            lines.append("  IPv%d: %s" % (call["family"], call.get("state", "down")))
+    lines.append("  up for %.0f s, %d reconnect%s" % (status.get("uptime", 0), status.get("reconnects", 0),
+                                                      "" if status.get("reconnects") == 1 else "s"))
     if status.get("last_error"):
         lines.append("  last error: %s" % status["last_error"])
     return lines

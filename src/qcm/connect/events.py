@@ -162,7 +162,8 @@ class HostConfigured(Event):
 class Connected(Event):
     netdev: str
     families: Tuple[int, ...]
-    seconds: float
+    seconds: float                  # since start, or since the drop for a reconnection
+    again: bool = False
 
 
 @dataclass(frozen=True)

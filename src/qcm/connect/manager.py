@@ -79,6 +79,7 @@ class Manager:
         self.supervisor = sv.Supervisor(frozenset(options.plan.families), options.policy)
         self.started = time.monotonic()
         self.connected_at: Optional[float] = None
+        self.down_since: Optional[float] = None
         self.events: "asyncio.Queue[Any]" = asyncio.Queue()
         self.prepared = False
         self.sim_state = "unknown"
@@ -161,6 +162,8 @@ class Manager:
 
     def _handle(self, event: Any) -> None:
         before = self.supervisor.state
+        if isinstance(event, (sv.CallDropped, sv.ProbeFailed, sv.ModemLost)) and self.down_since is None:
+            self.down_since = time.monotonic()
         actions = self.supervisor.handle(event, time.monotonic())
         if isinstance(event, sv.Connected) and self.supervisor.state == sv.CONNECTED and before != sv.CONNECTED:
             self._connected(frozenset(self.bearers))
@@ -437,9 +440,11 @@ class Manager:
 
     def _connected(self, families: "frozenset[int]") -> None:
         first = self.connected_at is None
+        since = self.started if first else (self.down_since or time.monotonic())
         self.connected_at = time.monotonic()
+        self.down_since = None
         netdev = self.modem.netdev if self.modem else "?"
-        self.report(ev.Connected(netdev or "?", tuple(sorted(families)), self.connected_at - self.started))
+        self.report(ev.Connected(netdev or "?", tuple(sorted(families)), self.connected_at - since, not first))
         text = "connected: %s on %s" % (", ".join("IPv%d %s" % (b.family, b.settings.address.ip)
                                                   for b in sorted(self.bearers.values(), key=lambda b: b.family)),
                                         netdev)

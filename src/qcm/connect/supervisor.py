@@ -145,7 +145,8 @@ class Supervisor:
     random: Callable[[], float] = random.random
     state: str = CONNECTING
     up: FrozenSet[int] = frozenset()
-    failures: int = 0
+    failures: int = 0              # attempts in a row that failed: sets the backoff
+    climbs: int = 0                # ... of which the modem could be blamed for: sets the ladder rung
     reconnects: int = 0
     rung_used: str = REDIAL
     last_error: str = ""
@@ -172,8 +173,9 @@ class Supervisor:
         return [Connect(self.families - self.up, rung)]
 
     def _rung(self) -> str:
-        """The rung for the next attempt, from how many attempts in a row have failed."""
-        position = self.failures
+        """The rung for the next attempt, from how many attempts in a row have failed for reasons
+        a reset might cure (not a missing SIM: that only a person can fix)."""
+        position = self.climbs
         total = sum(count for _, count in self.policy.ladder)
         position %= total
         for rung, count in self.policy.ladder:
@@ -203,6 +205,7 @@ class Supervisor:
                     self.reconnects += 1
                 self.ever_connected = True
                 self.failures = 0
+                self.climbs = 0
                 self.waiting = ""
                 self._to(CONNECTED, now)
             return []
@@ -212,6 +215,8 @@ class Supervisor:
                 self._to(STOPPING, now)
                 return [Disconnect(self.families), Exit(event.status)]
             self.failures += 1
+            if not event.waiting:
+                self.climbs += 1
             self.waiting = event.waiting
             self._to(BACKING_OFF, now)
             self.deadline = now + self._delay()

@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional
 
 from .modem import Call, HANDLERS, Request, SERVICE_VERSIONS, SimModem, SimQmiError, handler
 
-__all__ = ["HANDLERS", "card_status", "serving_system", "system_info"]
+__all__ = ["HANDLERS", "card_status", "serving_system", "signal_info", "system_info"]
 
 _RAT_RADIO = {"lte": "lte", "umts": "umts", "gsm": "gsm", "5gnr": "5gnr", "none": "none"}
 _RAT_DATA_CAPABILITY = {"lte": "lte", "umts": "hsdpa-plus", "gsm": "edge", "5gnr": "lte", "none": "none"}
@@ -328,6 +328,10 @@ def _get_system_info(m: SimModem, r: Request) -> Dict[str, Any]:
 
 @handler("NAS", "Get Signal Info")
 def _signal_info(m: SimModem, r: Request) -> Dict[str, Any]:
+    return signal_info(m)
+
+
+def signal_info(m: SimModem) -> Dict[str, Any]:
     if not m.online or m.config.rat == "none" or m.registration == "none":
         return {}
     c = m.config

@@ -105,6 +105,8 @@ class SimModem:
     last_call_end: Optional[Tuple[str, ...]] = None   # (reason, verbose type, verbose reason) names
     next_handle: int = 0x8723E780
     requests_served: int = 0
+    forced_registration: Optional[str] = None  # a fault: the network drops us ("searching") until released
+    address_generation: int = 0                 # bumped by a "readdress" fault
     _pool4: List[ipaddress.IPv4Network] = field(default_factory=list)
     _pool6: List[ipaddress.IPv6Network] = field(default_factory=list)
 
@@ -146,7 +148,7 @@ class SimModem:
             return "none"
         if not self.sim_ready:
             return "searching" if self.sim_state != "absent" else "none"
-        target = self.config.registration
+        target = self.forced_registration or self.config.registration
         if target in ("home", "roaming") and self.registered_at is not None and now < self.registered_at:
             return "searching"
         return target
@@ -198,7 +200,7 @@ class SimModem:
     # ------------------------------------------------------------------ calls
 
     def allocate_addresses(self, call: Call) -> None:
-        index = (call.handle - 0x8723E780) % len(self._pool4)
+        index = (call.handle - 0x8723E780 + 7 * self.address_generation) % len(self._pool4)
         if call.family == 4:
             net = self._pool4[index]
             call.ipv4 = ipaddress.IPv4Interface("%s/%d" % (net[2], net.prefixlen))
@@ -231,6 +233,48 @@ class SimModem:
         self.last_call_end = (reason,) + tuple(verbose)
         return {"call_end_reason": reason,
                 "verbose_call_end_reason": {"type": verbose[0], "reason": _verbose_code(verbose)}}
+
+    # ------------------------------------------------------------------ faults
+
+    def force_registration(self, state: Optional[str], now: float) -> List[Frame]:
+        """The network drops the module (``searching``) or lets it back (None)."""
+        self.forced_registration = state
+        if state is None and self.config.register_after_s:
+            self.registered_at = now + self.config.register_after_s
+        return self._update_registration(now)
+
+    def readdress(self, family: int) -> List[Frame]:
+        """The network gives a call a new address (and says so, with reconfiguration required)."""
+        out = []
+        self.address_generation += 1
+        for client, call in self.calls.items():
+            if call.family == family:
+                self.allocate_addresses(call)
+                out.append(self.indication("WDS", "Packet Service Status", client[1], {
+                    "connection_status": {"status": "connected", "reconfiguration_required": True},
+                    "ip_family": family}))
+        return out
+
+    def reset(self, now: float) -> None:
+        """What survives a module reset is its NV (profiles, data format); everything else starts over."""
+        self.release_all_clients()
+        self.mode = self.config.mode
+        self.sim_state = "pin" if self.config.sim == "pin" and self.sim_state != "absent" else self.sim_state
+        self.registration = "none"
+        self.registered_at = None
+        self.forced_registration = None
+        self.now = now
+        self._update_registration(now)
+
+    def set_signal(self, now: float, **values: Any) -> List[Frame]:
+        from dataclasses import replace
+        self.config = replace(self.config, **values)
+        out = []
+        for (service, cid), wanted in self.indications.items():
+            if service == "NAS" and wanted.signal_info and self.registered:
+                from .handlers import signal_info
+                out.append(self.indication("NAS", "Signal Info", cid, signal_info(self)))
+        return out
 
     # ------------------------------------------------------------------ indications
 

@@ -1,8 +1,9 @@
-"""Runs the simulated modem: its QMI control port on a pty, its fake sysfs, and sim.json.
+"""Runs the simulated modem: its QMI control port on a pty, its fake sysfs, sim.json, its faults.
 
-This is the simulator's only I/O layer. ``SimModem`` decides what to answer; this module
-reads request bytes, waits the configured per-request latency, writes the answers, fires the
-modem's timed events, and cleans up everything it created on SIGINT/SIGTERM.
+This is the simulator's I/O layer. ``SimModem`` decides what to answer; this module reads
+request bytes, waits the configured per-request latency, writes the answers, fires the
+modem's timed events, carries out faults asked for on its control socket (``qcm sim ctl``),
+and cleans up everything it created on SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import asyncio
 import json
 import logging
 import os
+import random
 import shutil
 import signal
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from ..io.control import ControlServer
 from ..qmi.message import decode
@@ -29,9 +31,11 @@ from .modem import SimModem
 from .ptyport import PtyPort
 from .sysfs import Layout, lay_out
 
-__all__ = ["Simulator", "run"]
+__all__ = ["Simulator", "run", "FAULTS"]
 
 log = logging.getLogger("qcm.sim")
+
+REBIND_POLL = 0.2
 
 
 class Simulator:
@@ -47,10 +51,12 @@ class Simulator:
         self.qmi_port = PtyPort("qmi", self._on_qmi_data, self._on_qmi_connect)
         self.layout: Optional[Layout] = None
         self.loop: Optional[asyncio.AbstractEventLoop] = None
+        self.control: Optional[ControlServer] = None
+        self.present = True                  # False while "reset" or unbound
         self._timer: Optional[asyncio.TimerHandle] = None
         self._stopped: Optional[asyncio.Event] = None
         self._created_directory = False
-        self.control: Optional[ControlServer] = None
+        self._driver_files: Dict[str, float] = {}
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -69,6 +75,7 @@ class Simulator:
                 self.data_path = DataPath(self.modem, self.config.netdev, self.layout.raw_ip)
                 self.data_path.start(self.loop)
         self._schedule_timer()
+        self._watch_driver_files()
         self.control = ControlServer(self.directory / "ctl.sock", self._on_control)
         await self.control.start()
         self._write_description()
@@ -79,24 +86,13 @@ class Simulator:
         assert self.layout is not None
         c = self.config
         return {
-            "pid": os.getpid(),
-            "control_port": self.qmi_port.path,
-            "control_link": str(self.layout.control_link),
-            "sysfs_root": str(self.layout.sysfs),
-            "dev_root": str(self.layout.dev),
-            "netdev": c.netdev,
-            "model": c.model,
-            "manufacturer": c.manufacturer,
-            "revision": c.revision,
-            "imei": c.imei,
-            "usb": c.usb,
-            "usb_path": c.usb_path,
-            "driver": c.driver,
+            "pid": os.getpid(), "control_port": self.qmi_port.path, "control_link": str(self.layout.control_link),
+            "sysfs_root": str(self.layout.sysfs), "dev_root": str(self.layout.dev), "netdev": c.netdev,
+            "model": c.model, "manufacturer": c.manufacturer, "revision": c.revision, "imei": c.imei,
+            "usb": c.usb, "usb_path": c.usb_path, "driver": c.driver,
             "data_path": self.data_path is not None,
             "carrier_netns": self.data_path.carrier if self.data_path else None,
-            "internet": [INTERNET_V4, INTERNET_V6],
-            "dns": list(c.dns4) + list(c.dns6),
-            "dns_name": dns.NAME,
+            "internet": [INTERNET_V4, INTERNET_V6], "dns": list(c.dns4) + list(c.dns6), "dns_name": dns.NAME,
         }
 
     def _write_description(self) -> None:
@@ -113,26 +109,6 @@ class Simulator:
     def stop(self) -> None:
         if self._stopped is not None:
             self._stopped.set()
-
-    # ----------------------------------------------------------------- control (qcm sim ctl)
-
-    async def _on_control(self, request: Dict[str, Any]) -> Dict[str, Any]:
-        command = request.get("command")
-        if command == "status":
-            return {"ok": True, "status": self.status()}
-        return {"ok": False, "error": "unknown command %r" % command}
-
-    def status(self) -> Dict[str, Any]:
-        m = self.modem
-        return {
-            "mode": m.mode, "sim": m.sim_state, "pin_retries": m.pin_retries, "puk_retries": m.puk_retries,
-            "registration": m.registration, "link_layer": m.link_layer, "clients": m.held_clients(),
-            "calls": [{"family": c.family, "cid": c.client[1], "handle": c.handle, "apn": c.apn,
-                       "address": str(c.ipv4 or c.ipv6)} for c in m.calls.values()],
-            "last_call_end": list(m.last_call_end) if m.last_call_end else None,
-            "requests": m.requests_served, "profiles": {str(k): v["apn"] for k, v in m.profiles.items()},
-            "data_path": dict(self.data_path.counters) if self.data_path else None,
-        }
 
     def cleanup(self) -> None:
         if self._timer is not None:
@@ -162,6 +138,8 @@ class Simulator:
             if isinstance(event, FramingError):
                 log.warning("control port: %s", event)
                 continue
+            if self.qmi_port.muted:
+                continue  # a modem that stopped answering reads and ignores
             self._answer(event)
 
     def _trace(self, direction: str, frames: List[Frame]) -> None:
@@ -185,10 +163,11 @@ class Simulator:
         self._trace("modem->host", frames)
         data = b"".join(f.encode() for f in frames)
         assert self.loop is not None
+        port = self.qmi_port  # answers to a port that went away in the meantime are lost
         if delay > 0:
-            self.loop.call_later(delay, self.qmi_port.write, data)
+            self.loop.call_later(delay, port.write, data)
         else:
-            self.qmi_port.write(data)
+            port.write(data)
 
     def _schedule_timer(self) -> None:
         assert self.loop is not None
@@ -197,13 +176,190 @@ class Simulator:
             self._timer = None
         deadline = self.modem.next_deadline()
         if deadline is not None:
-            delay = max(0.0, deadline - time.monotonic())
-            self._timer = self.loop.call_later(delay, self._on_timer)
+            self._timer = self.loop.call_later(max(0.0, deadline - time.monotonic()), self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
         self._send_later(self.modem.advance(time.monotonic()), 0)
         self._schedule_timer()
+
+    # ----------------------------------------------------------------- the module leaving and returning
+
+    def vanish(self) -> None:
+        """USB disconnect: control port, network interface and sysfs entries disappear."""
+        if not self.present:
+            return
+        self.present = False
+        self.qmi_port.close()
+        if self.data_path is not None:
+            self.data_path.detach()
+        if self.layout is not None:
+            self.layout.remove_device()
+        log.info("module gone")
+
+    def come_back(self) -> None:
+        """Re-enumeration: a new control port and interface, and a modem that starts over."""
+        if self.present:
+            return
+        assert self.loop is not None
+        self.modem.reset(time.monotonic())
+        self.qmi_port = PtyPort("qmi", self._on_qmi_data, self._on_qmi_connect)
+        self.layout = lay_out(self.directory, self.config, self.qmi_port.path)
+        self.qmi_port.start(self.loop)
+        if self.data_path is not None:
+            self.data_path.raw_ip_path = self.layout.raw_ip
+            self.data_path.attach()
+        self.present = True
+        self._schedule_timer()
+        self._write_description()
+        log.info("module back on %s", self.qmi_port.path)
+
+    def _watch_driver_files(self) -> None:
+        """A write to the fake driver's unbind/bind files unbinds/binds the module, like the kernel."""
+        assert self.loop is not None and self.layout is not None
+        for name in ("unbind", "bind"):
+            path = self.layout.driver_dir / name
+            try:
+                mtime = path.stat().st_mtime_ns
+            except OSError:
+                continue
+            previous = self._driver_files.setdefault(name, mtime)
+            if mtime != previous:
+                self._driver_files[name] = mtime
+                log.info("driver %s written", name)
+                if name == "unbind":
+                    self.vanish()
+                else:
+                    self.come_back()
+        self.loop.call_later(REBIND_POLL, self._watch_driver_files)
+
+    # ----------------------------------------------------------------- control (qcm sim ctl)
+
+    async def _on_control(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        command = str(request.get("command"))
+        fault = FAULTS.get(command)
+        if command == "status":
+            return {"ok": True, "status": self.status()}
+        if fault is None:
+            return {"ok": False, "error": "unknown command %r (known: status, %s)" % (command, ", ".join(FAULTS))}
+        try:
+            detail = fault(self, request)
+        except (KeyError, ValueError) as exc:
+            return {"ok": False, "error": "%s: %s" % (command, exc)}
+        self._schedule_timer()
+        return {"ok": True, "done": detail or command}
+
+    def later(self, seconds: float, action: Callable[[], None]) -> None:
+        assert self.loop is not None
+        self.loop.call_later(seconds, action)
+
+    def send_now(self, frames: List[Frame]) -> None:
+        self._send_later(frames, 0)
+
+    def status(self) -> Dict[str, Any]:
+        m = self.modem
+        return {
+            "present": self.present, "muted": self.qmi_port.muted, "client_connected": self.qmi_port.connected,
+            "mode": m.mode, "sim": m.sim_state, "pin_retries": m.pin_retries, "puk_retries": m.puk_retries,
+            "registration": m.registration, "link_layer": m.link_layer, "clients": m.held_clients(),
+            "calls": [{"family": c.family, "cid": c.client[1], "handle": c.handle, "apn": c.apn,
+                       "address": str(c.ipv4 or c.ipv6)} for c in m.calls.values()],
+            "last_call_end": list(m.last_call_end) if m.last_call_end else None,
+            "requests": m.requests_served, "profiles": {str(k): v["apn"] for k, v in m.profiles.items()},
+            "data_path": dict(self.data_path.counters) if self.data_path else None,
+        }
+
+
+# ---------------------------------------------------------------------- faults
+
+def _seconds(request: Dict[str, Any], default: Optional[float] = None) -> Optional[float]:
+    value = request.get("seconds", default)
+    return None if value is None else float(value)
+
+
+def _drop(sim: Simulator, request: Dict[str, Any]) -> str:
+    reason = str(request.get("reason", "gsm-wcdma-regular-deactivation"))
+    family = request.get("family")
+    verbose = ("3gpp", "regular-deactivation")
+    frames: List[Frame] = []
+    for client, call in list(sim.modem.calls.items()):
+        if family is None or call.family == int(family):
+            frames += sim.modem.end_call(client, reason, verbose)
+    sim.send_now(frames)
+    return "dropped %d call(s): %s" % (len(frames), reason)
+
+
+def _deregister(sim: Simulator, request: Dict[str, Any]) -> str:
+    sim.send_now(sim.modem.force_registration("searching", time.monotonic()))
+    seconds = _seconds(request)
+    if seconds is not None:
+        sim.later(seconds, lambda: sim.send_now(sim.modem.force_registration(None, time.monotonic())))
+    return "deregistered%s" % ("" if seconds is None else " for %.1f s" % seconds)
+
+
+def _register(sim: Simulator, request: Dict[str, Any]) -> str:
+    sim.send_now(sim.modem.force_registration(None, time.monotonic()))
+    return "registration released"
+
+
+def _reset(sim: Simulator, request: Dict[str, Any]) -> str:
+    seconds = _seconds(request, 2.0)
+    sim.vanish()
+    sim.later(seconds or 0.0, sim.come_back)
+    return "reset: back in %.1f s" % (seconds or 0.0)
+
+
+def _mute(sim: Simulator, request: Dict[str, Any]) -> str:
+    sim.qmi_port.muted = True
+    seconds = _seconds(request)
+    if seconds is not None:
+        sim.later(seconds, lambda: setattr(sim.qmi_port, "muted", False))
+    return "not answering%s" % ("" if seconds is None else " for %.1f s" % seconds)
+
+
+def _unmute(sim: Simulator, request: Dict[str, Any]) -> str:
+    sim.qmi_port.muted = False
+    return "answering again"
+
+
+def _garbage(sim: Simulator, request: Dict[str, Any]) -> str:
+    size = int(request.get("bytes", 64))
+    data = bytes(random.randrange(256) for _ in range(size))
+    sim.qmi_port.write(data)
+    return "%d garbage bytes sent" % size
+
+
+def _sim_remove(sim: Simulator, request: Dict[str, Any]) -> str:
+    sim.send_now(sim.modem.set_sim_state("absent", time.monotonic()))
+    return "SIM removed"
+
+
+def _sim_insert(sim: Simulator, request: Dict[str, Any]) -> str:
+    state = "pin" if sim.config.sim == "pin" else "ready"
+    sim.send_now(sim.modem.set_sim_state(state, time.monotonic()))
+    return "SIM inserted (%s)" % state
+
+
+def _signal(sim: Simulator, request: Dict[str, Any]) -> str:
+    values = {key: (float(request[key]) if key == "snr" else int(request[key]))
+              for key in ("rssi", "rsrq", "rsrp", "snr") if key in request}
+    if not values:
+        raise ValueError("give rssi=, rsrq=, rsrp= and/or snr=")
+    sim.send_now(sim.modem.set_signal(time.monotonic(), **values))
+    return "signal %s" % values
+
+
+def _readdress(sim: Simulator, request: Dict[str, Any]) -> str:
+    family = int(request.get("family", 4))
+    sim.send_now(sim.modem.readdress(family))
+    return "IPv%d call re-addressed" % family
+
+
+FAULTS: Dict[str, Callable[[Simulator, Dict[str, Any]], str]] = {
+    "drop": _drop, "deregister": _deregister, "register": _register, "reset": _reset, "mute": _mute,
+    "unmute": _unmute, "garbage": _garbage, "sim-remove": _sim_remove, "sim-insert": _sim_insert,
+    "signal": _signal, "readdress": _readdress,
+}
 
 
 async def _serve(config: SimConfig, directory: Path, trace: Optional[Path], data_path: bool) -> None:

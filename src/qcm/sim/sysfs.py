@@ -38,6 +38,14 @@ class Layout:
     raw_ip: Path
     tty_links: Dict[str, Path] = field(default_factory=dict)
     created: List[Path] = field(default_factory=list)
+    device_parts: List[Path] = field(default_factory=list)   # what vanishes when the module resets
+    driver_dir: Path = Path()
+
+    def remove_device(self) -> None:
+        """The module left the bus: its device, class links and /dev nodes go; drivers stay."""
+        import shutil
+        for path in self.device_parts:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _write(path: Path, text: str) -> None:
@@ -82,6 +90,9 @@ def lay_out(root: Path, config: SimConfig, control_pty: str, tty_ptys: Optional[
         _write(interface / "bNumEndpoints", "03\n")
         driver_name = config.driver if kind == "qmi" else driver
         (drivers / driver_name).mkdir(parents=True, exist_ok=True)
+        for control_file in ("bind", "unbind"):  # written to re-bind the driver (recovery)
+            if not (drivers / driver_name / control_file).exists():
+                _write(drivers / driver_name / control_file, "")
         _link(interface / "driver", drivers / driver_name)
         _link(sysfs / "bus" / "usb" / "devices" / name, interface)
         if kind == "tty":
@@ -111,7 +122,9 @@ def lay_out(root: Path, config: SimConfig, control_pty: str, tty_ptys: Optional[
             _link(drivers / driver_name / "module", sysfs / "module" / driver_name)
     control_link = dev / config.control
     _link_dev(control_link, control_pty)
-    return Layout(sysfs, dev, usb_device, control_link, netdev_dir, raw_ip, tty_links, [sysfs, dev])
+    device_parts = [sysfs / "devices", sysfs / "class", sysfs / "bus" / "usb" / "devices", dev]
+    return Layout(sysfs, dev, usb_device, control_link, netdev_dir, raw_ip, tty_links, [sysfs, dev], device_parts,
+                  drivers / config.driver)
 
 
 def _link_dev(link: Path, target: str) -> None:
