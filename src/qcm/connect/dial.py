@@ -18,7 +18,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..errors import CallRejectedError, ModemError, RadioError, RegistrationError, SimAbsentError, SimError
+from ..errors import (CallRejectedError, ModemError, QcmError, RadioError, RegistrationError, SimAbsentError,
+                      SimError)
 from ..qmi.message import Message, QmiError
 from . import events as ev
 from .events import IpSettings, ModemIdentity, Registration
@@ -403,9 +404,15 @@ class Dialer:
             raise errors[0]
         return bearers
 
-    async def stop(self, bearer: Bearer) -> None:
-        await self.session.request("WDS", "Stop Network", {"packet_data_handle": bearer.handle},
-                                   role=family_role(bearer.family), timeout=3.0, check=False)
+    async def stop(self, bearer: Bearer) -> bool:
+        """Best effort: the call may already be gone, or the modem may not answer any more."""
+        try:
+            response = await self.session.request("WDS", "Stop Network", {"packet_data_handle": bearer.handle},
+                                                  role=family_role(bearer.family), timeout=3.0, check=False)
+        except QcmError as exc:
+            log.warning("stopping the IPv%d call: %s", bearer.family, exc)
+            return False
+        return response.ok
 
     async def radio_cycle(self) -> None:
         """Radio off and on again (recovery rung): low power, then online."""

@@ -23,7 +23,7 @@ from ..errors import ModemError, NoModemError, QcmError, SimAbsentError, SimErro
 from ..io.control import ControlServer, NotRunning, ask, socket_path
 from ..io.notify import Notifier
 from ..io.probe import Probe, run_probe
-from ..io.qmi_port import QmiPort
+from ..io.qmi_port import QmiPort, RequestTimeout
 from ..qmi.message import Message
 from . import events as ev
 from . import supervisor as sv
@@ -108,9 +108,10 @@ class Manager:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
             self.notifier.stopping()
-            try:
-                await asyncio.wait_for(self._teardown(), STOP_TIMEOUT)
-            except asyncio.TimeoutError:
+            teardown = asyncio.ensure_future(self._teardown())
+            done, _ = await asyncio.wait([teardown], timeout=STOP_TIMEOUT)
+            if not done:
+                teardown.cancel()
                 log.warning("teardown took longer than %.0f s; leaving the rest", STOP_TIMEOUT)
             self.notifier.close()
 
@@ -162,7 +163,8 @@ class Manager:
 
     def _handle(self, event: Any) -> None:
         before = self.supervisor.state
-        if isinstance(event, (sv.CallDropped, sv.ProbeFailed, sv.ModemLost)) and self.down_since is None:
+        if isinstance(event, (sv.CallDropped, sv.ProbeFailed, sv.ModemLost, sv.ModemUnresponsive)) \
+                and self.down_since is None:
             self.down_since = time.monotonic()
         actions = self.supervisor.handle(event, time.monotonic())
         if isinstance(event, sv.Connected) and self.supervisor.state == sv.CONNECTED and before != sv.CONNECTED:
@@ -388,7 +390,7 @@ class Manager:
             self._spawn("watchdog", self._watchdog_loop())
 
     async def _poll_loop(self) -> None:
-        """The safety net: indications can be lost; every so often, ask."""
+        """The safety net: indications can be lost, modems can wedge; every so often, ask."""
         while True:
             await asyncio.sleep(self.options.poll_interval)
             if self.supervisor.state != sv.CONNECTED or self.dialer is None:
@@ -399,6 +401,9 @@ class Manager:
                         self.events.put_nowait(sv.CallDropped(family, "IPv%d call found down by the poll" % family))
                     elif (await self.dialer.settings(family)).address != bearer.settings.address:
                         self.events.put_nowait(sv.AddressChanged(family))
+                except RequestTimeout as exc:
+                    self.events.put_nowait(sv.ModemUnresponsive("the modem stopped answering: %s" % exc))
+                    break
                 except QcmError as exc:
                     log.warning("poll: %s", exc)
 
@@ -567,14 +572,17 @@ class Manager:
         details: List[str] = []
         if not self._keep_call:
             if self.dialer is not None and self.port is not None and self.port.is_open:
-                for bearer in list(self.bearers.values()):
-                    await self.dialer.stop(bearer)
-                    details.append("IPv%d call stopped" % bearer.family)
+                stopped = await asyncio.gather(*(self.dialer.stop(b) for b in self.bearers.values()))
+                details += ["IPv%d call %s" % (b.family, "stopped" if ok else "not confirmed stopped")
+                            for b, ok in zip(self.bearers.values(), stopped)]
             self.bearers.clear()
             if self.host is not None:
                 details.extend(self.host.clear())
                 details.append("%s unconfigured" % self.host.netdev)
-        await self._close_session()
+        try:
+            await self._close_session()
+        except Exception as exc:  # the port may be wedged or gone; the rest must still happen
+            log.warning("closing the control port: %s", exc)
         if self.control is not None:
             await self.control.close()
         if self.connected_at is not None and not self._keep_call:

@@ -25,6 +25,7 @@ __all__ = [
     "CONNECTING", "CONNECTED", "BACKING_OFF", "WAITING_FOR_MODEM", "STOPPING",
     "Connect", "Disconnect", "Refresh", "Exit",
     "Connected", "ConnectFailed", "CallDropped", "AddressChanged", "ProbeFailed", "ModemLost", "ModemBack",
+    "ModemUnresponsive",
     "Registered", "SimInserted", "StopRequested",
 ]
 
@@ -42,7 +43,7 @@ class Policy:
     backoff_cap: float = 60.0
     jitter: float = 0.2
     # How many failures in a row each rung gets before the next one is tried.
-    ladder: Tuple[Tuple[str, int], ...] = ((REDIAL, 2), (REOPEN, 1), (RADIO, 1), (REBIND, 1))
+    ladder: Tuple[Tuple[str, int], ...] = ((REDIAL, 1), (REOPEN, 1), (RADIO, 1), (REBIND, 1))
 
 
 # ---------------------------------------------------------------------- actions (to the manager)
@@ -118,6 +119,13 @@ class ModemLost:
 @dataclass(frozen=True)
 class ModemBack:
     pass
+
+
+@dataclass(frozen=True)
+class ModemUnresponsive:
+    """The control port is there but the modem stopped answering (requests time out)."""
+
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -242,6 +250,16 @@ class Supervisor:
             self._to(WAITING_FOR_MODEM, now)
             self.deadline = None
             return [Disconnect(self.families, modem_gone=True)]
+        if isinstance(event, ModemUnresponsive):
+            if self.state != CONNECTED:
+                return []  # an attempt is under way; its own failure will count
+            self.last_error = event.reason or "the modem stopped answering"
+            down, self.up = self.up, frozenset()
+            self.failures += 1
+            self.climbs += 1
+            self._to(BACKING_OFF, now)
+            self.deadline = now + self._delay()
+            return [Disconnect(down)]
         if isinstance(event, ModemBack):
             if self.state == WAITING_FOR_MODEM:
                 return self._connect(now, REDIAL)

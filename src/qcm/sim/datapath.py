@@ -46,6 +46,7 @@ class DataPath:
         self.counters: Counter = Counter()
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._raw_ip_cache: tuple = (None, False)
+        self.blackholed: set = set()   # handles of calls that are "up" but carry nothing (a fault)
         self.up = False
 
     # ------------------------------------------------------------ set-up
@@ -152,6 +153,8 @@ class DataPath:
             return "no-call"
         if not self._call_address_matches(packet, source=uplink):
             return "wrong-address"
+        if self.blackholed and any(c.handle in self.blackholed for c in self.modem.calls.values()):
+            return "blackhole"
         return None
 
     # ------------------------------------------------------------ relay

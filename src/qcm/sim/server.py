@@ -355,10 +355,18 @@ def _readdress(sim: Simulator, request: Dict[str, Any]) -> str:
     return "IPv%d call re-addressed" % family
 
 
+def _blackhole(sim: Simulator, request: Dict[str, Any]) -> str:
+    """Calls stay "connected" but carry no traffic, until they are set up again (a phantom bearer)."""
+    if sim.data_path is None:
+        raise ValueError("no data path")
+    sim.data_path.blackholed = {c.handle for c in sim.modem.calls.values()}
+    return "%d call(s) carry nothing now" % len(sim.data_path.blackholed)
+
+
 FAULTS: Dict[str, Callable[[Simulator, Dict[str, Any]], str]] = {
     "drop": _drop, "deregister": _deregister, "register": _register, "reset": _reset, "mute": _mute,
     "unmute": _unmute, "garbage": _garbage, "sim-remove": _sim_remove, "sim-insert": _sim_insert,
-    "signal": _signal, "readdress": _readdress,
+    "signal": _signal, "readdress": _readdress, "blackhole": _blackhole,
 }
 
 
