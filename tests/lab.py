@@ -57,18 +57,26 @@ class Lab:
     def qcm(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         return subprocess.run(self.qcm_argv(*args), capture_output=True, text=True, timeout=timeout, env=self.env)
 
-    def background(self, argv: List[str]) -> subprocess.Popen:
-        process = subprocess.Popen(self.ns.argv(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                   env=self.env)
+    def background(self, argv: List[str], env: Optional[Dict[str, str]] = None) -> subprocess.Popen:
+        """A long-running process; its output goes to a file (an unread pipe would block it when full)."""
+        log_path = self.tmp / ("process%d.log" % len(self.processes))
+        with log_path.open("w") as log:
+            process = subprocess.Popen(self.ns.argv(argv), stdout=log, stderr=subprocess.STDOUT, text=True,
+                                       env=env or self.env)
+        process.log_path = log_path  # type: ignore[attr-defined]
         self.processes.append(process)
         return process
+
+    @staticmethod
+    def output(process: subprocess.Popen) -> str:
+        return process.log_path.read_text()  # type: ignore[attr-defined]
 
     def wait_connected(self, process: subprocess.Popen, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
         sock = self.run_dir / "wwan0.sock"
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise AssertionError("qcm exited %s:\n%s" % (process.returncode, process.stdout.read()))
+                raise AssertionError("qcm exited %s:\n%s" % (process.returncode, self.output(process)))
             if sock.exists():
                 reply = self.qcm("status", "--json")
                 if reply.returncode == 0 and json.loads(reply.stdout).get("state") == "connected":

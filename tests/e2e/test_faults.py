@@ -56,12 +56,12 @@ class Session:
         self.until(lambda: self.lab.ping(V4), 10, "IPv4 traffic")
 
     def output(self):
-        return ""
+        return self.lab.output(self.process)
 
     def stop(self):
         self.process.terminate()
         assert self.process.wait(20) == 0
-        return self.process.stdout.read()
+        return self.lab.output(self.process)
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ def test_seed_reconnect_script_works_unchanged(lab, tmp_path):
     result = lab.ns.run(["quectel-CM", "-k", "1"], check=False, env=lab.env)
     assert result.returncode == 0, result.stdout + result.stderr
     loop.kill()  # the shell loop we started; the quectel-CM it ran has already torn down
-    output = loop.stdout.read()
+    output = lab.output(loop)
     assert "] Auto find qmichannel = " in output
     assert "requestSetupDataCall WdsConnectionIPv4Handle: 0x" in output
     assert "requestSetupDataCall WdsConnectionIPv6Handle: 0x" in output
@@ -84,6 +84,6 @@ def test_wrong_apn_is_named_and_retried_like_the_c_tool(lab):
     time.sleep(0.5)
     process.terminate()
     assert process.wait(20) == 0
-    output = process.stdout.read()
+    output = lab.output(process)
     assert "gsm-wcdma-unknown-apn" in output and "next attempt in" in output
     assert lab.sim_status()["clients"] == {}
