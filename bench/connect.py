@@ -13,76 +13,26 @@ Run as root: .venv/bin/python bench/connect.py [--runs 5]
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Dict, List
 
-ROOT = Path(__file__).resolve().parents[1]
-PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
-ENV = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-
-
-def status_kb(pid: int, key: str) -> int:
-    for line in Path("/proc/%d/status" % pid).read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return 0
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _lab import ENV, PYTHON, BenchLab, proc_status_kb  # noqa: E402
 
 
 def one_run(latency_ms: float, families: List[str]) -> Dict[str, float]:
-    ns = "qcmb-%s" % uuid.uuid4().hex[:8]
-    work = Path(tempfile.mkdtemp(prefix="qcm-bench-"))
-    env = dict(ENV, QCM_SYSFS=str(work / "m/sys"), QCM_DEV=str(work / "m/dev"), QCM_RUN_DIR=str(work / "run"))
-    inside = ["ip", "netns", "exec", ns]
-    subprocess.run(["ip", "netns", "add", ns], check=True)
-    processes: List[subprocess.Popen] = []
-    try:
-        subprocess.run(inside + ["ip", "link", "set", "lo", "up"], check=True)
-        sim = subprocess.Popen(inside + [PYTHON, "-m", "qcm", "sim", "--dir", str(work / "m"), "--latency-ms",
-                                         str(latency_ms)], env=env, stderr=subprocess.DEVNULL)
-        processes.append(sim)
-        deadline = time.monotonic() + 20
-        while not (work / "m" / "sim.json").exists():
-            if time.monotonic() > deadline:
-                raise RuntimeError("simulator did not start")
-            time.sleep(0.01)
+    with BenchLab("--latency-ms", str(latency_ms)) as lab:
         start = time.perf_counter()
-        manager = subprocess.Popen(inside + [PYTHON, "-m", "qcm", "connect", *families, "-s", "internet",
-                                             "--resolv-conf", str(work / "resolv.conf"), "--dns", "file"],
-                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        processes.append(manager)
-        while True:
-            ping = subprocess.run(inside + ["ping", "-c", "1", "-W", "1", "198.51.100.1"], capture_output=True)
-            if ping.returncode == 0:
-                break
-            if manager.poll() is not None or time.perf_counter() - start > 30:
-                raise RuntimeError("no connection")
-            time.sleep(0.002)
-        elapsed = time.perf_counter() - start
+        manager = lab.connect(*families, "-s", "internet")
+        elapsed = time.perf_counter() - start + lab.wait_traffic(manager)
         time.sleep(0.3)  # connected and idle
-        peak = status_kb(manager.pid, "VmHWM")
-        status = json.loads(subprocess.run([PYTHON, "-m", "qcm", "sim", "ctl", str(work / "m"), "status"],
-                                           capture_output=True, text=True, env=env).stdout)["status"]
-        return {"seconds": elapsed, "peak_kb": peak, "requests": status["requests"]}
-    finally:
-        for process in reversed(processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-        subprocess.run(["ip", "netns", "delete", ns], check=False)
-        subprocess.run(["rm", "-rf", str(work)], check=False)
+        return {"seconds": elapsed, "peak_kb": proc_status_kb(manager.pid, "VmHWM"),
+                "requests": lab.sim_ctl("status")["status"]["requests"]}
 
 
 def import_cost(statement: str) -> Dict[str, float]:

@@ -1,0 +1,19 @@
+"""The shipped systemd unit asks for what qcm provides: notify, watchdog, restart, bounded stop."""
+
+import configparser
+from pathlib import Path
+
+UNIT = Path(__file__).resolve().parents[2] / "contrib" / "systemd" / "qcm@.service"
+
+
+def test_unit():
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # keys are case-sensitive
+    parser.read(UNIT)
+    service = parser["Service"]
+    assert service["Type"] == "notify" and service["NotifyAccess"] == "main"
+    assert service["Restart"] == "on-failure" and int(service["WatchdogSec"]) >= 10
+    assert "qcm connect -i %I" in service["ExecStart"] and "--once" not in service["ExecStart"]
+    assert int(service["TimeoutStopSec"]) > 15  # qcm's own teardown bound is 15 s
+    assert service["RuntimeDirectory"] == "qcm" and service["RuntimeDirectoryMode"] == "0700"
+    assert parser["Install"]["WantedBy"] == "multi-user.target"
