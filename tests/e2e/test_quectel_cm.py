@@ -87,3 +87,12 @@ def test_wrong_apn_is_named_and_retried_like_the_c_tool(lab):
     output = lab.output(process)
     assert "gsm-wcdma-unknown-apn" in output and "next attempt in" in output
     assert lab.sim_status()["clients"] == {}
+
+
+def test_rebind_before_open(lab):
+    """-r: the driver is unbound and bound again (the simulator re-enumerates), then the dial."""
+    lab = lab()
+    process = lab.background(["quectel-CM", "-r", "-s", "internet"])
+    lab.wait_connected(process)
+    assert "re-binding 1-1.2:1.4 to qmi_wwan" in lab.output(process)
+    assert lab.ping("198.51.100.1")

@@ -62,6 +62,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     keep.add_argument("--probe-failures", type=int, default=3, help="failed probes in a row that count as a drop")
     keep.add_argument("--poll-interval", type=float, default=60.0,
                       help="seconds between safety-net checks of the calls (default 60; indications come first)")
+    keep.add_argument("--rebind", action="store_true",
+                      help="re-bind the module's USB driver before the first attempt (quectel-CM -r)")
     keep.add_argument("--metrics-file", type=Path, metavar="FILE",
                       help="write Prometheus metrics to FILE (for node_exporter's textfile collector)")
     parser.add_argument("--register-timeout", type=float, default=60.0,
@@ -123,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
                              run_dir=args.run_dir, once=args.once, request_timeout=args.timeout,
                              show_personal=args.show_personal, poll_interval=args.poll_interval, probes=probes,
                              probe_interval=args.probe_interval, probe_failures=args.probe_failures,
-                             metrics_file=args.metrics_file)
+                             metrics_file=args.metrics_file, rebind_first=args.rebind)
     if args.verbose:
         logging.getLogger("qcm.qmi.trace").setLevel(logging.DEBUG)
         logging.getLogger().setLevel(logging.DEBUG)

@@ -40,7 +40,8 @@ USAGE = """Usage: quectel-CM [options]   (qcm %s, a drop-in for Quectel's connec
 -k pdn                          Stop the quectel-CM started with -n pdn
 -v                              Log every QMI message, decoded
 -d                              Configure addresses from QMI (always the case in qcm)
--m, -r, -b, -u, -a, -y, -l      Accepted for compatibility; not implemented (exit status 12)
+-r                              Detach and attach the kernel driver before opening the device
+-m, -b, -u, -a, -y, -l          Accepted for compatibility; not implemented (exit status 12)
 [Examples]
 quectel-CM -s 3gnet
 quectel-CM -4 -6 -s internet user pass 2 -p 0123 -f cm.log
@@ -61,6 +62,7 @@ class CompatOptions:
     pdn: int = 1
     kill_pdn: Optional[int] = None
     verbose: bool = False
+    rebind: bool = False
     unsupported: List[str] = field(default_factory=list)
     help: bool = False
 
@@ -146,9 +148,10 @@ def parse(argv: Sequence[str]) -> CompatOptions:
             what = {"m": "QMAP mux selection", "a": "SDX35 bring-up by APN", "u": "usbmon capture",
                     "y": "SDX35 APN type", "l": "loopback test"}[letter]
             options.unsupported.append("-%s (%s)" % (letter, what))
-        elif letter in "rb":
-            options.unsupported.append("-%s (%s)" % (letter, {"r": "driver re-bind before open",
-                                                            "b": "bridge mode"}[letter]))
+        elif letter == "r":
+            options.rebind = True
+        elif letter == "b":
+            options.unsupported.append("-b (bridge mode)")
         elif letter == "h":
             options.help = True
         else:
@@ -261,7 +264,8 @@ def _connect(options: CompatOptions, log: QuectelLog) -> int:
                     pin=options.pin, families=families, profile=options.pdn)
     roots = {k: Path(v) for k, v in (("sysfs", os.environ.get("QCM_SYSFS")), ("dev", os.environ.get("QCM_DEV")),
                                       ("run_dir", os.environ.get("QCM_RUN_DIR"))) if v}
-    connect = ConnectOptions(plan=plan, interface=options.interface, first_found=True, **roots)  # type: ignore[arg-type]
+    connect = ConnectOptions(plan=plan, interface=options.interface, first_found=True,  # type: ignore[arg-type]
+                             rebind_first=options.rebind, **roots)
     if options.verbose:
         logging.getLogger("qcm.qmi.trace").setLevel(logging.DEBUG)
     return asyncio.run(Manager(connect, log).run())

@@ -62,6 +62,7 @@ class ConnectOptions:
     probe_interval: float = 30.0
     probe_failures: int = 3
     metrics_file: Optional[Path] = None
+    rebind_first: bool = False          # quectel-CM -r: re-bind the driver before the first attempt
 
 
 class Manager:
@@ -132,7 +133,7 @@ class Manager:
         self.modem = await self._find_modem(wait=False)
         self._found()
         families = frozenset(self.options.plan.families)
-        await self._bring_up(families, sv.REDIAL)
+        await self._bring_up(families, sv.REBIND if self.options.rebind_first else sv.REDIAL)
         self._connected(families)
         self._save_for_disconnect()
         return 0
@@ -145,7 +146,10 @@ class Manager:
                                      self._on_control)
         await self.control.start()
         self._found()
-        self._execute(self.supervisor.start(time.monotonic()))
+        first = self.supervisor.start(time.monotonic())
+        if self.options.rebind_first:
+            first = [sv.Connect(a.families, sv.REBIND) if isinstance(a, sv.Connect) else a for a in first]
+        self._execute(first)
         self._start_background()
         self._supervising = True
         while self._exit is None:
@@ -368,13 +372,19 @@ class Manager:
         self.events.put_nowait(sv.ModemBack())
 
     async def _wait_for_modem(self, timeout: Optional[float]) -> Modem:
-        """The same module (same USB path, or IMEI) with its control port and interface present."""
+        """The same module with its control port and interface present: same USB path, or, when
+        it was chosen by IMEI, the same IMEI wherever it was plugged in again."""
         assert self.modem is not None
         wanted = self.modem.usb_path
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             for modem in scan(self.options.sysfs, self.options.dev):
-                if modem.usb_path == wanted and modem.control and modem.netdev and Path(modem.control).exists():
+                if not (modem.control and modem.netdev and Path(modem.control).exists()):
+                    continue
+                if self.options.imei:
+                    if await _imei_of(modem) == self.options.imei:
+                        return modem
+                elif modem.usb_path == wanted:
                     return modem
             if deadline is not None and time.monotonic() > deadline:
                 raise NoModemError("the module did not come back within %.0f s" % timeout)  # type: ignore[str-format]
