@@ -169,7 +169,7 @@ def test_radio_turned_on_when_low_power(lab):
 
 
 def test_radio_that_refuses(lab):
-    lab = lab("--cfun", "7", "--set", "set_mode_error=DeviceNotReady")
+    lab = lab("--cfun", "0", "--set", "set_mode_error=DeviceNotReady")
     result = connect_once(lab, "-s", "internet")
     assert result.returncode == 5
     assert "DeviceNotReady" in result.stderr and "firmware" in result.stderr

@@ -1,9 +1,6 @@
 """200 drop/redial cycles: no growth in open files, memory, or client ids held on the modem."""
 
-import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 

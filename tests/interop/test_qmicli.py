@@ -23,7 +23,7 @@ def test_device_identity(start_sim):
     assert sim.info["imei"] == "861234567890123"
 
 
-@pytest.mark.parametrize("cfun,mode", [("1", "online"), ("4", "low-power"), ("7", "mode-only-low-power")])
+@pytest.mark.parametrize("cfun,mode", [("1", "online"), ("4", "low-power"), ("0", "mode-only-low-power"), ("7", "offline")])
 def test_operating_mode(start_sim, cfun, mode):
     sim = start_sim("--cfun", cfun)
     out = qmicli(sim, "--dms-get-operating-mode")

@@ -39,7 +39,7 @@ def test_scenario_file(tmp_path):
     path = tmp_path / "s.toml"
     path.write_text(SCENARIO)
     config = load_scenario(path)
-    assert config.mode == "mode-only-low-power" and config.sim == "pin" and config.pin == "0042"
+    assert config.mode == "offline" and config.sim == "pin" and config.pin == "0042"
     assert config.apns == (Apn("ltemobile.apn", "chap", "user", "pass", ("ipv4",)),)
     assert config.profiles[0].apn == "ltedata.apn"
     assert config.latency_ms == 30.0 and config.data_format == "802-3"

@@ -26,6 +26,9 @@ COMMANDS = [
     ("connect", "connect", "dial and configure the interface, then hold the connection"),
     ("disconnect", "disconnect", "end a connection made by qcm connect"),
     ("status", "status", "show the state of a running connection"),
+    ("at", "at", "send AT commands to the module's AT port"),
+    ("doctor", "doctor", "find out what is wrong with the module, and how to fix it"),
+    ("usbnet", "usbnet", "show or switch the module's USB network mode (QMI, ECM, MBIM, RNDIS)"),
     ("decode", "decode", "decode QMI frames given as hex (from a log, qmicli -v, quectel-CM -v)"),
     ("sim", "sim", "run the simulated modem (pty control port, fake sysfs)"),
 ]

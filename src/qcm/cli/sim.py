@@ -23,7 +23,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="talk to a running simulator: qcm sim ctl DIR status")
     parser.add_argument("--dir", type=Path,
                         help="directory for the fake sysfs, /dev links and sim.json (created if missing)")
-    parser.add_argument("--scenario", type=Path, help="TOML scenario file (keys in the README)")
+    parser.add_argument("--scenario", help="TOML scenario file (keys in the README), or the name of one "
+                        "shipped with qcm")
+    parser.add_argument("--list-scenarios", action="store_true", help="list the scenarios shipped with qcm")
     for option, key in _KEY_OPTIONS:
         parser.add_argument(option, dest="key_" + key, metavar=key.upper(), help="scenario key %s" % key)
     parser.add_argument("--apn", action="append", default=[], metavar="NAME[,auth=pap,user=U,password=P]",
@@ -39,9 +41,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.action:
         return _ctl(args.action)
+    if args.list_scenarios:
+        return _list_scenarios()
     if args.dir is None:
         raise UsageError("qcm sim needs --dir DIR (or: qcm sim ctl DIR COMMAND)")
-    from ..sim.config import load_scenario, parse_apn_option
+    from ..sim.config import load_scenario, parse_apn_option, scenario_path
     from ..sim.server import run as serve
 
     overrides: Dict[str, Any] = {}
@@ -55,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("--set %s: expected KEY=VALUE" % item)
         overrides[key.strip()] = value.strip()
     apns = [parse_apn_option(text) for text in args.apn]
-    config = load_scenario(args.scenario, overrides, apns or None)
+    config = load_scenario(scenario_path(args.scenario) if args.scenario else None, overrides, apns or None)
     serve(config, args.dir, args.trace, not args.no_data_path)
     return 0
 
@@ -78,3 +82,15 @@ def _ctl(words: List[str]) -> int:
     json.dump(reply, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0 if reply.get("ok") else 1
+
+
+def _list_scenarios() -> int:
+    import sys
+
+    from ..sim.config import SCENARIO_DIR, tomllib
+
+    for path in sorted(SCENARIO_DIR.glob("*.toml")):
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+        sys.stdout.write("%-32s %s\n" % (path.stem, data.get("description", "")))
+    return 0

@@ -25,7 +25,7 @@ from . import events as ev
 from .events import IpSettings, ModemIdentity, Registration
 from .session import ClientKey, ModemSession
 
-__all__ = ["DialPlan", "Bearer", "Dialer", "family_role"]
+__all__ = ["DialPlan", "Bearer", "Dialer", "family_role", "card_and_application", "registration_of", "reject_cause"]
 
 log = logging.getLogger("qcm.dial")
 
@@ -165,7 +165,7 @@ class Dialer:
         response = await self.session.request("UIM", "Get Card Status", check=False)
         if not response.ok:
             return await self._sim_ready_dms(response)
-        state, app = _card_and_application(response)
+        state, app = card_and_application(response)
         if state == "absent" or state == "error":
             raise SimAbsentError("no SIM card: the module reports the card %s" % state,
                            "insert a SIM (contacts down, the right way round) and power-cycle the module")
@@ -240,7 +240,7 @@ class Dialer:
         while time.monotonic() < deadline:
             response = await self.session.request("UIM", "Get Card Status", check=False)
             if response.ok:
-                _, app = _card_and_application(response)
+                _, app = card_and_application(response)
                 if app is not None and app["state"].name == "ready":
                     return
             await asyncio.sleep(0.2)
@@ -318,10 +318,10 @@ class Dialer:
     async def read_registration(self) -> Registration:
         serving, signal = await asyncio.gather(self.session.request("NAS", "Get Serving System"),
                                                self.session.request("NAS", "Get Signal Info", check=False))
-        registration = _registration(serving, signal)
+        registration = registration_of(serving, signal)
         if registration.state == "registration-denied":
             info = await self.session.request("NAS", "Get System Info", check=False)
-            cause = _reject_cause(info)
+            cause = reject_cause(info)
             if cause is not None:
                 registration = _replace(registration, reject_cause=cause)
         self.registration = registration
@@ -431,7 +431,7 @@ class Dialer:
 
 # ---------------------------------------------------------------------- decoding helpers
 
-def _card_and_application(response: Message) -> Tuple[str, Optional[Dict[str, Any]]]:
+def card_and_application(response: Message) -> Tuple[str, Optional[Dict[str, Any]]]:
     status = response.get("card_status") or {}
     cards = status.get("cards") or []
     if not cards:
@@ -442,7 +442,7 @@ def _card_and_application(response: Message) -> Tuple[str, Optional[Dict[str, An
     return card["card_state"].name, (usable[0] if usable else None)
 
 
-def _registration(serving: Message, signal: Message) -> Registration:
+def registration_of(serving: Message, signal: Message) -> Registration:
     system = serving["serving_system"]
     radios = [r.name for r in system.get("radio_interfaces", []) if r.name not in ("none", "unknown")]
     plmn = serving.get("current_plmn") or {}
@@ -467,7 +467,7 @@ def _signal_dbm(signal: Message) -> Optional[int]:
     return int(gsm) if isinstance(gsm, int) else None
 
 
-def _reject_cause(info: Message) -> Optional[int]:
+def reject_cause(info: Message) -> Optional[int]:
     if not info.ok:
         return None
     for key, value in info.values.items():

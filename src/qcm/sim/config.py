@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import sys
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -20,16 +20,17 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.9/3.10
     import tomli as tomllib
 
-__all__ = ["Apn", "Profile", "SimConfig", "load_scenario", "apply_overrides", "parse_apn_option", "SIM_STATES", "REGISTRATIONS", "MODES", "CFUN_MODES"]
+__all__ = ["Apn", "Profile", "SimConfig", "load_scenario", "scenario_path", "SCENARIO_DIR", "apply_overrides", "parse_apn_option", "SIM_STATES", "REGISTRATIONS", "MODES", "CFUN_MODES"]
 
 SIM_STATES = ("ready", "pin", "puk", "absent", "blocked")
 REGISTRATIONS = ("home", "roaming", "searching", "denied", "none")
 MODES = ("online", "low-power", "offline", "factory-test", "persistent-low-power", "mode-only-low-power")
-CFUN_MODES = {1: "online", 0: "mode-only-low-power", 4: "low-power", 7: "mode-only-low-power", 5: "factory-test"}
+CFUN_MODES = {1: "online", 0: "mode-only-low-power", 4: "low-power", 7: "offline", 5: "factory-test"}
 RATS = ("lte", "umts", "gsm", "5gnr", "none")
 AUTHS = ("none", "pap", "chap", "pap-or-chap")
 IP_TYPES = ("ipv4", "ipv6", "ipv4v6")
 DATA_FORMATS = ("raw-ip", "802-3")
+USBNET_MODES = ("qmi", "ecm", "mbim", "rndis")  # AT+QCFG="usbnet" values 0, 1, 2, 3
 AGGREGATIONS = ("none", "qmap")
 
 
@@ -62,7 +63,7 @@ class SimConfig:
     # identity
     model: str = "EC25"
     manufacturer: str = "Quectel"
-    revision: str = "EC25EFAR06A11M4G"
+    revision: str = "EC25AFAR05A07M4G"   # the EC25-A firmware, matching the default Canadian network
     imei: str = "866758045439136"
     imsi: str = "302720123456789"
     iccid: str = "89302720401234567890"
@@ -99,8 +100,20 @@ class SimConfig:
     apns: Tuple[Apn, ...] = (Apn("internet"),)
     profiles: Tuple[Profile, ...] = (Profile(1, "internet"),)
     data_format: str = "raw-ip"
+    host_raw_ip: bool = False          # what the host driver's qmi/raw_ip starts at (the kernel's default: N)
     aggregation: str = "none"
     unsupported: Tuple[str, ...] = ()  # "SERVICE Message Name" answered with NotSupported (BG95-style)
+    request_errors: Mapping[str, str] = field(default_factory=dict)  # "SERVICE Message Name" -> QMI error
+    last_call_end: str = ""            # a call-end reason the module remembers from before (AT+CEER)
+    # USB function and AT side
+    usbnet: str = "qmi"                # qmi | ecm | mbim | rndis: what AT+QCFG="usbnet" says and sysfs shows
+    usbnet_command: str = "qcfg"       # qcfg (AT+QCFG="usbnet", EC2x) or qcfgext (AT+QCFGEXT, BG95-class)
+    net_interface: int = 4             # USB interface of the network function
+    at_interface: int = 2              # USB interface of the AT port
+    firmware_build: str = "01.001.01.001"
+    bands: str = "0x260,0x80a,0x0"
+    nwscanmode: int = 0
+    nwscanseq: str = "0403010502"
     mtu: int = 1500
     ipv4_pool: str = "100.64.0.0/16"
     ipv6_pool: str = "2001:db8:4000::/48"
@@ -125,6 +138,8 @@ class SimConfig:
         _choice("rat", self.rat, RATS)
         _choice("data_format", self.data_format, DATA_FORMATS)
         _choice("aggregation", self.aggregation, AGGREGATIONS)
+        _choice("usbnet", self.usbnet, USBNET_MODES)
+        _choice("usbnet_command", self.usbnet_command, ("qcfg", "qcfgext"))
         parts = self.usb.split(":")
         if len(parts) != 2 or not all(len(p) == 4 and _is_hex(p) for p in parts):
             raise UsageError("usb = %r: expected vendor:product in hex, like 2c7c:0125" % self.usb)
@@ -159,7 +174,7 @@ def _choice(key: str, value: str, allowed: Tuple[str, ...]) -> None:
         raise UsageError("%s = %r: expected one of %s" % (key, value, ", ".join(allowed)))
 
 
-_SCALAR_KEYS = {f.name: f for f in fields(SimConfig) if f.name not in ("apns", "profiles")}
+_SCALAR_KEYS = {f.name: f for f in fields(SimConfig) if f.name not in ("apns", "profiles", "request_errors")}
 
 
 def _coerce(key: str, value: Any) -> Any:
@@ -227,6 +242,17 @@ def apply_overrides(config: SimConfig, values: Mapping[str, Any]) -> SimConfig:
     return replace(config, **changes)
 
 
+SCENARIO_DIR = Path(__file__).with_name("scenarios")
+
+
+def scenario_path(name: str) -> Path:
+    """A scenario file, or the name of one shipped with qcm (see qcm sim --list-scenarios)."""
+    path = Path(name)
+    if path.exists() or path.suffix == ".toml" or "/" in name:
+        return path
+    return SCENARIO_DIR / (name + ".toml")
+
+
 def load_scenario(path: Optional[Path], overrides: Optional[Mapping[str, Any]] = None,
                   apns: Optional[List[Apn]] = None) -> SimConfig:
     config = SimConfig()
@@ -240,9 +266,15 @@ def load_scenario(path: Optional[Path], overrides: Optional[Mapping[str, Any]] =
             raise UsageError("scenario %s is not valid TOML: %s" % (path, exc)) from None
         data = dict(data)
         data.pop("description", None)
+        data.pop("expect", None)  # the findings qcm doctor should make (read by the tests)
         apn_entries = data.pop("apn", None)
         profile_entries = data.pop("profile", None)
+        errors = data.pop("request_errors", None)
         config = apply_overrides(config, data)
+        if errors is not None:
+            if not isinstance(errors, dict):
+                raise UsageError("request_errors: a table of \"SERVICE Message\" = \"QmiError\"")
+            config = replace(config, request_errors={str(k): str(v) for k, v in errors.items()})
         if apn_entries is not None:
             config = replace(config, apns=tuple(_apn(e) for e in apn_entries))
         if profile_entries is not None:

@@ -170,24 +170,12 @@ def _need_sim(m: SimModem) -> None:
 
 
 def _verify_pin(m: SimModem, pin: str, now: float, retries_tlv: Any) -> Dict[str, Any]:
-    """Check a PIN the way a SIM does: each wrong one costs a try, the last one blocks it."""
-    if m.sim_state == "absent":
-        raise SimQmiError("UimUninitialized")
-    if m.sim_state in ("puk", "blocked"):
-        raise SimQmiError("PinBlocked", **retries_tlv({"verify_retries_left": 0,
-                                                        "unblock_retries_left": m.puk_retries}))
-    if m.sim_state == "ready":
-        raise SimQmiError("NoEffect")
-    if pin != m.pin:
-        m.pin_retries = max(0, m.pin_retries - 1)
-        left = {"verify_retries_left": m.pin_retries, "unblock_retries_left": m.puk_retries}
-        if m.pin_retries == 0:
-            m.after_response(m.set_sim_state("puk", now))
-            raise SimQmiError("PinBlocked", **retries_tlv(left))
-        raise SimQmiError("IncorrectPin", **retries_tlv(left))
-    m.pin_retries = m.config.pin_retries
-    m.after_response(m.set_sim_state("ready", now))
-    return {}
+    outcome = m.try_pin(pin, now)
+    if outcome == "ok":
+        return {}
+    left = {"verify_retries_left": m.pin_retries if outcome != "PinBlocked" or m.pin_retries else 0,
+            "unblock_retries_left": m.puk_retries}
+    raise SimQmiError(outcome, **(retries_tlv(left) if outcome in ("IncorrectPin", "PinBlocked") else {}))
 
 
 # ---------------------------------------------------------------------- UIM

@@ -126,6 +126,8 @@ class SimModem:
         self._pool4 = list(ipaddress.ip_network(c.ipv4_pool).subnets(new_prefix=30))
         self._pool6 = list(ipaddress.ip_network(c.ipv6_pool).subnets(new_prefix=64))[:4096]
         self._pending: List[Frame] = []
+        if self.config.last_call_end:
+            self.last_call_end = (self.config.last_call_end, "3gpp", "")
         self._update_registration(self.now)
 
     # ------------------------------------------------------------------ state
@@ -186,6 +188,25 @@ class SimModem:
                 from .handlers import card_status  # the one place that lays the card out
                 out.append(self.indication("UIM", "Card Status", cid, {"card_status": card_status(self)}))
         return out
+
+    def try_pin(self, pin: str, now: float) -> str:
+        """Check a PIN the way a SIM does: each wrong one costs a try, the last one blocks it.
+        Returns "ok" or the QMI error name; indications follow the next response."""
+        if self.sim_state == "absent":
+            return "UimUninitialized"
+        if self.sim_state in ("puk", "blocked"):
+            return "PinBlocked"
+        if self.sim_state == "ready":
+            return "NoEffect"
+        if pin != self.pin:
+            self.pin_retries = max(0, self.pin_retries - 1)
+            if self.pin_retries == 0:
+                self.after_response(self.set_sim_state("puk", now))
+                return "PinBlocked"
+            return "IncorrectPin"
+        self.pin_retries = self.config.pin_retries
+        self.after_response(self.set_sim_state("ready", now))
+        return "ok"
 
     def advance(self, now: float) -> List[Frame]:
         """Timed events (registration arriving after register_after_s)."""
@@ -313,9 +334,11 @@ class SimModem:
                                       error=_error_code("InvalidClientId"))]
         fn = HANDLERS.get((service, definition.key))
         name = "%s %s" % (service, definition.name)
-        if fn is None or name in self.config.unsupported:
+        forced = self.config.request_errors.get(name) or ("NotSupported" if fn is None or
+                                                          name in self.config.unsupported else None)
+        if forced:
             return out + [build_frame(definition, RESPONSE, frame.client_id, frame.transaction,
-                                      error=_error_code("NotSupported"))]
+                                      error=_error_code(forced))]
         self._pending = []
         try:
             values = fn(self, Request(service, frame.client_id, message.values, now)) or {}
@@ -329,6 +352,11 @@ class SimModem:
     def after_response(self, frames: List[Frame]) -> None:
         """Handlers call this for indications that follow their response."""
         self._pending.extend(frames)
+
+    def take_pending(self) -> List[Frame]:
+        """Indications caused by something other than a QMI request (an AT command)."""
+        frames, self._pending = self._pending, []
+        return frames
 
     def allocate_client(self, service: str) -> int:
         used = self.clients.setdefault(service, set())

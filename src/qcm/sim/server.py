@@ -27,6 +27,7 @@ from . import handlers  # noqa: F401 - registers the request handlers
 from . import dns
 from .config import SimConfig
 from .datapath import INTERNET_V4, INTERNET_V6, DataPath
+from .at import SimAt
 from .modem import SimModem
 from .ptyport import PtyPort
 from .sysfs import Layout, lay_out
@@ -49,6 +50,9 @@ class Simulator:
         self.modem = SimModem(config, now=time.monotonic())
         self.parser = FrameParser()
         self.qmi_port = PtyPort("qmi", self._on_qmi_data, self._on_qmi_connect)
+        self.at = SimAt(lambda: self.modem, self._at_reset)
+        self.at_port = PtyPort("at", self._on_at_data, self._on_at_connect)
+        self._at_buffer = b""
         self.layout: Optional[Layout] = None
         self.loop: Optional[asyncio.AbstractEventLoop] = None
         self.control: Optional[ControlServer] = None
@@ -66,9 +70,10 @@ class Simulator:
         if not self.directory.exists():
             self.directory.mkdir(parents=True)
             self._created_directory = True
-        self.layout = lay_out(self.directory, self.config, self.qmi_port.path)
+        self.layout = self._lay_out()
         self.qmi_port.start(self.loop)
-        if self.want_data_path:
+        self.at_port.start(self.loop)
+        if self.want_data_path and self.config.usbnet == "qmi":
             if os.geteuid() != 0:
                 log.warning("no data path: creating %s and the carrier network needs root", self.config.netdev)
             else:
@@ -82,6 +87,9 @@ class Simulator:
         log.info("simulated %s %s on %s (%s), sysfs %s", self.config.manufacturer, self.config.model,
                  self.qmi_port.path, self.layout.control_link, self.layout.sysfs)
 
+    def _lay_out(self) -> Layout:
+        return lay_out(self.directory, self.config, self.qmi_port.path, {self.config.at_interface: self.at_port.path})
+
     def describe(self) -> Dict[str, Any]:
         assert self.layout is not None
         c = self.config
@@ -89,7 +97,8 @@ class Simulator:
             "pid": os.getpid(), "control_port": self.qmi_port.path, "control_link": str(self.layout.control_link),
             "sysfs_root": str(self.layout.sysfs), "dev_root": str(self.layout.dev), "netdev": c.netdev,
             "model": c.model, "manufacturer": c.manufacturer, "revision": c.revision, "imei": c.imei,
-            "usb": c.usb, "usb_path": c.usb_path, "driver": c.driver,
+            "usb": c.usb, "usb_path": c.usb_path, "driver": c.driver, "usbnet": c.usbnet,
+            "at_port": str(next(iter(self.layout.tty_links.values()), "")),
             "data_path": self.data_path is not None,
             "carrier_netns": self.data_path.carrier if self.data_path else None,
             "internet": [INTERNET_V4, INTERNET_V6], "dns": list(c.dns4) + list(c.dns6), "dns_name": dns.NAME,
@@ -114,6 +123,7 @@ class Simulator:
         if self._timer is not None:
             self._timer.cancel()
         self.qmi_port.close()
+        self.at_port.close()
         if self.data_path is not None:
             self.data_path.close()
         if self.trace is not None:
@@ -141,6 +151,44 @@ class Simulator:
             if self.qmi_port.muted:
                 continue  # a modem that stopped answering reads and ignores
             self._answer(event)
+
+    # ----------------------------------------------------------------- AT
+
+    def _on_at_connect(self, connected: bool) -> None:
+        if connected:
+            self._at_buffer = b""
+
+    def _on_at_data(self, data: bytes) -> None:
+        self._at_buffer += data
+        while True:
+            cut = min((i for i in (self._at_buffer.find(b"\r"), self._at_buffer.find(b"\n")) if i >= 0), default=-1)
+            if cut < 0:
+                self._at_buffer = self._at_buffer[-4096:]
+                return
+            line, self._at_buffer = self._at_buffer[:cut].decode("utf-8", "replace"), self._at_buffer[cut + 1:]
+            if not line.strip() or self.at_port.muted:
+                continue
+            lines = self.at.handle(line.strip())
+            if self.trace is not None:
+                self.trace.write("[%s] AT %r -> %r\n" % (time.strftime("%H:%M:%S"), line.strip(), lines))
+            echo = lines[0] + "\r" if self.at.echo and lines and lines[0] == line.strip() else ""
+            body = lines[1:] if echo else lines
+            reply = (echo + "".join("\r\n%s\r\n" % item for item in body)).encode()
+            port = self.at_port
+            assert self.loop is not None
+            self.loop.call_later(self.config.latency_ms / 1000.0, port.write, reply)
+            self.send_now(self.modem.take_pending())
+            self._schedule_timer()
+
+    def _at_reset(self) -> None:
+        """AT+CFUN=1,1: answer OK, then restart the module (with a new usbnet mode if one was set)."""
+        from dataclasses import replace
+        if self.at.pending_usbnet and self.at.pending_usbnet != self.config.usbnet:
+            self.config = replace(self.config, usbnet=self.at.pending_usbnet)
+            self.modem.config = replace(self.modem.config, usbnet=self.at.pending_usbnet)
+        self.at.pending_usbnet = None
+        self.later(0.1 + self.config.latency_ms / 1000.0, self.vanish)
+        self.later(2.0, self.come_back)
 
     def _trace(self, direction: str, frames: List[Frame]) -> None:
         # Full bytes, personal data included: --trace is the explicit request for them.
@@ -191,6 +239,7 @@ class Simulator:
             return
         self.present = False
         self.qmi_port.close()
+        self.at_port.close()
         if self.data_path is not None:
             self.data_path.detach()
         if self.layout is not None:
@@ -204,9 +253,12 @@ class Simulator:
         assert self.loop is not None
         self.modem.reset(time.monotonic())
         self.qmi_port = PtyPort("qmi", self._on_qmi_data, self._on_qmi_connect)
-        self.layout = lay_out(self.directory, self.config, self.qmi_port.path)
+        self.at_port = PtyPort("at", self._on_at_data, self._on_at_connect)
+        self.at.echo = True
+        self.layout = self._lay_out()
         self.qmi_port.start(self.loop)
-        if self.data_path is not None:
+        self.at_port.start(self.loop)
+        if self.data_path is not None and self.config.usbnet == "qmi":
             self.data_path.raw_ip_path = self.layout.raw_ip
             self.data_path.attach()
         self.present = True

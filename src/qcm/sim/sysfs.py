@@ -11,21 +11,29 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from .config import SimConfig
 
-__all__ = ["Layout", "lay_out", "INTERFACES"]
+__all__ = ["Layout", "lay_out", "interfaces", "netdev_name"]
 
-# (interface number, class/subclass/protocol, driver, what it is) for the EC2x/EG2x family;
-# other modules get their layout from the same shape.
-INTERFACES = [
-    (0, ("ff", "ff", "ff"), "option", "tty"),   # DM / diagnostics
-    (1, ("ff", "00", "00"), "option", "tty"),   # NMEA
-    (2, ("ff", "00", "00"), "option", "tty"),   # AT commands
-    (3, ("ff", "00", "00"), "option", "tty"),   # modem (PPP)
-    (4, ("ff", "ff", "ff"), "qmi_wwan", "qmi"),
-]
+NET_DRIVERS = {"ecm": "cdc_ether", "mbim": "cdc_mbim", "rndis": "rndis_host"}  # qmi: the configured driver
+NET_CLASSES = {"qmi": ("ff", "ff", "ff"), "mbim": ("02", "0e", "00"), "ecm": ("02", "06", "00"),
+               "rndis": ("e0", "01", "03")}
+
+
+def interfaces(config: SimConfig) -> List[Tuple[int, Tuple[str, str, str], str, str]]:
+    """(number, class/subclass/protocol, driver, kind) of each USB interface, in the EC2x way:
+    serial ports (DM, NMEA, AT, modem) below the network function."""
+    layout = [(n, ("ff", "00", "00") if n else ("ff", "ff", "ff"), "option", "tty")
+              for n in range(config.net_interface)]
+    driver = config.driver if config.usbnet == "qmi" else NET_DRIVERS[config.usbnet]
+    layout.append((config.net_interface, NET_CLASSES[config.usbnet], driver, config.usbnet))
+    return layout
+
+
+def netdev_name(config: SimConfig) -> str:
+    return config.netdev if config.usbnet in ("qmi", "mbim") else "usb0"
 
 
 @dataclass
@@ -72,7 +80,7 @@ def lay_out(root: Path, config: SimConfig, control_pty: str, tty_ptys: Optional[
     _write(usb_device / "busnum", bus + "\n")
     _write(usb_device / "devnum", "4\n")
     _write(usb_device / "devpath", config.usb_path.split("-", 1)[1] + "\n")
-    _write(usb_device / "bNumInterfaces", "%2d\n" % len(INTERFACES))
+    _write(usb_device / "bNumInterfaces", "%2d\n" % len(interfaces(config)))
     _write(usb_device / "speed", "480\n")
     _link(sysfs / "bus" / "usb" / "devices" / config.usb_path, usb_device)
 
@@ -80,7 +88,8 @@ def lay_out(root: Path, config: SimConfig, control_pty: str, tty_ptys: Optional[
     tty_links: Dict[str, Path] = {}
     tty_index = 0
     netdev_dir = raw_ip = Path()
-    for number, (cls, sub, proto), driver, kind in INTERFACES:
+    netdev = netdev_name(config)
+    for number, (cls, sub, proto), driver, kind in interfaces(config):
         name = "%s:1.%d" % (config.usb_path, number)
         interface = usb_device / name
         _write(interface / "bInterfaceNumber", "%02x\n" % number)
@@ -88,7 +97,7 @@ def lay_out(root: Path, config: SimConfig, control_pty: str, tty_ptys: Optional[
         _write(interface / "bInterfaceSubClass", sub + "\n")
         _write(interface / "bInterfaceProtocol", proto + "\n")
         _write(interface / "bNumEndpoints", "03\n")
-        driver_name = config.driver if kind == "qmi" else driver
+        driver_name = driver
         (drivers / driver_name).mkdir(parents=True, exist_ok=True)
         for control_file in ("bind", "unbind"):  # written to re-bind the driver (recovery)
             if not (drivers / driver_name / control_file).exists():
@@ -106,25 +115,29 @@ def lay_out(root: Path, config: SimConfig, control_pty: str, tty_ptys: Optional[
                 _link_dev(dev / tty, target)
                 tty_links[tty] = dev / tty
         else:
-            misc = interface / "usbmisc" / config.control
-            _write(misc / "dev", "180:0\n")
-            _write(misc / "uevent", "MAJOR=180\nMINOR=0\nDEVNAME=%s\n" % config.control)
-            _link(sysfs / "class" / "usbmisc" / config.control, misc)
-            netdev_dir = interface / "net" / config.netdev
+            if kind in ("qmi", "mbim"):
+                misc = interface / "usbmisc" / config.control
+                _write(misc / "dev", "180:0\n")
+                _write(misc / "uevent", "MAJOR=180\nMINOR=0\nDEVNAME=%s\n" % config.control)
+                _link(sysfs / "class" / "usbmisc" / config.control, misc)
+            netdev_dir = interface / "net" / netdev
             raw_ip = netdev_dir / "qmi" / "raw_ip"
-            _write(raw_ip, "N\n")
-            _write(netdev_dir / "qmi" / "pass_through", "N\n")
-            _write(netdev_dir / "uevent", "DEVTYPE=wwan\nINTERFACE=%s\n" % config.netdev)
+            if kind == "qmi":
+                _write(raw_ip, "Y\n" if config.host_raw_ip else "N\n")
+                _write(netdev_dir / "qmi" / "pass_through", "N\n")
+            _write(netdev_dir / "uevent", "DEVTYPE=%s\nINTERFACE=%s\n" % ("wwan" if kind == "qmi" else "", netdev))
             _write(netdev_dir / "type", "1\n")  # ARPHRD_ETHER until the host switches raw_ip on
-            _link(sysfs / "class" / "net" / config.netdev, netdev_dir)
+            _link(sysfs / "class" / "net" / netdev, netdev_dir)
             (sysfs / "module" / driver_name).mkdir(parents=True, exist_ok=True)
             _write(sysfs / "module" / driver_name / "version", config.driver_version + "\n")
             _link(drivers / driver_name / "module", sysfs / "module" / driver_name)
     control_link = dev / config.control
-    _link_dev(control_link, control_pty)
+    if config.usbnet == "qmi":
+        _link_dev(control_link, control_pty)
     device_parts = [sysfs / "devices", sysfs / "class", sysfs / "bus" / "usb" / "devices", dev]
+    driver = interfaces(config)[-1][2]
     return Layout(sysfs, dev, usb_device, control_link, netdev_dir, raw_ip, tty_links, [sysfs, dev], device_parts,
-                  drivers / config.driver)
+                  drivers / driver)
 
 
 def _link_dev(link: Path, target: str) -> None:

@@ -1,0 +1,97 @@
+"""``qcm usbnet [qmi|ecm|mbim|rndis]``: show or switch the module's USB network mode over AT."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Optional, Tuple
+
+MODES = ("qmi", "ecm", "mbim", "rndis")
+NUMBERS = {"qmi": 0, "ecm": 1, "mbim": 2, "rndis": 3}
+EXT_NAMES = {"qmi": "rmnet", "ecm": "ecm", "mbim": "mbim", "rndis": "rndis"}  # AT+QCFGEXT (BG95-class)
+EXPECT = {"qmi": "qmi_wwan (a /dev/cdc-wdmN control port and a wwanN interface; use qcm connect)",
+          "ecm": "cdc_ether (an Ethernet interface, usb0 or ethN, that gets its address by DHCP from the module)",
+          "mbim": "cdc_mbim (a /dev/cdc-wdmN MBIM port and a wwanN interface; use mbimcli or ModemManager)",
+          "rndis": "rndis_host (an Ethernet interface that gets its address by DHCP from the module)"}
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    from .connect import add_modem_options
+    parser.add_argument("mode", nargs="?", choices=MODES, help="switch to this mode (default: show the current one)")
+    parser.add_argument("--no-reset", action="store_true",
+                        help="only store the setting; it takes effect at the module's next restart")
+    parser.add_argument("--port", help="the AT port (default: found from the module's USB layout)")
+    parser.add_argument("--wait", type=float, default=30.0, help="seconds to wait for the module to come back")
+    add_modem_options(parser)
+
+
+async def _read(port) -> Tuple[str, str]:  # type: ignore[no-untyped-def]
+    """(mode, which command the module uses)."""
+    response = await port.command('AT+QCFG="usbnet"', check=False)
+    value = response.value('+QCFG: "usbnet",')
+    if response.ok and value is not None:
+        return {str(v): k for k, v in NUMBERS.items()}.get(value.strip(), "unknown (%s)" % value), "qcfg"
+    response = await port.command('AT+QCFGEXT="usbnet"', check=False)
+    value = response.value('+QCFGEXT: "usbnet",')
+    if response.ok and value is not None:
+        name = value.strip().strip('"')
+        return {v: k for k, v in EXT_NAMES.items()}.get(name, name), "qcfgext"
+    from ..errors import ModemError
+    raise ModemError("the module answers neither AT+QCFG=\"usbnet\" nor AT+QCFGEXT=\"usbnet\"")
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from ..discovery import scan, select
+    from ..io.at_port import AtPort
+    from .at import find_at_port
+
+    modem = select(scan(args.sysfs, args.dev), args.interface, args.control, args.usb_path)
+    path = args.port or find_at_port(args)
+
+    async def talk() -> Tuple[str, Optional[str]]:
+        port = await AtPort(path).open()
+        try:
+            current, style = await _read(port)
+            if args.mode is None or args.mode == current:
+                return current, None
+            if style == "qcfg":
+                await port.command('AT+QCFG="usbnet",%d' % NUMBERS[args.mode])
+            else:
+                await port.command('AT+QCFGEXT="usbnet","%s"' % EXT_NAMES[args.mode])
+            if not args.no_reset:
+                await port.command("AT+CFUN=1,1")
+            return current, args.mode
+        finally:
+            port.close()
+
+    current, new = asyncio.run(talk())
+    out = sys.stdout
+    if new is None:
+        out.write("usbnet: %s%s; the kernel bound %s (%s mode)\n" % (
+            current, " (already)" if args.mode else "", modem.driver or "no driver", modem.mode))
+        out.write("in %s mode expect %s\n" % (current, EXPECT.get(current, "?")))
+        return 0
+    out.write("usbnet: %s -> %s\n" % (current, new))
+    if args.no_reset:
+        out.write("the new mode takes effect at the next restart (AT+CFUN=1,1 or a power cycle); then expect %s\n"
+                  % EXPECT[new])
+        return 0
+    out.write("the module is restarting; expect %s\n" % EXPECT[new])
+    deadline = time.monotonic() + args.wait
+
+    def present() -> list:
+        return [m for m in scan(args.sysfs, args.dev) if m.usb_path == modem.usb_path and m.driver]
+
+    while present() and time.monotonic() < deadline:  # first it leaves the bus ...
+        time.sleep(0.1)
+    while time.monotonic() < deadline:               # ... then it comes back in its new mode
+        found = present()
+        if found:
+            out.write("back: %s\n" % found[0].describe())
+            return 0
+        time.sleep(0.25)
+    out.write("the module has not come back within %.0f s; check dmesg\n" % args.wait)
+    return 3

@@ -1,0 +1,368 @@
+"""From facts to findings, the way the forum experts reasoned (pure: no I/O).
+
+Each rule looks at the facts gathered through QMI, the AT port and the host, and returns a
+finding with a stable id, a severity, the evidence lines it rests on, a plain explanation and
+the fix, or nothing. Findings are ordered by what to fix first: a port another program holds
+hides everything else; a wrong USB mode or a missing SIM explains a missing network; a wrong
+firmware explains a radio that will not turn on and a module that never registers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Dict, List, Optional
+
+from ..discovery import KNOWN_MODULES
+from .evidence import Facts
+from .firmware import parse_revision, parse_variant, region_of_mcc, variant_covers, VARIANTS
+
+__all__ = ["Finding", "diagnose", "RULES", "ORDER"]
+
+ERROR, WARNING, INFO = "error", "warning", "info"
+
+ORDER = ("port-busy", "usbnet-mode-mismatch", "sim-missing", "sim-puk-required", "sim-pin-required",
+         "firmware-variant-mismatch", "radio-off", "raw-ip-mismatch", "not-registered", "apn-rejected",
+         "qmi-request-unsupported")
+
+NO_QMI_DATA = ("BG95", "BG77", "BG600L")  # LPWA modules: QMI answers, but their data path is ECM only
+USBNET_NAMES = {"0": "qmi", "1": "ecm", "2": "mbim", "3": "rndis", "rmnet": "qmi", "ecm": "ecm", "mbim": "mbim",
+                "rndis": "rndis", "modem": "ppp"}
+DRIVER_OF_MODE = {"qmi": "qmi_wwan (or qmi_wwan_q / GobiNet)", "ecm": "cdc_ether", "mbim": "cdc_mbim",
+                  "rndis": "rndis_host"}
+MODE_OF_KERNEL = {"qmi": "qmi", "mbim": "mbim", "ethernet": "ecm"}
+# 3GPP TS 24.008 reject causes users meet (NAS registration, EMM/GMM).
+REJECT_CAUSES = {2: "IMSI unknown in HLR (the SIM is not known to the network: not activated?)",
+                 3: "illegal MS (the SIM is barred)", 6: "illegal ME (this IMEI is barred)",
+                 7: "EPS/GPRS services not allowed (no data subscription)",
+                 8: "EPS and non-EPS services not allowed", 11: "PLMN not allowed (this network refuses the SIM)",
+                 12: "tracking area not allowed", 13: "roaming not allowed in this area",
+                 14: "EPS/GPRS services not allowed in this PLMN", 15: "no suitable cells in this area",
+                 17: "network failure", 22: "congestion"}
+
+
+@dataclass
+class Finding:
+    id: str
+    severity: str
+    title: str
+    evidence: List[str] = field(default_factory=list)
+    explanation: str = ""
+    fix: str = ""
+
+    def to_json(self) -> Dict[str, object]:
+        return asdict(self)
+
+
+Rule = Callable[[Facts], List[Finding]]
+
+
+def _family_of(facts: Facts) -> str:
+    """The module family, from the revision, the model or the USB id: BG95, EC25, ..."""
+    modem = facts.modem
+    text = " ".join(filter(None, (facts.revision, facts.model, facts.at_text("AT+QGMR"), facts.at_text("AT+CGMM"),
+                                  KNOWN_MODULES.get((modem.vendor_id, modem.product_id), ("", 0))[0] if modem else "")))
+    for family in NO_QMI_DATA:
+        if family in text.upper():
+            return family
+    match = re.match(r"[A-Z]{2}\d{2,3}", (facts.revision or facts.model or "").upper())
+    return match.group(0) if match else ""
+
+
+def _registered(facts: Facts) -> Optional[bool]:
+    """Registered for service, from QMI or else from the AT port's +CEREG/+CREG."""
+    if facts.registration is not None:
+        return facts.registration.registered
+    for command, prefix in (("AT+CEREG?", "+CEREG:"), ("AT+CREG?", "+CREG:")):
+        value = facts.at_value(command, prefix)
+        if value:
+            return value.split(",")[-1].strip() in ("1", "5")
+    return None
+
+
+# ---------------------------------------------------------------------- rules
+
+def port_busy(facts: Facts) -> List[Finding]:
+    findings = []
+    for port, holders in sorted(facts.holders.items()):
+        names = ", ".join("%s (pid %d)" % (name, pid) for pid, name in holders)
+        mm = any(name == "ModemManager" for _, name in holders)
+        findings.append(Finding(
+            "port-busy", ERROR, "%s is held by %s" % (port, names),
+            ["%s is open in %s" % (port, names)],
+            "A QMI control port or an AT port has one reader: whoever reads first takes the modem's answer, so two "
+            "programs on one port both see timeouts and garbage. qcm never stops another program for you.",
+            ("stop ModemManager (systemctl disable --now ModemManager), or tell it to leave the module alone with "
+             "the udev property ID_MM_DEVICE_IGNORE=1; " if mm else "stop %s, " % names)
+            + "then run qcm again (it waits for nobody else on the port)"))
+    return findings
+
+
+def usbnet_mode_mismatch(facts: Facts) -> List[Finding]:
+    modem = facts.modem
+    if modem is None:
+        return []
+    family = _family_of(facts)
+    qcfg = facts.at_value('AT+QCFG="usbnet"', '+QCFG: "usbnet",')
+    qcfgext = facts.at_value('AT+QCFGEXT="usbnet"', '+QCFGEXT: "usbnet",')
+    module_mode = USBNET_NAMES.get((qcfg or qcfgext or "").strip('"').lower()) if (qcfg or qcfgext) else None
+    kernel_mode = MODE_OF_KERNEL.get(modem.mode)
+    evidence = ["USB %s %s, network function bound to %s (%s mode)" % (modem.usb_id, family or modem.model,
+                                                                       modem.driver or "no driver", modem.mode)]
+    if qcfg is not None:
+        evidence.append('AT+QCFG="usbnet" answers %s (%s)' % (qcfg, module_mode))
+    if qcfgext is not None:
+        evidence.append('AT+QCFGEXT="usbnet" answers %s' % qcfgext)
+    if family in NO_QMI_DATA and (modem.mode == "qmi" or module_mode == "qmi"):
+        failures = ["%s %s: %s" % (s, m, n) for s, m, _, n in facts.qmi_failures]
+        return [Finding(
+            "usbnet-mode-mismatch", ERROR, "%s modules have no QMI data path; this one is set up for QMI" % family,
+            evidence + (["QMI requests refused: %s" % "; ".join(failures)] if failures else []),
+            "%s (like BG77 and BG600L) answer some QMI requests, so quectel-CM and qmicli seem to start, but their "
+            "firmware carries data only over ECM (a USB Ethernet function) or PPP: profile requests fail with "
+            "0x5e NotSupported and no call ever carries traffic." % family,
+            'switch the module to ECM: qcm usbnet ecm (it sends AT+QCFGEXT="usbnet","ecm" and resets the module); '
+            "then the kernel's cdc_ether driver brings up an Ethernet interface (eth1/usb0) that gets its address "
+            "by DHCP from the module")]
+    findings = []
+    if module_mode and kernel_mode and module_mode != kernel_mode and module_mode != "ppp":
+        findings.append(Finding(
+            "usbnet-mode-mismatch", ERROR,
+            "the module is set to %s but the kernel bound %s" % (module_mode.upper(), modem.driver or "nothing"),
+            evidence,
+            "The usbnet setting takes effect when the module restarts; until then, or when the kernel lacks the "
+            "driver for the new mode, the interface and the setting disagree.",
+            "restart the module (AT+CFUN=1,1, or power it off and on) and check that the %s driver is available"
+            % DRIVER_OF_MODE.get(module_mode, "right")))
+    elif (module_mode or kernel_mode) and (module_mode or kernel_mode) != facts.wanted_mode:
+        current = module_mode or kernel_mode
+        findings.append(Finding(
+            "usbnet-mode-mismatch", ERROR,
+            "the module is in %s mode, not %s" % ((current or "?").upper(), facts.wanted_mode.upper()),
+            evidence,
+            "qcm connect talks QMI to the module's control port; in %s mode the module has no QMI port and "
+            "expects %s on the host." % ((current or "?").upper(), DRIVER_OF_MODE.get(current or "", "another driver")),
+            "qcm usbnet %s (AT+QCFG=\"usbnet\",%d, then a reset); after it re-enumerates expect %s with a cdc-wdm "
+            "control port and a wwan interface" % (facts.wanted_mode, {"qmi": 0, "ecm": 1, "mbim": 2, "rndis": 3}[
+                facts.wanted_mode], DRIVER_OF_MODE[facts.wanted_mode])))
+    elif not modem.driver and not module_mode:
+        findings.append(Finding(
+            "usbnet-mode-mismatch", ERROR, "no driver is bound to the module's network function", evidence,
+            "The kernel found the module but no network driver claimed its data interface, so there is no "
+            "network interface to configure.",
+            "load the driver (modprobe qmi_wwan); for modules the kernel does not know yet, add the USB id with "
+            "echo '%04x %04x' > /sys/bus/usb/drivers/qmi_wwan/new_id" % (modem.vendor_id, modem.product_id)))
+    return findings
+
+
+def sim_state(facts: Facts) -> List[Finding]:
+    state = facts.sim
+    cpin = facts.at_value("AT+CPIN?", "+CPIN:")
+    cpin_error = facts.at.get("AT+CPIN?")
+    evidence = []
+    if state is not None:
+        evidence.append("QMI card status: %s" % state + (" (PIN tries left %s, PUK tries left %s)" % (
+            facts.pin_retries, facts.puk_retries) if facts.pin_retries is not None else ""))
+    if cpin is not None:
+        evidence.append("AT+CPIN? answers %s" % cpin)
+    elif cpin_error is not None and not cpin_error.ok:
+        evidence.append("AT+CPIN? answers %s" % cpin_error.final)
+    if state is None:
+        state = {"READY": "ready", "SIM PIN": "pin", "SIM PUK": "puk"}.get(cpin or "", None)
+        if state is None and cpin_error is not None and cpin_error.error_code == 10:
+            state = "absent"
+    if state == "absent":
+        return [Finding("sim-missing", ERROR, "no SIM card", evidence,
+                        "The module does not see a SIM: none inserted, inserted the wrong way, a dirty contact, or "
+                        "a holder without the SIM-detect line connected.",
+                        "power the module off, insert the SIM (contacts down, cut corner as marked), power it on")]
+    if state == "pin":
+        return [Finding("sim-pin-required", ERROR,
+                        "the SIM is locked with a PIN (%s tries left)" % (facts.pin_retries if facts.pin_retries
+                                                                          is not None else "?"),
+                        evidence,
+                        "The SIM wants its PIN before the module may use the network. qcm never enters a PIN on its "
+                        "own, and never retries one: each wrong try uses one up, and the last one locks the SIM.",
+                        "run qcm connect -p PIN (or quectel-CM -p PIN) with the right PIN, or disable the PIN in a "
+                        "phone")]
+    if state in ("puk", "blocked"):
+        return [Finding("sim-puk-required", ERROR,
+                        "the SIM is blocked and needs its PUK (%s tries left)" % (
+                            facts.puk_retries if facts.puk_retries is not None else "?"),
+                        evidence,
+                        "Too many wrong PINs blocked the SIM. It needs the PUK from the operator; after 10 wrong PUKs "
+                        "the SIM is dead for good.",
+                        "unblock it in a phone with the PUK from your operator (qcm does not enter PUKs)")]
+    return []
+
+
+def firmware_variant_mismatch(facts: Facts) -> List[Finding]:
+    revision = facts.revision or facts.at_text("AT+QGMR") or ""
+    firmware = parse_revision(revision)
+    if firmware is None or firmware.variant is None or firmware.variant == "G":
+        return []
+    evidence = [firmware.describe()]
+    label = parse_variant(facts.variant_hint) or parse_variant(facts.model)
+    mcc = facts.imsi[:3] if facts.imsi else (facts.at_text("AT+CIMI") or "")[:3]
+    registration = facts.registration
+    unregistered = _registered(facts) is not True
+    if registration is not None:
+        evidence.append("network: %s (MCC %s)" % (registration.describe(), registration.mcc or 0))
+    elif facts.at_value("AT+COPS?", "+COPS:") == "0":
+        evidence.append("AT+COPS? answers 0 (no operator), AT+CSQ %s" % facts.at_value("AT+CSQ", "+CSQ:"))
+    if label is not None and label[1] != firmware.variant and label[0] == firmware.family:
+        evidence.insert(0, "the module is an %s-%s (for %s)" % (label[0], label[1], VARIANTS.get(label[1], ("?",))[0]))
+        reason = "an %s-%s runs %s firmware" % (label[0], label[1], firmware.variant)
+    elif mcc and unregistered and not variant_covers(firmware.variant, mcc):
+        evidence.insert(0, "the SIM's home network is in %s (MCC %s)" % (region_of_mcc(mcc), mcc))
+        reason = "%s firmware in %s" % (firmware.region, region_of_mcc(mcc))
+    else:
+        return []
+    wanted = label[1] if label is not None else None
+    return [Finding(
+        "firmware-variant-mismatch", ERROR, "firmware for the wrong region: %s" % reason, evidence,
+        "Each %s variant is built for one region's frequency bands, and its firmware only enables those. With the "
+        "firmware of another variant the module cannot find its network: it stays searching with MCC 0, no signal "
+        "(AT+CSQ 99,99), and often refuses to turn its radio on (DeviceNotReady)." % firmware.family,
+        "flash the firmware of your module's variant (%s), with Quectel's QFlash tool; ask the seller or Quectel "
+        "support for the file, and check the label on the module for its exact variant"
+        % ("%s%s..." % (firmware.family, wanted) if wanted else "the one matching your region"))]
+
+
+def radio_off(facts: Facts) -> List[Finding]:
+    mode = facts.operating_mode
+    cfun = facts.at_value("AT+CFUN?", "+CFUN:")
+    if (mode is None or mode == "online") and (cfun is None or cfun == "1") and not facts.hardware_restricted:
+        return []
+    evidence = []
+    if mode is not None:
+        evidence.append("QMI operating mode: %s, hardware restricted: %s" % (mode, "yes" if facts.hardware_restricted
+                                                                              else "no"))
+    if cfun is not None:
+        evidence.append("AT+CFUN? answers %s" % cfun)
+    if facts.hardware_restricted:
+        return [Finding("radio-off", ERROR, "the radio is held off by a hardware line", evidence,
+                        "The W_DISABLE# (airplane mode) pin of the module is active: a switch, a jumper or the "
+                        "carrier board holds the radio off, and no command can turn it on.",
+                        "release W_DISABLE# (check the board's airplane switch or jumper, or the pin's pull-up)")]
+    offline = mode == "offline" or cfun == "7"
+    return [Finding(
+        "radio-off", ERROR, "the radio is off (%s)" % ("offline" if offline else mode or "CFUN %s" % cfun), evidence,
+        "The module's radio is %s: it does not search for a network at all." % (
+            "in offline mode, which only a reset leaves" if offline else "in a low-power mode (CFUN 0 or 4, "
+            "airplane mode)"),
+        ("reset the module (AT+CFUN=1,1); if it comes back offline, or refuses to go online with DeviceNotReady, "
+         "suspect the firmware (see firmware-variant-mismatch)" if offline else
+         "turn it on: AT+CFUN=1 (qcm connect does this itself), or qmicli --dms-set-operating-mode=online"))]
+
+
+def raw_ip_mismatch(facts: Facts) -> List[Finding]:
+    if facts.host_raw_ip is None or facts.link_layer not in ("raw-ip", "802-3"):
+        return []
+    modem_raw = facts.link_layer == "raw-ip"
+    if modem_raw == facts.host_raw_ip:
+        return []
+    netdev = facts.modem.netdev if facts.modem else "wwan0"
+    return [Finding(
+        "raw-ip-mismatch", ERROR, "host and modem frame packets differently",
+        ["modem data format (WDA): %s" % facts.link_layer,
+         "host /sys/class/net/%s/qmi/raw_ip: %s" % (netdev, "Y" if facts.host_raw_ip else "N")],
+        "The modem sends %s but the qmi_wwan driver expects %s, so nothing the interface carries makes sense to "
+        "the other side: DHCP never gets a lease (\"udhcpc: no lease, failing\") and pings go nowhere, although "
+        "the call is connected." % ("bare IP packets" if modem_raw else "Ethernet frames",
+                                    "Ethernet frames" if modem_raw else "bare IP packets"),
+        "qcm connect makes both agree itself; by hand: ip link set %s down; echo %s > /sys/class/net/%s/qmi/raw_ip; "
+        "then configure the address the modem gives (qmicli --wds-get-current-settings) instead of DHCP"
+        % (netdev, "Y" if modem_raw else "N", netdev))]
+
+
+def not_registered(facts: Facts) -> List[Finding]:
+    registration = facts.registration
+    if registration is None:
+        cereg = facts.at_value("AT+CEREG?", "+CEREG:")
+        stat = cereg.split(",")[-1] if cereg else None
+        if stat is None or stat in ("1", "5"):
+            return []
+        state = {"0": "not-registered", "2": "not-registered-searching", "3": "registration-denied"}.get(stat, stat)
+        evidence = ["AT+CEREG? answers %s" % cereg]
+        cause = None
+    elif registration.registered and registration.ps_attached:
+        return []
+    else:
+        state, cause = registration.state, registration.reject_cause
+        evidence = ["network: %s" % registration.describe()]
+    for command, prefix in (("AT+COPS?", "+COPS:"), ("AT+CSQ", "+CSQ:"), ("AT+QNWINFO", "+QNWINFO:")):
+        value = facts.at_value(command, prefix)
+        if value is not None:
+            evidence.append("%s answers %s" % (command, value))
+    if facts.sim not in (None, "ready") or facts.operating_mode not in (None, "online") or facts.hardware_restricted:
+        return []  # a consequence of the SIM or radio findings, not a cause of its own
+    if state == "registration-denied":
+        text = REJECT_CAUSES.get(cause or 0, "cause %s" % cause) if cause else "no cause given"
+        return [Finding("not-registered", ERROR, "the network refuses the module: %s" % text, evidence,
+                        "The module found a network and asked to register; the network said no.",
+                        "check with the operator that the SIM is activated, has data, may roam here, and that this "
+                        "IMEI is not barred")]
+    return [Finding(
+        "not-registered", ERROR, "not registered: %s" % ("searching for a network" if "search" in state else
+                                                         "no service"), evidence,
+        "The radio is on and the SIM ready, but the module finds no network it may use.",
+        "check, in this order: the antenna (connected to the main port, not the diversity/GNSS one); that the "
+        "firmware variant matches the region (firmware-variant-mismatch); the band settings (AT+QCFG=\"band\", "
+        "AT+QCFG=\"nwscanmode\"); that the SIM is activated and works in a phone here; coverage at this spot")]
+
+
+def apn_rejected(facts: Facts) -> List[Finding]:
+    ceer = facts.at_value("AT+CEER", "+CEER:")
+    last = (facts.manager or {}).get("last_error", "")
+    evidence = []
+    if ceer and "No cause" not in ceer:
+        evidence.append("AT+CEER answers %s" % ceer)
+    if "call rejected" in last:
+        evidence.append("the running qcm: %s" % last)
+    if not evidence:
+        return []
+    text = (ceer or "") + " " + last
+    if re.search(r"unknown APN|unknown-apn", text, re.IGNORECASE):
+        why, fix = "the network does not know the APN that was asked for", \
+            "use the APN your operator gives (qcm connect -s APN); profiles stored in the module show with " \
+            "AT+CGDCONT?"
+    elif re.search(r"authentication", text, re.IGNORECASE):
+        why, fix = "the network rejected the APN user name or password", \
+            "check user name, password and PAP/CHAP with the operator (-s APN USER PASS [1|2|3])"
+    elif re.search(r"not subscribed|unsubscribed|barring", text, re.IGNORECASE):
+        why, fix = "the SIM's plan does not allow this data service", "ask the operator to enable data on the SIM"
+    else:
+        why, fix = "the network ended or refused the last data call", "see the reason above; try again later"
+    return [Finding("apn-rejected", WARNING, "the last data call was rejected: %s" % why, evidence,
+                    "The module keeps the reason of the last failed or ended call (AT+CEER).", fix)]
+
+
+def qmi_request_unsupported(facts: Facts) -> List[Finding]:
+    refused = [(s, m, c, n) for s, m, c, n in facts.qmi_failures
+               if n in ("NotSupported", "InvalidQmiCommand", "DeviceUnsupported")]
+    if not refused:
+        return []
+    lines = ["%s %s: QMUXError 0x%02x %s" % (s, m, c, n) for s, m, c, n in refused]
+    profiles = any("Profile" in m for _, m, _, _ in refused)
+    return [Finding(
+        "qmi-request-unsupported", WARNING, "the modem refuses %d QMI request%s" % (len(refused),
+                                                                                     "s" if len(refused) > 1 else ""),
+        lines,
+        "0x5e NotSupported means the firmware has the QMI service but not this request; 0x47 InvalidQmiCommand "
+        "that it does not know the message at all." + (" Without profile requests the APN can still go with the "
+        "call (qcm does that), but on BG95-class modules it means there is no QMI data path at all." if profiles
+        else ""),
+        "nothing to do for qcm connect unless a data call fails; for modules without a QMI data path see "
+        "usbnet-mode-mismatch")]
+
+
+RULES: List[Rule] = [port_busy, usbnet_mode_mismatch, sim_state, firmware_variant_mismatch, radio_off,
+                     raw_ip_mismatch, not_registered, apn_rejected, qmi_request_unsupported]
+
+
+def diagnose(facts: Facts) -> List[Finding]:
+    findings = [finding for rule in RULES for finding in rule(facts)]
+    return sorted(findings, key=lambda f: ORDER.index(f.id))
+
+

@@ -1,0 +1,122 @@
+"""qcm doctor and qcm usbnet against the simulator: each shipped scenario yields its findings."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import SRC
+
+SCENARIOS = sorted((SRC / "qcm" / "sim" / "scenarios").glob("*.toml"))
+
+
+def env_for(sim):
+    return dict(os.environ, PYTHONPATH=str(SRC), QCM_SYSFS=sim.info["sysfs_root"], QCM_DEV=sim.info["dev_root"],
+                QCM_RUN_DIR=str(sim.directory.parent / "run"))
+
+
+def qcm(sim, *args, timeout=60):
+    return subprocess.run([sys.executable, "-m", "qcm", *args], capture_output=True, text=True, timeout=timeout,
+                          env=env_for(sim))
+
+
+def sim_status(sim):
+    return json.loads(qcm(sim, "sim", "ctl", str(sim.directory), "status").stdout)["status"]
+
+
+def expected(path):
+    try:
+        import tomllib
+    except ImportError:  # Python < 3.11
+        import tomli as tomllib
+    with open(path, "rb") as handle:
+        return tomllib.load(handle)["expect"]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_scenario_yields_its_findings(start_sim, scenario):
+    sim = start_sim("--scenario", scenario.stem, "--latency-ms", "30")
+    start = time.monotonic()
+    result = qcm(sim, "doctor", "--json")
+    elapsed = time.monotonic() - start
+    report = json.loads(result.stdout)
+    found = [f["id"] for f in report["findings"]]
+    assert found == expected(scenario), json.dumps(report, indent=1)
+    assert result.returncode == (1 if found else 0)
+    assert elapsed < 15  # the figure itself (about 0.7 s) is measured by bench/doctor.py
+    for finding in report["findings"]:
+        assert finding["evidence"] and finding["explanation"] and finding["fix"]
+
+
+def test_seed_003_names_the_cause_the_expert_found(start_sim):
+    sim = start_sim("--scenario", "seed-003-ec25a-eu-firmware")
+    text = qcm(sim, "doctor").stdout
+    assert "firmware-variant-mismatch" in text and "EC25EFAR06A11M4G" in text and "Canada" in text
+    assert "QFlash" in text and "AT+CFUN? answers 7" in text
+    labelled = json.loads(qcm(sim, "doctor", "--json", "--variant", "EC25-A").stdout)
+    assert "the module is an EC25-A" in labelled["findings"][0]["evidence"][0]
+
+
+def test_seed_002_bg95_is_told_to_use_ecm(start_sim):
+    sim = start_sim("--scenario", "seed-002-bg95-qmi")
+    report = json.loads(qcm(sim, "doctor", "--json").stdout)
+    first = report["findings"][0]
+    assert first["id"] == "usbnet-mode-mismatch" and "BG95" in first["title"]
+    assert 'AT+QCFGEXT="usbnet","ecm"' in first["fix"] or "qcm usbnet ecm" in first["fix"]
+    unsupported = [f for f in report["findings"] if f["id"] == "qmi-request-unsupported"][0]
+    assert any("0x5e NotSupported" in line for line in unsupported["evidence"])
+
+
+def test_doctor_changes_nothing(start_sim):
+    sim = start_sim("--scenario", "sim-pin")
+    qcm(sim, "doctor")
+    status = sim_status(sim)
+    assert status["pin_retries"] == 3 and status["sim"] == "pin" and status["clients"] == {}
+
+
+def test_port_busy_names_the_holder_and_leaves_it_alone(start_sim, tmp_path):
+    sim = start_sim()
+    fake = tmp_path / "ModemManager"
+    shutil.copy("/bin/sleep", fake)
+    with open(sim.control, "rb") as port:
+        holder = subprocess.Popen([str(fake), "60"], stdin=port)
+    try:
+        time.sleep(0.2)
+        report = json.loads(qcm(sim, "doctor", "--json").stdout)
+        busy = report["findings"][0]
+        assert busy["id"] == "port-busy" and "ModemManager (pid %d)" % holder.pid in busy["title"]
+        assert "ID_MM_DEVICE_IGNORE" in busy["fix"]
+        assert holder.poll() is None  # named, never killed
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_usbnet_show_and_switch(start_sim):
+    sim = start_sim("--scenario", "usbnet-ecm")
+    shown = qcm(sim, "usbnet")
+    assert shown.returncode == 0 and "usbnet: ecm" in shown.stdout and "cdc_ether" in shown.stdout
+    switched = qcm(sim, "usbnet", "qmi")
+    assert switched.returncode == 0, switched.stdout + switched.stderr
+    assert "usbnet: ecm -> qmi" in switched.stdout and "back: " in switched.stdout and "qmi_wwan" in switched.stdout
+    listed = json.loads(qcm(sim, "list", "--json").stdout)
+    assert listed[0]["mode"] == "qmi" and listed[0]["control"]
+
+
+def test_usbnet_on_bg95_uses_qcfgext(start_sim):
+    sim = start_sim("--scenario", "seed-002-bg95-qmi")
+    switched = qcm(sim, "usbnet", "ecm")
+    assert switched.returncode == 0 and "usbnet: qmi -> ecm" in switched.stdout and "cdc_ether" in switched.stdout
+
+
+def test_at_command(start_sim):
+    sim = start_sim()
+    result = qcm(sim, "at", "AT+CPIN?", "ATI")
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[:2] == ["+CPIN: READY", "OK"]
+    bad = qcm(sim, "at", "AT+NOSUCH")
+    assert bad.returncode == 9 and bad.stdout.strip() == "ERROR"
