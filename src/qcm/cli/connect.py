@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from pathlib import Path
 from typing import List, Optional
 
 from ..errors import UsageError
-from .list import add_root_options
+from .list import add_root_options, environment_roots
 
-RUN_DIR = Path(os.environ.get("QCM_RUN_DIR", "/run/qcm"))
+RUN_DIR = environment_roots()["run_dir"]
 AUTH_NAMES = {"0": "none", "none": "none", "1": "pap", "pap": "pap", "2": "chap", "chap": "chap",
               "3": "both", "both": "both", "pap-or-chap": "both"}
 

@@ -7,14 +7,20 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Dict
+
+
+def environment_roots() -> Dict[str, Path]:
+    """sysfs, /dev and the run directory: defaults, or $QCM_SYSFS, $QCM_DEV and $QCM_RUN_DIR, which
+    let scripts (and quectel-CM, whose options cannot say it) point qcm at the simulator."""
+    return {"sysfs": Path(os.environ.get("QCM_SYSFS", "/sys")), "dev": Path(os.environ.get("QCM_DEV", "/dev")),
+            "run_dir": Path(os.environ.get("QCM_RUN_DIR", "/run/qcm"))}
 
 
 def add_root_options(parser: argparse.ArgumentParser) -> None:
-    """Where sysfs and /dev are (the environment variables let scripts point at the simulator)."""
-    parser.add_argument("--sysfs", type=Path, default=Path(os.environ.get("QCM_SYSFS", "/sys")),
-                        help="sysfs root (default /sys, or $QCM_SYSFS)")
-    parser.add_argument("--dev", type=Path, default=Path(os.environ.get("QCM_DEV", "/dev")),
-                        help="device root (default /dev, or $QCM_DEV)")
+    roots = environment_roots()
+    parser.add_argument("--sysfs", type=Path, default=roots["sysfs"], help="sysfs root (default /sys, or $QCM_SYSFS)")
+    parser.add_argument("--dev", type=Path, default=roots["dev"], help="device root (default /dev, or $QCM_DEV)")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO, List, Optional, Sequence
 
 from .. import __version__
 from ..connect import events as ev
 from ..errors import NotImplementedOption, UsageError
+from .list import environment_roots
 from .main import run_guarded
 
 __all__ = ["main", "parse", "CompatOptions", "QuectelLog"]
@@ -262,10 +261,8 @@ def _connect(options: CompatOptions, log: QuectelLog) -> int:
     families = tuple(f for f, on in ((4, options.ipv4 or not options.ipv6), (6, options.ipv6)) if on)
     plan = DialPlan(apn=options.apn, username=options.user, password=options.password, auth=options.auth,
                     pin=options.pin, families=families, profile=options.pdn)
-    roots = {k: Path(v) for k, v in (("sysfs", os.environ.get("QCM_SYSFS")), ("dev", os.environ.get("QCM_DEV")),
-                                      ("run_dir", os.environ.get("QCM_RUN_DIR"))) if v}
     connect = ConnectOptions(plan=plan, interface=options.interface, first_found=True,  # type: ignore[arg-type]
-                             rebind_first=options.rebind, **roots)
+                             rebind_first=options.rebind, **environment_roots())
     if options.verbose:
         logging.getLogger("qcm.qmi.trace").setLevel(logging.DEBUG)
     return asyncio.run(Manager(connect, log).run())
@@ -275,7 +272,7 @@ def _kill(pdn: int, log: QuectelLog) -> int:
     """-k: ask the manager that dials profile ``pdn`` to disconnect (never a signal to a stranger)."""
     from ..io.control import ask
 
-    run_dir = Path(os.environ.get("QCM_RUN_DIR", "/run/qcm"))
+    run_dir = environment_roots()["run_dir"]
     for path in sorted(run_dir.glob("*.sock")) if run_dir.is_dir() else []:
         try:
             status = ask(path, {"command": "status"}, timeout=5).get("status", {})
