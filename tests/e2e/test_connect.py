@@ -230,3 +230,14 @@ def test_interrupt_while_waiting_releases_everything(lab):
     assert process.wait(20) == 130
     assert lab.sim_status()["clients"] == {}
     assert lab.snapshot() == before
+
+
+def test_a_second_manager_is_refused_and_leaves_the_first_alone(lab):
+    lab = lab()
+    first = lab.background(lab.qcm_argv(*lab.connect_args("-s", "internet")))
+    lab.wait_connected(first)
+    second = lab.qcm(*lab.connect_args("-s", "internet"), timeout=30)
+    assert second.returncode != 0 and "another qcm already manages" in second.stderr
+    assert (lab.run_dir / "wwan0.sock").exists()
+    assert lab.qcm("status").returncode == 0
+    assert lab.ping(V4)

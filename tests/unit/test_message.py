@@ -66,3 +66,12 @@ def test_pin_inside_a_struct_is_redacted():
         "info": {"pin_id": "pin1", "pin_value": "0123"}}))
     assert "0123" not in json.dumps(to_json(message))
     assert "pin1" in json.dumps(to_json(message))
+
+
+def test_a_malformed_personal_tlv_is_not_shown_raw():
+    from qcm.qmi.qmux import Frame
+    definition = catalogue().method("UIM", "Verify PIN")
+    broken = Frame(0x0B, 1, "request", 1, definition.id, ((0x02, b"\x01\x05" + b"1234"),))  # length says 5, has 4
+    message = decode(broken)
+    assert message.problems
+    assert "31323334" not in json.dumps(to_json(message)) and "1234" not in "\n".join(to_text(message))

@@ -36,7 +36,7 @@ def test_backoff_is_capped_and_the_ladder_climbs_and_restarts():
     s.start(0.0)
     now, delays, rungs = 0.0, [], []
     for _ in range(9):
-        s.handle(sv.ConnectFailed("timeout", modem_trouble=True), now)
+        s.handle(sv.ConnectFailed("timeout", kind="modem"), now)
         delays.append(round(s.timer() - now, 3))
         now = s.timer()
         rungs.append(s.on_timer(now)[0].rung)
@@ -56,7 +56,7 @@ def test_waiting_for_a_sim_does_not_climb_the_ladder_and_an_insertion_retries_at
     s = make()
     s.start(0.0)
     for now in (0.0, 5.0, 10.0):
-        s.handle(sv.ConnectFailed("no SIM", waiting="waiting for a SIM"), now)
+        s.handle(sv.ConnectFailed("no SIM", kind="sim", waiting="waiting for a SIM"), now)
     assert s.climbs == 0 and s.waiting == "waiting for a SIM" and s.state == sv.BACKING_OFF
     assert s.handle(sv.SimInserted(), 11.0) == [sv.Connect(BOTH, sv.REDIAL)]
 
@@ -91,8 +91,37 @@ def test_unresponsive_modem_backs_off_then_reopens():
 def test_registration_back_cuts_the_backoff_short():
     s = make(backoff_base=30.0)
     s.start(0.0)
-    s.handle(sv.ConnectFailed("no service"), 0.0)
+    s.handle(sv.ConnectFailed("no service", kind="registration"), 0.0)
     assert s.handle(sv.Registered(), 2.0) == [sv.Connect(BOTH, sv.REOPEN)]
+
+
+def test_only_its_cure_cuts_a_wait_short_and_wrong_apns_do_not_climb():
+    s = make(backoff_base=30.0)
+    s.start(0.0)
+    for now in (0.0, 40.0, 80.0):
+        s.handle(sv.ConnectFailed("unknown APN", kind="call"), now)
+    assert s.climbs == 0 and s.on_timer(s.timer())[0].rung == sv.REDIAL
+    s.handle(sv.ConnectFailed("unknown APN", kind="call"), 200.0)
+    assert s.handle(sv.SimInserted(), 201.0) == []
+
+
+def test_a_reset_rung_takes_every_family_down_first():
+    s = make()
+    s.start(0.0)
+    connected(s)
+    s.handle(sv.CallDropped(6), 1.0)
+    s.handle(sv.ConnectFailed("timeout", kind="modem"), 1.1)
+    actions = s.on_timer(s.timer())
+    assert actions == [sv.Disconnect(frozenset({4})), sv.Connect(BOTH, sv.REOPEN)]
+
+
+def test_a_drop_that_overtakes_its_own_connect_is_redialled():
+    s = make()
+    s.start(0.0)
+    s.handle(sv.CallDropped(4, "gone at once"), 0.1)
+    actions = s.handle(sv.Connected(BOTH), 0.2)
+    assert actions == [sv.Disconnect(frozenset({4})), sv.Connect(frozenset({4}), sv.REDIAL)]
+    assert s.up == {6}
 
 
 def test_a_family_dropping_while_the_other_comes_up_is_redialled():

@@ -16,4 +16,6 @@ def test_unit():
     assert "qcm connect -i %I" in service["ExecStart"] and "--once" not in service["ExecStart"]
     assert int(service["TimeoutStopSec"]) > 15  # qcm's own teardown bound is 15 s
     assert service["RuntimeDirectory"] == "qcm" and service["RuntimeDirectoryMode"] == "0700"
+    assert service["RuntimeDirectoryPreserve"] == "yes"  # shared by every instance
+    assert service["TimeoutStartSec"] == "infinity"  # READY waits for a connection, which may take long
     assert parser["Install"]["WantedBy"] == "multi-user.target"

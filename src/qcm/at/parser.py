@@ -100,6 +100,11 @@ class AtParser:
         self._pending = _Pending(text, _names(text), now + timeout)
         return (text + "\r").encode()
 
+    def reset(self) -> None:
+        """Forget the command in flight and any partial line (the port failed under it)."""
+        self._pending = None
+        self._buffer.clear()
+
     def deadline(self) -> Optional[float]:
         return self._pending.deadline if self._pending else None
 

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     path = args.port or find_at_port(args)
 
     async def talk() -> int:
-        port = await AtPort(path, show_personal=True).open()
+        port = await AtPort(path).open()  # the answers are printed; the debug log stays redacted
         status = 0
         try:
             for command in args.command:

@@ -25,7 +25,8 @@ from . import events as ev
 from .events import IpSettings, ModemIdentity, Registration
 from .session import ClientKey, ModemSession
 
-__all__ = ["DialPlan", "Bearer", "Dialer", "family_role", "card_and_application", "registration_of", "reject_cause"]
+__all__ = ["DialPlan", "Bearer", "Dialer", "PinAttempts", "family_role", "registration_of", "reject_cause",
+           "sim_state_of"]
 
 log = logging.getLogger("qcm.dial")
 
@@ -75,6 +76,14 @@ class Bearer:
     started: float = field(default_factory=time.monotonic)
 
 
+class PinAttempts:
+    """Shared by every attempt of one manager: a PIN whose answer was lost is never sent again
+    (if it was wrong, a second try would use up another of the SIM's few tries)."""
+
+    def __init__(self) -> None:
+        self.unconfirmed = False
+
+
 class HostSide:
     """What the dialer needs from the host: the network interface's raw_ip switch."""
 
@@ -86,8 +95,10 @@ class HostSide:
 
 
 class Dialer:
-    def __init__(self, session: ModemSession, plan: DialPlan, report: ev.Reporter, host: HostSide) -> None:
+    def __init__(self, session: ModemSession, plan: DialPlan, report: ev.Reporter, host: HostSide,
+                 pin_attempts: Optional[PinAttempts] = None) -> None:
         self.session = session
+        self.pin_attempts = pin_attempts or PinAttempts()
         self.plan = plan
         self.report = report
         self.host = host
@@ -165,25 +176,22 @@ class Dialer:
         response = await self.session.request("UIM", "Get Card Status", check=False)
         if not response.ok:
             return await self._sim_ready_dms(response)
-        state, app = card_and_application(response)
-        if state == "absent" or state == "error":
-            raise SimAbsentError("no SIM card: the module reports the card %s" % state,
-                           "insert a SIM (contacts down, the right way round) and power-cycle the module")
-        if app is None:
-            raise SimError("the SIM has no usable application (card %s)" % state)
-        app_state = app["state"].name
-        pin_retries, puk_retries = app["pin1_retries"], app["puk1_retries"]
-        if app_state == "ready":
+        state, pin_retries, puk_retries = sim_state_of(response)
+        if state == "absent":
+            raise SimAbsentError("no SIM card: the module sees no card, or no usable application on it",
+                                 "insert a SIM (contacts down, the right way round) and power-cycle the module")
+        if state == "ready":
             self.report(ev.SimReady("ready", pin_retries))
             return
-        if app_state == "puk1-or-upin-puk-required" or app["pin1_state"].name == "blocked":
+        if state == "puk":
             raise SimError("the SIM is blocked and needs its PUK (%d tries left)" % puk_retries,
                            "unblock it in a phone; qcm never enters PUKs, a wrong one can destroy the SIM")
-        if app_state == "pin1-or-upin-pin-required":
+        if state == "pin":
             await self._verify_pin(pin_retries)
             return
-        if app_state == "illegal" or app["pin1_state"].name == "permanently-blocked":
+        if state == "blocked":
             raise SimError("the SIM is permanently blocked", "only a new SIM from the operator helps")
+        app_state = state
         raise SimError("the SIM is not ready (%s)" % app_state, "wait for it to initialise, or check it in a phone")
 
     async def _sim_ready_dms(self, failed: Message) -> None:
@@ -212,6 +220,10 @@ class Dialer:
         if not self.plan.pin:
             raise SimError("the SIM is locked with a PIN (%d tries left)" % retries,
                            "run again with -p PIN; qcm never guesses a PIN")
+        if self.pin_attempts.unconfirmed:
+            raise SimError("an earlier PIN try got no answer and the SIM still wants its PIN: not sending it again "
+                           "(%d tries left)" % retries, "check the PIN, then run qcm again")
+        self.pin_attempts.unconfirmed = True  # until the SIM's answer arrives
         if dms:
             response = await self.session.request("DMS", "UIM Verify PIN", {"info": {
                 "pin_id": "pin", "pin": self.plan.pin}}, check=False)
@@ -221,6 +233,7 @@ class Dialer:
                 "session": {"session_type": "card-slot-1", "application_identifier": []},
                 "info": {"pin_id": "pin1", "pin_value": self.plan.pin}}, check=False)
             left = response.get("retries_remaining")
+        self.pin_attempts.unconfirmed = False
         if response.ok:
             self._state_changed = True
             self.report(ev.SimReady("pin-verified"))
@@ -239,10 +252,8 @@ class Dialer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             response = await self.session.request("UIM", "Get Card Status", check=False)
-            if response.ok:
-                _, app = card_and_application(response)
-                if app is not None and app["state"].name == "ready":
-                    return
+            if response.ok and sim_state_of(response)[0] == "ready":
+                return
             await asyncio.sleep(0.2)
 
     async def _radio_online(self) -> None:
@@ -393,17 +404,6 @@ class Dialer:
                                               {"requested_settings": REQUESTED_SETTINGS}, role=family_role(family))
         return _settings(family, response)
 
-    async def start_all(self) -> List[Bearer]:
-        """Both families' calls at once; if one fails the other is stopped again."""
-        results = await asyncio.gather(*(self.start(f) for f in self.plan.families), return_exceptions=True)
-        bearers = [r for r in results if isinstance(r, Bearer)]
-        errors = [r for r in results if isinstance(r, BaseException)]
-        if errors:
-            for bearer in bearers:
-                await self.stop(bearer)
-            raise errors[0]
-        return bearers
-
     async def stop(self, bearer: Bearer) -> bool:
         """Best effort: the call may already be gone, or the modem may not answer any more."""
         try:
@@ -431,7 +431,25 @@ class Dialer:
 
 # ---------------------------------------------------------------------- decoding helpers
 
-def card_and_application(response: Message) -> Tuple[str, Optional[Dict[str, Any]]]:
+def sim_state_of(response: Message) -> Tuple[str, Optional[int], Optional[int]]:
+    """(state, PIN tries left, PUK tries left) from UIM Card Status; state is ready, pin, puk,
+    blocked, absent, or the application's own state name while it initialises."""
+    card_state, app = _card_and_application(response)
+    if card_state != "present" or app is None:
+        return "absent", None, None
+    app_state, pin1 = app["state"].name, app["pin1_state"].name
+    if app_state == "illegal" or pin1 == "permanently-blocked":
+        state = "blocked"
+    elif app_state in ("puk1-or-upin-puk-required", "pin1-blocked") or pin1 == "blocked":
+        state = "puk"
+    elif app_state == "pin1-or-upin-pin-required":
+        state = "pin"
+    else:
+        state = app_state  # ready, detected, ...
+    return state, app["pin1_retries"], app["puk1_retries"]
+
+
+def _card_and_application(response: Message) -> Tuple[str, Optional[Dict[str, Any]]]:
     status = response.get("card_status") or {}
     cards = status.get("cards") or []
     if not cards:
@@ -489,23 +507,29 @@ def _registration_hint(registration: Registration) -> str:
 
 
 def _settings(family: int, response: Message) -> IpSettings:
-    if family == 4:
-        address = response.get("ipv4_address")
-        mask = response.get("ipv4_gateway_subnet_mask")
-        if address is None:
-            raise ModemError("the modem gave no IPv4 address for the call")
-        prefix = ipaddress.IPv4Network("0.0.0.0/%s" % mask).prefixlen if mask is not None else 32
-        interface: Any = ipaddress.IPv4Interface("%s/%d" % (address, prefix))
-        gateway = response.get("ipv4_gateway_address")
-        dns = [response.get(k) for k in ("primary_ipv4_dns_address", "secondary_ipv4_dns_address")]
-    else:
-        ipv6 = response.get("ipv6_address")
-        if ipv6 is None:
-            raise ModemError("the modem gave no IPv6 address for the call")
-        interface = ipaddress.IPv6Interface("%s/%d" % (ipv6["address"], ipv6["prefix_length"]))
-        gateway_tlv = response.get("ipv6_gateway_address")
-        gateway = gateway_tlv["address"] if gateway_tlv else None
-        dns = [response.get(k) for k in ("ipv6_primary_dns_address", "ipv6_secondary_dns_address")]
+    """The call's settings; nonsense from the modem (a non-contiguous mask, prefix 0) is refused or
+    narrowed to the address alone, never allowed to become a route to everywhere."""
+    try:
+        if family == 4:
+            address = response.get("ipv4_address")
+            mask = response.get("ipv4_gateway_subnet_mask")
+            if address is None:
+                raise ModemError("the modem gave no IPv4 address for the call")
+            prefix = ipaddress.IPv4Network("0.0.0.0/%s" % mask).prefixlen if mask is not None else 32
+            interface: Any = ipaddress.IPv4Interface("%s/%d" % (address, prefix or 32))
+            gateway = response.get("ipv4_gateway_address")
+            dns = [response.get(k) for k in ("primary_ipv4_dns_address", "secondary_ipv4_dns_address")]
+        else:
+            ipv6 = response.get("ipv6_address")
+            if ipv6 is None:
+                raise ModemError("the modem gave no IPv6 address for the call")
+            prefix = ipv6["prefix_length"]
+            interface = ipaddress.IPv6Interface("%s/%d" % (ipv6["address"], prefix if 0 < prefix <= 128 else 128))
+            gateway_tlv = response.get("ipv6_gateway_address")
+            gateway = gateway_tlv["address"] if gateway_tlv else None
+            dns = [response.get(k) for k in ("ipv6_primary_dns_address", "ipv6_secondary_dns_address")]
+    except ValueError as exc:
+        raise ModemError("the modem gave unusable IPv%d settings: %s" % (family, exc)) from None
     servers = tuple(d for d in dns if d is not None and not d.is_unspecified)
     mtu = response.get("mtu")
     return IpSettings(family, interface, gateway, servers, int(mtu) if mtu else None)

@@ -154,6 +154,7 @@ class Host(HostSide):
         current = list(applied.dns.servers) if applied.dns else []
         if servers != current:
             undo_dns(applied.dns, self.netdev)
+            applied.dns = None
             applied.dns = apply_dns(self.netdev, servers, self.options.dns, self.options.resolv_conf)
         return applied
 
@@ -219,7 +220,7 @@ class Host(HostSide):
         problems: List[str] = []
         try:
             undo_dns(applied.dns, applied.netdev)
-        except NetConfigError as exc:
+        except (NetConfigError, OSError) as exc:
             problems.append(str(exc))
         try:
             with Netlink() as nl:

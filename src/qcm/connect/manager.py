@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import time
 from dataclasses import dataclass, field
@@ -19,15 +20,17 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..discovery import Modem, scan, select
-from ..errors import ModemError, NoModemError, QcmError, SimAbsentError, SimError, UsageError
-from ..io.control import ControlServer, NotRunning, ask, socket_path
+from ..errors import (CallRejectedError, ModemError, NoModemError, PermissionProblem, QcmError, RegistrationError,
+                      SimAbsentError, SimError, UsageError)
+from ..io.files import write_atomic
+from ..io.control import ControlServer, NotRunning, ask, prepare_run_dir, socket_path
 from ..io.notify import Notifier
 from ..io.probe import Probe, run_probe
 from ..io.qmi_port import QmiPort, RequestTimeout
 from ..qmi.message import Message
 from . import events as ev
 from . import supervisor as sv
-from .dial import Bearer, Dialer, DialPlan, family_role
+from .dial import Bearer, Dialer, DialPlan, PinAttempts, family_role
 from .host import Host, HostOptions
 from .metrics import render as render_metrics
 from .session import ModemSession
@@ -68,7 +71,7 @@ class ConnectOptions:
 class Manager:
     def __init__(self, options: ConnectOptions, report: ev.Reporter, notifier: Optional[Notifier] = None) -> None:
         self.options = options
-        self.report = report
+        self._reporter = report
         self.notifier = notifier or Notifier()
         self.modem: Optional[Modem] = None
         self.port: Optional[QmiPort] = None
@@ -83,12 +86,20 @@ class Manager:
         self.down_since: Optional[float] = None
         self.events: "asyncio.Queue[Any]" = asyncio.Queue()
         self.prepared = False
+        self.pin_attempts = PinAttempts()
         self.sim_state = "unknown"
         self._supervising = False
         self._stopped_by: Optional[int] = None
         self._exit: Optional[int] = None
         self._tasks: Dict[str, "asyncio.Task[Any]"] = {}
         self._keep_call = False
+
+    def report(self, event: ev.Event) -> None:
+        """Tell the user; a broken stdout or a full log disk must not stop the connection."""
+        try:
+            self._reporter(event)
+        except (OSError, ValueError) as exc:
+            log.warning("cannot report progress: %s", exc)
 
     # ================================================================ entry
 
@@ -142,9 +153,9 @@ class Manager:
 
     async def _supervise(self) -> int:
         self.modem = await self._find_modem(wait=True)
-        self.control = ControlServer(socket_path(self.options.run_dir, self.modem.netdev or "wwan"),
-                                     self._on_control)
-        await self.control.start()
+        control = ControlServer(socket_path(self.options.run_dir, self.modem.netdev or "wwan"), self._on_control)
+        await control.start()
+        self.control = control  # only once it is ours: the teardown removes it
         self._found()
         first = self.supervisor.start(time.monotonic())
         if self.options.rebind_first:
@@ -223,7 +234,7 @@ class Manager:
             return
         except Exception as exc:  # a bug: report it, keep supervising
             log.exception("connect attempt failed unexpectedly")
-            self.events.put_nowait(sv.ConnectFailed("internal error: %s" % exc, modem_trouble=True))
+            self.events.put_nowait(sv.ConnectFailed("internal error: %s" % exc, kind="modem"))
             return
         self.sim_state = "ready"
         if action.rung != sv.REDIAL:
@@ -246,7 +257,6 @@ class Manager:
             await self.dialer.prepare()
             self.prepared = True
         await self.dialer.wait_registered()
-        self.dialer.plan = self.options.plan
         started = await asyncio.gather(*(self.dialer.start(f) for f in sorted(families)), return_exceptions=True)
         errors = [r for r in started if isinstance(r, BaseException)]
         for bearer in started:
@@ -276,7 +286,7 @@ class Manager:
         self.session = ModemSession(port, self.options.request_timeout)
         self.host = self.host if self.host is not None and self.host.netdev == modem.netdev else \
             Host(modem.netdev, modem.raw_ip_path, self.options.host)
-        self.dialer = Dialer(self.session, self.options.plan, self.report, self.host)
+        self.dialer = Dialer(self.session, self.options.plan, self.report, self.host, self.pin_attempts)
         self.prepared = False
         await self.dialer.open_clients()
 
@@ -298,10 +308,15 @@ class Manager:
         self.report(ev.Notice("re-binding %s to %s" % (interface, modem.driver), True))
         try:
             (driver_dir / "unbind").write_text(interface)
-            await asyncio.sleep(1.0)
-            (driver_dir / "bind").write_text(interface)
         except OSError as exc:
-            raise ModemError("cannot re-bind %s: %s" % (interface, exc.strerror)) from None
+            raise ModemError("cannot unbind %s: %s" % (interface, exc.strerror)) from None
+        try:
+            await asyncio.sleep(1.0)
+        finally:  # even when stopped meanwhile: never leave the module unbound
+            try:
+                (driver_dir / "bind").write_text(interface)
+            except OSError as exc:
+                log.warning("cannot bind %s again: %s", interface, exc.strerror)
         self.modem = await self._wait_for_modem(timeout=30.0)
 
     # ================================================================ events from the modem
@@ -362,7 +377,11 @@ class Manager:
             self.report(ev.Notice("IPv%d address changed: %s -> %s" % (family, bearer.settings.address,
                                                                         settings.address)))
             self.bearers[family] = Bearer(family, bearer.cid, bearer.handle, settings, bearer.started)
-            self.host.sync(list(self.bearers.values()))
+            try:
+                self.host.sync(list(self.bearers.values()))
+            except QcmError as exc:
+                self.events.put_nowait(sv.CallDropped(family, "IPv%d: the host could not follow the new address: %s"
+                                                      % (family, exc)))
 
     async def _wait_modem_back(self) -> None:
         self.report(ev.Notice("the module went away; waiting for it to come back", True))
@@ -377,12 +396,16 @@ class Manager:
         assert self.modem is not None
         wanted = self.modem.usb_path
         deadline = None if timeout is None else time.monotonic() + timeout
+        asked: Dict[Tuple[str, str], str] = {}  # each appearance of a module is asked its IMEI once
         while True:
             for modem in scan(self.options.sysfs, self.options.dev):
                 if not (modem.control and modem.netdev and Path(modem.control).exists()):
                     continue
                 if self.options.imei:
-                    if await _imei_of(modem) == self.options.imei:
+                    key = (modem.usb_path, os.path.realpath(modem.control))
+                    if key not in asked:
+                        asked[key] = await _imei_of(modem)
+                    if asked[key] == self.options.imei:
                         return modem
                 elif modem.usb_path == wanted:
                     return modem
@@ -403,18 +426,19 @@ class Manager:
         """The safety net: indications can be lost, modems can wedge; every so often, ask."""
         while True:
             await asyncio.sleep(self.options.poll_interval)
-            if self.supervisor.state != sv.CONNECTED or self.dialer is None:
+            dialer = self.dialer  # the session may be replaced while we wait for answers
+            if self.supervisor.state != sv.CONNECTED or dialer is None:
                 continue
             for family, bearer in list(self.bearers.items()):
                 try:
-                    if not await self.dialer.call_connected(family):
+                    if not await dialer.call_connected(family):
                         self.events.put_nowait(sv.CallDropped(family, "IPv%d call found down by the poll" % family))
-                    elif (await self.dialer.settings(family)).address != bearer.settings.address:
+                    elif (await dialer.settings(family)).address != bearer.settings.address:
                         self.events.put_nowait(sv.AddressChanged(family))
                 except RequestTimeout as exc:
                     self.events.put_nowait(sv.ModemUnresponsive("the modem stopped answering: %s" % exc))
                     break
-                except QcmError as exc:
+                except Exception as exc:  # the safety net itself must not fall
                     log.warning("poll: %s", exc)
 
     async def _probe_loop(self) -> None:
@@ -427,7 +451,9 @@ class Manager:
                 probes = [p for p in self.options.probes if p.family == family]
                 if not probes:
                     continue
-                results = await asyncio.gather(*(run_probe(p, self.host.netdev) for p in probes))
+                results = await asyncio.gather(*(run_probe(p, self.host.netdev) for p in probes),
+                                               return_exceptions=True)
+                results = [r is True for r in results]
                 failures[family] = 0 if any(results) else failures.get(family, 0) + 1
                 if failures[family] >= self.options.probe_failures:
                     failures[family] = 0
@@ -531,9 +557,7 @@ class Manager:
         if path is None:
             return
         try:
-            temporary = path.with_suffix(".prom.tmp")
-            temporary.write_text(render_metrics(self.status()))
-            temporary.replace(path)
+            write_atomic(path, render_metrics(self.status()))
         except OSError as exc:
             log.warning("cannot write metrics to %s: %s", path, exc.strerror)
 
@@ -562,17 +586,19 @@ class Manager:
         for candidate in candidates:
             if await _imei_of(candidate) == self.options.imei:
                 return candidate
-        raise NoModemError("no module with IMEI %s among %d QMI module(s)" % (self.options.imei, len(candidates)))
+        raise NoModemError("no module with the IMEI given (--imei) among %d QMI module(s)" % len(candidates))
 
     # ================================================================ --once and teardown
 
     def _save_for_disconnect(self) -> None:
         assert self.modem is not None and self.session is not None and self.modem.control and self.modem.netdev
-        calls = [CallRecord(b.family, self.session.keep(("WDS", family_role(b.family))), b.handle)
+        calls = [CallRecord(b.family, self.session.cid("WDS", family_role(b.family)), b.handle)
                  for b in self.bearers.values()]
-        self.options.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        prepare_run_dir(self.options.run_dir)
         SavedConnection(self.modem.control, self.modem.netdev, calls, self.host.applied if self.host else None).save(
             state_path(self.options.run_dir, self.modem.netdev))
+        for bearer in self.bearers.values():  # only once saved: else the teardown must release them
+            self.session.keep(("WDS", family_role(bearer.family)))
         self._keep_call = True
 
     async def _teardown(self) -> None:
@@ -602,11 +628,15 @@ class Manager:
 def _failure(exc: QcmError) -> sv.ConnectFailed:
     """How the supervisor should take a failed attempt."""
     if isinstance(exc, SimAbsentError):
-        return sv.ConnectFailed(str(exc), waiting="waiting for a SIM")
-    if isinstance(exc, (SimError, UsageError)):
+        return sv.ConnectFailed(str(exc), kind="sim", waiting="waiting for a SIM")
+    if isinstance(exc, (SimError, UsageError, PermissionProblem)):
         return sv.ConnectFailed(str(exc), fatal=True, status=exc.exit_status)
-    if isinstance(exc, ModemError):
-        return sv.ConnectFailed(str(exc), modem_trouble=True)
+    if isinstance(exc, (ModemError, NoModemError)):
+        return sv.ConnectFailed(str(exc), kind="modem")
+    if isinstance(exc, RegistrationError):
+        return sv.ConnectFailed(str(exc), kind="registration", waiting="waiting for the network")
+    if isinstance(exc, CallRejectedError):
+        return sv.ConnectFailed(str(exc), kind="call")
     return sv.ConnectFailed(str(exc))
 
 
@@ -620,7 +650,14 @@ def _registration_json(registration: Optional[ev.Registration]) -> Optional[Dict
 
 
 async def _imei_of(modem: Modem) -> str:
-    port = await QmiPort(modem.control).open()  # type: ignore[arg-type]
+    """The module's IMEI, or "" if its port cannot be asked (gone, or another program's)."""
+    from ..doctor.evidence import port_holders
+    if not modem.control or port_holders([modem.control]):
+        return ""
+    try:
+        port = await QmiPort(modem.control).open()
+    except QcmError:
+        return ""
     session = ModemSession(port, 3.0)
     try:
         await session.allocate([("DMS", "main")])
@@ -664,16 +701,19 @@ async def disconnect(netdev: str, run_dir: Path, report: ev.Reporter) -> int:
         details.append("modem not reachable (%s): its calls ended with it" % exc)
         port = None
     if port is not None:
+        # The saved clients go into a session, whose close() releases them as any other.
+        session = ModemSession(port, 3.0)
+        session.clients = {("WDS", family_role(call.family)): call.cid for call in saved.calls}
         try:
             for call in saved.calls:
-                await port.request("WDS", "Stop Network", {"packet_data_handle": call.handle}, call.cid,
-                                   timeout=3.0, check=False)
-                await port.request("CTL", "Release CID", {"release_info": {"service": "wds", "cid": call.cid}},
-                                   timeout=3.0, check=False)
-                details.append("IPv%d call stopped" % call.family)
-        except QcmError as exc:
-            details.append("modem: %s" % exc)
+                try:
+                    await session.request("WDS", "Stop Network", {"packet_data_handle": call.handle},
+                                          role=family_role(call.family), check=False)
+                    details.append("IPv%d call stopped" % call.family)
+                except QcmError as exc:
+                    details.append("IPv%d: %s" % (call.family, exc))
         finally:
+            await session.close()
             port.close()
     if saved.applied is not None:
         details.extend(Host(saved.netdev, None, applied=saved.applied).clear())

@@ -8,11 +8,12 @@ lives next to the control sockets, in the root-only run directory.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from ..errors import NetConfigError
+from ..io.files import write_atomic
 from .host import Applied
 
 __all__ = ["CallRecord", "SavedConnection", "state_path"]
@@ -40,10 +41,11 @@ class SavedConnection:
         data: Dict[str, Any] = {"control": self.control, "netdev": self.netdev,
                                 "calls": [vars(c) for c in self.calls],
                                 "applied": self.applied.to_json() if self.applied else None}
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(data, indent=2) + "\n")
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, path)
+        try:
+            write_atomic(path, json.dumps(data, indent=2) + "\n", 0o600)
+        except OSError as exc:
+            raise NetConfigError("cannot save the connection state in %s: %s" % (path, exc.strerror),
+                                 "the call was stopped again; free some space in %s" % path.parent) from None
 
     @classmethod
     def load(cls, path: Path) -> "SavedConnection":

@@ -91,8 +91,14 @@ class ConnectFailed:
     reason: str
     fatal: bool = False            # retrying cannot help (wrong PIN, PUK): stop
     status: int = 1                # exit status when fatal
-    modem_trouble: bool = False    # timeouts or errors from the modem itself: climb the ladder
+    kind: str = "other"            # modem | registration | sim | call | other: what an event may cure
     waiting: str = ""              # a state worth naming while we wait ("waiting for a SIM")
+
+    @property
+    def climbs(self) -> bool:
+        """A modem that stops answering, or will not attach, may be cured by a reset; a wrong APN
+        or a missing SIM is not."""
+        return self.kind in ("modem", "registration")
 
 
 @dataclass(frozen=True)
@@ -154,7 +160,9 @@ class Supervisor:
     state: str = CONNECTING
     up: FrozenSet[int] = frozenset()
     failures: int = 0              # attempts in a row that failed: sets the backoff
-    climbs: int = 0                # ... of which the modem could be blamed for: sets the ladder rung
+    climbs: int = 0                # ... of which a reset might cure: sets the ladder rung
+    failure_kind: str = ""         # what the last failure was, so that only its cure cuts the wait short
+    dropped_meanwhile: FrozenSet[int] = frozenset()  # families that dropped while an attempt was under way
     reconnects: int = 0
     rung_used: str = REDIAL
     last_error: str = ""
@@ -178,6 +186,11 @@ class Supervisor:
         self._to(CONNECTING, now)
         self.deadline = None
         self.rung_used = rung
+        self.dropped_meanwhile = frozenset()
+        if rung != REDIAL and self.up:
+            # Reopening the port, cycling the radio or re-binding the driver ends every call.
+            down, self.up = self.up, frozenset()
+            return [Disconnect(down), Connect(self.families, rung)]
         return [Connect(self.families - self.up, rung)]
 
     def _rung(self) -> str:
@@ -205,7 +218,10 @@ class Supervisor:
         if isinstance(event, (Connected, ConnectFailed)) and self.state == WAITING_FOR_MODEM:
             return []  # the result of an attempt the modem's disappearance overtook
         if isinstance(event, Connected):
-            self.up = self.up | event.families
+            dropped = event.families & self.dropped_meanwhile
+            self.up = self.up | (event.families - dropped)
+            if dropped:  # the call ended before its attempt reported: what came up is already gone
+                return [Disconnect(dropped)] + self._connect(now, REDIAL)
             if self.up < self.families and self.state == CONNECTING:
                 return self._connect(now, REDIAL)  # a family dropped while the others came up
             if self.up >= self.families:
@@ -223,8 +239,9 @@ class Supervisor:
                 self._to(STOPPING, now)
                 return [Disconnect(self.families), Exit(event.status)]
             self.failures += 1
-            if not event.waiting:
+            if event.climbs:
                 self.climbs += 1
+            self.failure_kind = event.kind
             self.waiting = event.waiting
             self._to(BACKING_OFF, now)
             self.deadline = now + self._delay()
@@ -232,6 +249,8 @@ class Supervisor:
         if isinstance(event, (CallDropped, ProbeFailed)):
             family = event.family
             if family not in self.up:
+                if self.state == CONNECTING:
+                    self.dropped_meanwhile = self.dropped_meanwhile | {family}
                 return []
             self.up = self.up - {family}
             self.last_error = event.reason if isinstance(event, CallDropped) else \
@@ -257,6 +276,7 @@ class Supervisor:
             down, self.up = self.up, frozenset()
             self.failures += 1
             self.climbs += 1
+            self.failure_kind = "modem"
             self._to(BACKING_OFF, now)
             self.deadline = now + self._delay()
             return [Disconnect(down)]
@@ -265,7 +285,8 @@ class Supervisor:
                 return self._connect(now, REDIAL)
             return []
         if isinstance(event, (Registered, SimInserted)):
-            if self.state == BACKING_OFF:
+            cures = {Registered: ("registration", "call", "modem"), SimInserted: ("sim",)}[type(event)]
+            if self.state == BACKING_OFF and self.failure_kind in cures:
                 return self._connect(now, self._rung())
             return []
         return []

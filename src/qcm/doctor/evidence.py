@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..at.parser import Response
-from ..connect.dial import card_and_application, registration_of, reject_cause
+from ..connect.dial import registration_of, reject_cause, sim_state_of
 from ..connect.events import Registration
 from ..connect.session import ModemSession
 from ..discovery import Modem
@@ -133,13 +133,7 @@ def _read_qmi(facts: Facts, a: Dict[str, Message]) -> None:
         facts.operating_mode = a["mode"]["mode"].name
         facts.hardware_restricted = bool(a["mode"].get("hardware_restricted_mode"))
     if a["card"].ok:
-        state, app = card_and_application(a["card"])
-        if state != "present" or app is None:
-            facts.sim = "absent"
-        else:
-            facts.sim = {"ready": "ready", "pin1-or-upin-pin-required": "pin", "puk1-or-upin-puk-required": "puk",
-                         "illegal": "blocked"}.get(app["state"].name, app["state"].name)
-            facts.pin_retries, facts.puk_retries = app["pin1_retries"], app["puk1_retries"]
+        facts.sim, facts.pin_retries, facts.puk_retries = sim_state_of(a["card"])
     elif a["pin"].ok:
         status = a["pin"]["pin1_status"]
         facts.sim = {"enabled-not-verified": "pin", "blocked": "puk", "permanently-blocked": "blocked"}.get(

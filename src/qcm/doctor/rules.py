@@ -69,6 +69,12 @@ def _family_of(facts: Facts) -> str:
     return match.group(0) if match else ""
 
 
+def _stat(value: str) -> str:
+    """The <stat> of a +CREG/+CEREG answer: "0,1" and "2,1,..." carry it second, the URC "1" alone."""
+    fields = [f.strip() for f in value.split(",")]
+    return fields[1] if len(fields) > 1 else fields[0]
+
+
 def _registered(facts: Facts) -> Optional[bool]:
     """Registered for service, from QMI or else from the AT port's +CEREG/+CREG."""
     if facts.registration is not None:
@@ -76,7 +82,7 @@ def _registered(facts: Facts) -> Optional[bool]:
     for command, prefix in (("AT+CEREG?", "+CEREG:"), ("AT+CREG?", "+CREG:")):
         value = facts.at_value(command, prefix)
         if value:
-            return value.split(",")[-1].strip() in ("1", "5")
+            return _stat(value) in ("1", "5")
     return None
 
 
@@ -280,7 +286,7 @@ def not_registered(facts: Facts) -> List[Finding]:
     registration = facts.registration
     if registration is None:
         cereg = facts.at_value("AT+CEREG?", "+CEREG:")
-        stat = cereg.split(",")[-1] if cereg else None
+        stat = _stat(cereg) if cereg else None
         if stat is None or stat in ("1", "5"):
             return []
         state = {"0": "not-registered", "2": "not-registered-searching", "3": "registration-denied"}.get(stat, stat)

@@ -51,11 +51,15 @@ class AtPort:
         except OSError as exc:
             raise ModemError("cannot open the AT port %s: %s" % (self.path, exc.strerror)) from None
         if os.isatty(fd):
-            tty.setraw(fd, termios.TCSANOW)
-            attributes = termios.tcgetattr(fd)
-            attributes[4] = attributes[5] = termios.B115200
-            termios.tcsetattr(fd, termios.TCSANOW, attributes)
-            termios.tcflush(fd, termios.TCIFLUSH)  # forget what arrived before us
+            try:
+                tty.setraw(fd, termios.TCSANOW)
+                attributes = termios.tcgetattr(fd)
+                attributes[4] = attributes[5] = termios.B115200
+                termios.tcsetattr(fd, termios.TCSANOW, attributes)
+                termios.tcflush(fd, termios.TCIFLUSH)  # forget what arrived before us
+            except termios.error as exc:
+                os.close(fd)
+                raise ModemError("cannot set up the AT port %s: %s" % (self.path, exc)) from None
         self.fd = fd
         loop.add_reader(fd, self._readable)
         return self
@@ -98,6 +102,8 @@ class AtPort:
             self._finish(event)
 
     def _finish(self, result: object) -> None:
+        if isinstance(result, BaseException):
+            self.parser.reset()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -114,16 +120,21 @@ class AtPort:
         except BlockingIOError:
             return
         except OSError as exc:
-            self.close()
             log.warning("AT port %s: %s", self.path, exc.strerror)
+            self.close()
             return
-        if not data:
+        if not data:  # end of file: the tty hung up (the module went away)
+            log.warning("AT port %s hung up", self.path)
+            self.close()
             return
         for event in self.parser.receive_data(data):
             if isinstance(event, Unsolicited):
                 self.unsolicited.append(event.line)
                 del self.unsolicited[:-50]
                 if self.on_unsolicited is not None:
-                    self.on_unsolicited(event.line)
+                    try:
+                        self.on_unsolicited(event.line)
+                    except Exception:  # a listener's bug must not lose the answer that follows
+                        log.exception("unsolicited-line handler failed")
             else:
                 self._finish(event)

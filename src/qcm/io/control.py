@@ -33,8 +33,15 @@ def socket_path(run_dir: Path, netdev: str) -> Path:
 
 
 def prepare_run_dir(run_dir: Path) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(run_dir, 0o700)
+    """The run directory, root-only when qcm creates it (an existing one keeps its mode: the
+    sockets inside are 0600 anyway, and a shared directory must not be locked down)."""
+    try:
+        run_dir.mkdir(parents=True, mode=0o700)
+        os.chmod(run_dir, 0o700)  # mkdir's mode is filtered by the umask
+    except FileExistsError:
+        pass
+    except PermissionError:
+        raise PermissionProblem("cannot create %s" % run_dir, "run qcm as root") from None
 
 
 class ControlServer:
@@ -73,10 +80,11 @@ class ControlServer:
             writer.close()
 
     async def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
-            self.server = None
+        if self.server is None:
+            return  # never bound (another manager holds the path): not ours to remove
+        self.server.close()
+        await self.server.wait_closed()
+        self.server = None
         try:
             self.path.unlink()
         except FileNotFoundError:
@@ -95,8 +103,11 @@ def _alive(path: Path) -> bool:
 
 def ask(path: Path, request: Dict[str, Any], timeout: float = 30.0) -> Dict[str, Any]:
     """Send one request to a running manager and return its answer."""
-    if not path.exists():
-        raise NotRunning("no qcm manager is running for this interface (%s does not exist)" % path)
+    try:
+        if not path.exists():
+            raise NotRunning("no qcm manager is running for this interface (%s does not exist)" % path)
+    except PermissionError:
+        raise PermissionProblem("no permission to look at %s" % path, "run as root") from None
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(timeout)

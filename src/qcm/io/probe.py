@@ -44,7 +44,8 @@ def parse_probe(text: str) -> Probe:
         if kind == "dns":
             name, _, server = rest.partition("@")
             ipaddress.ip_address(server)
-            if name:
+            labels = name.rstrip(".").split(".")
+            if name and len(name) <= 253 and all(0 < len(label) <= 63 for label in labels):
                 return Probe("dns", server, name)
     except ValueError:
         pass
@@ -78,10 +79,13 @@ async def run_probe(probe: Probe, netdev: str, timeout: float = 2.0) -> bool:
     """True if the target answered through ``netdev`` within ``timeout``."""
     family = probe.family
     af = socket.AF_INET if family == 4 else socket.AF_INET6
-    if probe.kind == "ping":
-        sock = socket.socket(af, socket.SOCK_RAW, socket.IPPROTO_ICMP if family == 4 else socket.IPPROTO_ICMPV6)
-    else:
-        sock = socket.socket(af, socket.SOCK_DGRAM)
+    try:
+        if probe.kind == "ping":
+            sock = socket.socket(af, socket.SOCK_RAW, socket.IPPROTO_ICMP if family == 4 else socket.IPPROTO_ICMPV6)
+        else:
+            sock = socket.socket(af, socket.SOCK_DGRAM)
+    except OSError:  # no CAP_NET_RAW, no file descriptors left: the probe fails, qcm carries on
+        return False
     loop = asyncio.get_running_loop()
     try:
         sock.setblocking(False)

@@ -8,7 +8,6 @@ reset or was unplugged) every waiter fails with ``PortGone`` and ``on_lost`` is 
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import os
 import termios
@@ -16,7 +15,7 @@ import time
 import tty
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
-from ..errors import ModemError
+from ..errors import ModemError, PermissionProblem
 from ..qmi.catalogue import MessageDef, catalogue
 from ..qmi.client import (ClientCore, FramingProblem, IndicationReceived, Pending, RequestTimedOut,
                           ResponseReceived, UnexpectedMessage)
@@ -65,12 +64,16 @@ class QmiPort:
         except FileNotFoundError:
             raise PortGone("control port %s does not exist" % self.path) from None
         except PermissionError:
-            raise ModemError("no permission to open %s" % self.path, "run as root") from None
+            raise PermissionProblem("no permission to open %s" % self.path, "run as root") from None
         except OSError as exc:
             raise PortGone("cannot open %s: %s" % (self.path, exc.strerror)) from None
         if os.isatty(fd):
             # A pty (the simulator, or a serial-attached QMI port) must pass bytes untouched.
-            tty.setraw(fd, termios.TCSANOW)
+            try:
+                tty.setraw(fd, termios.TCSANOW)
+            except termios.error as exc:
+                os.close(fd)
+                raise PortGone("cannot set %s to raw mode: %s" % (self.path, exc)) from None
         self.fd = fd
         self.loop.add_reader(fd, self._readable)
         return self
@@ -159,12 +162,15 @@ class QmiPort:
         assert self.loop is not None
         while self._backlog and self.fd is not None:
             try:
-                os.write(self.fd, self._backlog[0])  # one frame per write, as cdc-wdm requires
+                sent = os.write(self.fd, self._backlog[0])  # one frame per write, as cdc-wdm requires
             except BlockingIOError:
                 break
             except OSError as exc:
                 self._shutdown("failed (%s)" % exc.strerror)
                 return
+            if sent < len(self._backlog[0]):  # a byte stream (pty, serial) took part of it
+                self._backlog[0] = self._backlog[0][sent:]
+                continue
             self._backlog.pop(0)
         if self.fd is None:
             return
@@ -182,11 +188,9 @@ class QmiPort:
             data = os.read(self.fd, 65536)
         except BlockingIOError:
             return
-        except OSError as exc:
-            if exc.errno in (errno.EIO, errno.ENODEV, errno.ENXIO, errno.EBADF, errno.EPIPE):
-                self._shutdown("vanished (%s)" % exc.strerror)
-                return
-            raise
+        except OSError as exc:  # EIO, ENODEV, ...: the device is gone; anything else makes it unusable too
+            self._shutdown("vanished (%s)" % exc.strerror)
+            return
         if not data:
             self._shutdown("was closed by the other side")
             return
@@ -212,7 +216,9 @@ class QmiPort:
         elif isinstance(event, UnexpectedMessage):
             log.debug("ignoring unexpected %s", summary(event.message))
         elif isinstance(event, FramingProblem):
-            log.warning("control port %s: %s", self.path, event.error)
+            error = event.error  # the dropped bytes may hold an IMSI or an IMEI: only with show_personal
+            log.warning("control port %s: %s", self.path, error if self.show_personal else
+                        "%s (%d bytes dropped)" % (error.reason, len(error.discarded)))
 
     def _trace(self, direction: str, item: Any) -> None:
         from ..qmi.message import decode

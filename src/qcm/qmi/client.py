@@ -108,14 +108,6 @@ class ClientCore:
     def cancel(self, pending: Pending) -> None:
         self._pending.pop(pending.key, None)
 
-    def forget_client(self, service: int, client_id: int) -> List[Pending]:
-        """Drop the requests of a client that is gone (released or revoked by the modem)."""
-        dropped = [p for p in self._pending.values() if (p.service, p.client_id) == (service, client_id)]
-        for pending in dropped:
-            del self._pending[pending.key]
-        self._service_ids.pop((service, client_id), None)
-        return dropped
-
     def abandon_all(self) -> List[Pending]:
         """The port is gone: every request in flight is lost."""
         dropped = list(self._pending.values())

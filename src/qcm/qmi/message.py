@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+from ..errors import ModemError
 from .catalogue import INDICATION, RESPONSE, RESULT_TLV, Catalogue, MessageDef, TlvDef, catalogue
 from .formats import DecodeError, EncodeError, EnumValue
 from .qmux import Frame
 
-__all__ = ["Message", "Result", "QmiError", "build", "build_frame", "decode", "protocol_error"]
+__all__ = ["Message", "Result", "QmiError", "MissingTlv", "build", "build_frame", "decode", "protocol_error"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,12 @@ def describe_error(error: int) -> str:
 
 def protocol_error(code: int) -> EnumValue:
     return catalogue().enum("QmiProtocolError").wrap(int(code))  # type: ignore[return-value]
+
+
+class MissingTlv(ModemError, KeyError):
+    """A response lacks a TLV the caller needs (absent, or present but malformed)."""
+
+    __str__ = Exception.__str__
 
 
 class QmiError(Exception):
@@ -124,7 +131,12 @@ class Message:
         return self.values.get(key, default)
 
     def __getitem__(self, key: str) -> Any:
-        return self.values[key]
+        try:
+            return self.values[key]
+        except KeyError:
+            detail = "; ".join(self.problems)
+            raise MissingTlv("%s %s has no usable %s%s" % (self.service_name, self.name, key.replace("_", " "),
+                                                           " (%s)" % detail if detail else "")) from None
 
     def __contains__(self, key: str) -> bool:
         return key in self.values

@@ -73,7 +73,8 @@ def to_json(message: Message, show_personal: bool = False) -> Dict[str, Any]:
         else:
             if tlv is not None:
                 entry["name"] = tlv.name
-            entry["raw"] = REDACTED if (tlv is not None and tlv.personal and not show_personal) else raw.hex()
+            hidden = tlv is not None and _has_personal(tlv.format) and not show_personal
+            entry["raw"] = REDACTED if hidden else raw.hex()
         tlvs.append(entry)
     out["tlvs"] = tlvs
     if message.problems:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 from ..io.control import ControlServer
+from ..io.files import write_atomic
 from ..qmi.message import decode
 from ..qmi.qmux import Frame, FrameParser, FramingError
 from ..qmi.render import summary
@@ -81,8 +82,9 @@ class Simulator:
                 self.data_path.start(self.loop)
         self._schedule_timer()
         self._watch_driver_files()
-        self.control = ControlServer(self.directory / "ctl.sock", self._on_control)
-        await self.control.start()
+        control = ControlServer(self.directory / "ctl.sock", self._on_control)
+        await control.start()
+        self.control = control
         self._write_description()
         log.info("simulated %s %s on %s (%s), sysfs %s", self.config.manufacturer, self.config.model,
                  self.qmi_port.path, self.layout.control_link, self.layout.sysfs)
@@ -106,10 +108,7 @@ class Simulator:
 
     def _write_description(self) -> None:
         # Written last and atomically: its appearance tells a waiting test the simulator is ready.
-        path = self.directory / "sim.json"
-        temporary = path.with_suffix(".json.tmp")
-        temporary.write_text(json.dumps(self.describe(), indent=2) + "\n")
-        os.replace(temporary, path)
+        write_atomic(self.directory / "sim.json", json.dumps(self.describe(), indent=2) + "\n")
 
     async def wait_closed(self) -> None:
         assert self._stopped is not None
@@ -128,8 +127,7 @@ class Simulator:
             self.data_path.close()
         if self.trace is not None:
             self.trace.close()
-        for name in ("sim.json", "sim.json.tmp"):
-            (self.directory / name).unlink(missing_ok=True)
+        (self.directory / "sim.json").unlink(missing_ok=True)
         if self.layout is not None:
             for path in self.layout.created:
                 shutil.rmtree(path, ignore_errors=True)
