@@ -49,10 +49,12 @@ def command_cost(args: List[str]) -> Dict[str, float]:
     runs = []
     for _ in range(5):
         start = time.perf_counter()
-        process = subprocess.Popen([PYTHON, "-c", "import resource, runpy, sys; sys.argv = ['qcm'] + sys.argv[1:]; "
+        # VmHWM, not getrusage: ru_maxrss survives exec, so it would report the benchmark's own size.
+        process = subprocess.Popen([PYTHON, "-c", "import runpy, sys; sys.argv = ['qcm'] + sys.argv[1:]; "
                                     "code = 0\ntry:\n    runpy.run_module('qcm', run_name='__main__')\n"
                                     "except SystemExit as e:\n    code = e.code\n"
-                                    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)",
+                                    "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0],"
+                                    " file=sys.stderr)",
                                     *args], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         _, err = process.communicate(timeout=30)
         runs.append((time.perf_counter() - start, int(err.strip().splitlines()[-1])))
