@@ -87,10 +87,6 @@ class AtParser:
         self._buffer = bytearray()
         self._pending: Optional[_Pending] = None
 
-    @property
-    def busy(self) -> bool:
-        return self._pending is not None
-
     def command(self, text: str, now: float, timeout: float) -> bytes:
         if self._pending is not None:
             raise AtBusy("%s is still waiting for its answer" % self._pending.command)

@@ -143,11 +143,12 @@ def run_disconnect(args: argparse.Namespace) -> int:
     from ..connect.manager import disconnect
     from .report import TextReporter
 
-    netdev = args.interface or _only_connection(args.run_dir)
+    netdev = args.interface or only_connection(args.run_dir)
     return asyncio.run(disconnect(netdev, args.run_dir, TextReporter()))
 
 
-def _only_connection(run_dir: Path) -> str:
+def only_connection(run_dir: Path) -> str:
+    """The interface of the one connection in ``run_dir`` (a manager's socket or a --once state)."""
     names = sorted({p.stem for p in run_dir.glob("*.sock")} | {p.stem for p in run_dir.glob("*.json")}) \
         if run_dir.is_dir() else []
     if len(names) == 1:

@@ -11,7 +11,7 @@ import argparse
 import importlib
 import logging
 import sys
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 # qcm never speaks TLS, but asyncio imports ssl, which maps OpenSSL into the process: about
 # 5 MB of the 25 MB the manager may use on a small router (bench/connect.py measures it).
@@ -81,6 +81,3 @@ def run_guarded(job, debug: bool = False, prog: str = "qcm") -> int:
               % (prog, type(exc).__name__, exc), file=sys.stderr)
         return EXIT_BUG
 
-
-def lines(items: List[str]) -> None:
-    sys.stdout.write("".join(item + "\n" for item in items))

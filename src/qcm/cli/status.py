@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
-from .connect import RUN_DIR, _only_connection
+from .connect import RUN_DIR, only_connection
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -20,7 +20,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..io.control import ask, socket_path
 
-    netdev = args.interface or _only_connection(args.run_dir)
+    netdev = args.interface or only_connection(args.run_dir)
     reply = ask(socket_path(args.run_dir, netdev), {"command": "status"}, timeout=10)
     status = reply.get("status", {})
     if args.json:

@@ -15,7 +15,7 @@ import asyncio
 import ipaddress
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import (CallRejectedError, ModemError, QcmError, RadioError, RegistrationError, SimAbsentError,
@@ -334,7 +334,7 @@ class Dialer:
             info = await self.session.request("NAS", "Get System Info", check=False)
             cause = reject_cause(info)
             if cause is not None:
-                registration = _replace(registration, reject_cause=cause)
+                registration = replace(registration, reject_cause=cause)
         self.registration = registration
         return registration
 
@@ -492,11 +492,6 @@ def reject_cause(info: Message) -> Optional[int]:
         if key.endswith("_system_info_v2") and isinstance(value, dict) and value.get("registration_reject_info_valid"):
             return int(value["registration_reject_cause"])
     return None
-
-
-def _replace(registration: Registration, **changes: Any) -> Registration:
-    from dataclasses import replace
-    return replace(registration, **changes)
 
 
 def _registration_hint(registration: Registration) -> str:

@@ -185,7 +185,3 @@ class Disconnected(Event):
 
 
 Reporter = Callable[[Event], None]
-
-
-def quiet(event: Event) -> None:
-    """A reporter that drops everything."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -145,7 +145,6 @@ def _read_qmi(facts: Facts, a: Dict[str, Message]) -> None:
         registration = registration_of(a["serving"], a["signal"])
         cause = reject_cause(a["system"])
         if cause is not None:
-            from dataclasses import replace
             registration = replace(registration, reject_cause=cause)
         facts.registration = registration
     if a["format"].ok and "link_layer_protocol" in a["format"]:

@@ -17,7 +17,6 @@ __all__ = ["Netlink", "NetlinkError"]
 
 SOL_NETLINK = 270
 NETLINK_EXT_ACK = 11
-NETLINK_GET_STRICT_CHK = 12
 
 
 class Netlink:

@@ -47,7 +47,6 @@ class QmiPort:
         self.core = ClientCore()
         self.fd: Optional[int] = None
         self.loop: Optional[asyncio.AbstractEventLoop] = None
-        self.round_trips = 0
         self._waiters: Dict[int, "asyncio.Future[Message]"] = {}
         self._indication_handlers: List[IndicationHandler] = []
         self._lost_handlers: List[Callable[[str], None]] = []
@@ -128,7 +127,6 @@ class QmiPort:
         future.add_done_callback(lambda f, p=pending: self._forget(p, f))
         self._flush()
         self._arm_timer()
-        self.round_trips += 1
         return future
 
     async def request(self, service: str, message: str, values: Optional[Mapping[str, Any]] = None,

@@ -137,7 +137,8 @@ class ServiceDef:
 
 
 class Catalogue:
-    def __init__(self, services: Iterable[ServiceDef], enums: Mapping[str, Enum]) -> None:
+    def __init__(self, services: Iterable[ServiceDef], enums: Mapping[str, Enum], result: TlvDef) -> None:
+        self.result = result  # the Result TLV every response carries, whatever the message
         self.services: Dict[int, ServiceDef] = {}
         self.by_name: Dict[str, ServiceDef] = {}
         for service in services:
@@ -272,7 +273,9 @@ def load(directory: Path = CATALOGUE_DIR, validate: bool = True) -> Catalogue:
         services.append(service)
     if len({s.name for s in services}) != len(services) or len({s.id for s in services}) != len(services):
         raise CatalogueError("duplicate service names or ids")
-    return Catalogue(services, enums)
+    if len(common_response) != 1 or common_response[0].type != RESULT_TLV:
+        raise CatalogueError("common.json must declare exactly the Result TLV (0x02) of responses")
+    return Catalogue(services, enums, common_response[0])
 
 
 @functools.lru_cache(maxsize=None)

@@ -115,10 +115,6 @@ class ClientCore:
         self._parser = FrameParser(self._parser.max_frame_size)
         return dropped
 
-    @property
-    def in_flight(self) -> int:
-        return len(self._pending)
-
     # ---------------------------------------------------------------- receiving
 
     def receive_data(self, data: bytes) -> List[Event]:

@@ -201,10 +201,9 @@ def decode(frame: Frame, cat: Optional[Catalogue] = None) -> Message:
     elif frame.kind == RESPONSE:
         # Even for a message we do not know, the Result TLV is the same everywhere.
         raw = frame.tlv(RESULT_TLV)
-        common = cat.method("CTL", "Sync").tlv(RESPONSE, RESULT_TLV)
-        if raw is not None and common is not None:
+        if raw is not None:
             try:
-                values["result"] = common.format.decode(raw, 0, len(raw))[0]
+                values["result"] = cat.result.format.decode(raw, 0, len(raw))[0]
             except DecodeError as exc:
                 problems.append("TLV 0x02 Result: %s" % exc)
     return Message(frame, definition, values, tuple(problems))

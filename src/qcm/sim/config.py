@@ -121,7 +121,6 @@ class SimConfig:
     dns6: Tuple[str, ...] = ("2001:db8:100::53",)
     max_clients: int = 16
     latency_ms: float = 0.0
-    seed: int = 0
 
     @property
     def vendor_id(self) -> int:

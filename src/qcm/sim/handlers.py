@@ -7,7 +7,7 @@ raises ``SimQmiError`` with the QMI error name a real module answers in that sit
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 from .modem import Call, HANDLERS, Request, SERVICE_VERSIONS, SimModem, SimQmiError, handler
 
@@ -120,8 +120,6 @@ def _dms_event_report(m: SimModem, r: Request) -> None:
     wanted = m.indications[r.client]
     if "operating_mode_reporting" in r.values:
         wanted.dms_operating_mode = bool(r.values["operating_mode_reporting"])
-    if "pin_state_reporting" in r.values:
-        wanted.dms_pin_state = bool(r.values["pin_state_reporting"])
 
 
 def _pin_status(m: SimModem) -> Dict[str, Any]:
@@ -615,6 +613,3 @@ def _bearer(m: SimModem, r: Request) -> Dict[str, Any]:
 def _abort(m: SimModem, r: Request) -> None:
     return None
 
-
-def supported() -> List[str]:
-    return sorted("%s %s" % key for key in HANDLERS)

@@ -79,7 +79,6 @@ class Indications:
     system_info: bool = False
     signal_info: bool = False
     dms_operating_mode: bool = False
-    dms_pin_state: bool = False
     uim_card_status: bool = False
 
 
@@ -401,10 +400,9 @@ def _error_code(name: str) -> int:
 
 
 def _error_frame(frame: Frame, error: str) -> Frame:
-    result = catalogue().method("CTL", "Sync").tlv(RESPONSE, "result")
+    """A failure answer to a request the catalogue does not know (only the Result TLV)."""
     out = bytearray()
-    code = _error_code(error)
-    result.format.encode({"error_status": 1, "error_code": code}, out)  # type: ignore[union-attr]
+    catalogue().result.format.encode({"error_status": 1, "error_code": _error_code(error)}, out)
     return Frame(frame.service, frame.client_id, RESPONSE, frame.transaction, frame.message_id,
                  ((0x02, bytes(out)),))
 
