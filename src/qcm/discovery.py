@@ -68,6 +68,8 @@ class Modem:
     raw_ip: Optional[bool]     # qmi_wwan's qmi/raw_ip: True raw-IP, False 802.3, None not applicable
     at_port: Optional[str]
     ports: Tuple[Port, ...] = ()
+    at_interface: int = 2      # USB interface of the AT port, from the known layout of the product
+    unbound: Tuple[int, ...] = ()  # USB interfaces no driver claimed (serial ports without option, ...)
     sysfs_path: str = ""
     busnum: int = 0
     devnum: int = 0
@@ -148,6 +150,7 @@ def _scan_device(sysfs: Path, dev: Path, device: Path, name: str) -> Optional[Mo
     interfaces = [n for n in _children(device) if n.startswith(name + ":")]
     net_function: Optional[Tuple[int, str, Path]] = None
     ports: List[Port] = []
+    unbound: List[int] = []
     for entry in interfaces:
         interface = device / entry
         try:
@@ -155,6 +158,8 @@ def _scan_device(sysfs: Path, dev: Path, device: Path, name: str) -> Optional[Mo
         except ValueError:
             continue
         driver = _driver(interface)
+        if not driver:
+            unbound.append(number)
         if driver in MODE_OF_DRIVER and (net_function is None or _children(interface / "net")):
             net_function = (number, driver, interface)
         for node_dir in ("usbmisc", "usb", "GobiQMI"):
@@ -184,7 +189,8 @@ def _scan_device(sysfs: Path, dev: Path, device: Path, name: str) -> Optional[Mo
         manufacturer=_read(device / "manufacturer"), product=_read(device / "product"),
         model=model or _read(device / "product") or "unknown", mode=mode, driver=driver,
         driver_version=_module_version(sysfs, driver), interface=number, control=control, netdev=netdev,
-        raw_ip=raw_ip, at_port=at_port, ports=tuple(ports), sysfs_path=str(device),
+        raw_ip=raw_ip, at_port=at_port, ports=tuple(ports), at_interface=at_interface, unbound=tuple(sorted(unbound)),
+        sysfs_path=str(device),
         busnum=int(_read(device / "busnum", "0") or 0), devnum=int(_read(device / "devnum", "0") or 0),
         sysfs_root=str(sysfs))
 

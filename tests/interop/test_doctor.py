@@ -61,14 +61,19 @@ def test_seed_003_names_the_cause_the_expert_found(start_sim):
     assert "the module is an EC25-A" in labelled["findings"][0]["evidence"][0]
 
 
-def test_seed_002_bg95_is_told_to_use_ecm(start_sim):
+def test_seed_002_bg95_is_told_to_bind_option_then_use_ecm(start_sim):
+    """As in the thread: the serial ports have no driver, QMI answers but has no data path."""
     sim = start_sim("--scenario", "seed-002-bg95-qmi")
     report = json.loads(qcm(sim, "doctor", "--json").stdout)
-    first = report["findings"][0]
-    assert first["id"] == "usbnet-mode-mismatch" and "BG95" in first["title"]
-    assert 'AT+QCFGEXT="usbnet","ecm"' in first["fix"] or "qcm usbnet ecm" in first["fix"]
-    unsupported = [f for f in report["findings"] if f["id"] == "qmi-request-unsupported"][0]
-    assert any("0x5e NotSupported" in line for line in unsupported["evidence"])
+    found = {f["id"]: f for f in report["findings"]}
+    assert "option1/new_id" in found["at-port-missing"]["fix"] and "2c7c 0700" in found["at-port-missing"]["fix"]
+    usbnet = found["usbnet-mode-mismatch"]
+    assert "BG95" in usbnet["title"] and 'AT+QCFGEXT="usbnet","ecm"' in usbnet["fix"]
+    assert "at-port-missing" in usbnet["fix"]
+    assert any("0x5e NotSupported" in line for line in found["qmi-request-unsupported"]["evidence"])
+    refused = qcm(sim, "usbnet", "ecm")
+    assert refused.returncode == 3 and "no AT port" in refused.stderr and "new_id" in refused.stderr
+    assert "Traceback" not in refused.stderr
 
 
 def test_doctor_changes_nothing(start_sim):
@@ -108,7 +113,7 @@ def test_usbnet_show_and_switch(start_sim):
 
 
 def test_usbnet_on_bg95_uses_qcfgext(start_sim):
-    sim = start_sim("--scenario", "seed-002-bg95-qmi")
+    sim = start_sim("--scenario", "seed-002-bg95-qmi", "--set", "serial_driver=option")  # once option serves it
     switched = qcm(sim, "usbnet", "ecm")
     assert switched.returncode == 0 and "usbnet: qmi -> ecm" in switched.stdout and "cdc_ether" in switched.stdout
 

@@ -51,3 +51,44 @@ def test_firmware_tables():
     assert parse_revision("BG96MAR02A07M1G") is None
     assert parse_variant("EG25-G") == ("EG25", "G")
     assert variant_covers("E", "262") and not variant_covers("E", "310") and variant_covers("G", "999")
+
+
+def modem(**changes):
+    from dataclasses import replace
+
+    from qcm.discovery import Modem
+    base = Modem(usb_path="1-1.2", vendor_id=0x2C7C, product_id=0x0125, manufacturer="Quectel", product="EC25",
+                 model="EC25/EC20", mode="qmi", driver="qmi_wwan", driver_version="6.1.0", interface=4,
+                 control="/dev/cdc-wdm0", netdev="wwan0", raw_ip=True, at_port="/dev/ttyUSB2")
+    return replace(base, **changes)
+
+
+def usbnet_answer(value):
+    return {'AT+QCFG="usbnet"': Response('AT+QCFG="usbnet"', ('+QCFG: "usbnet",%s' % value,), "OK")}
+
+
+def test_wanted_mode_is_explained_for_what_was_asked():
+    facts = Facts(modem=modem(), wanted_mode="mbim", at=usbnet_answer(0))
+    [finding] = diagnose(facts)
+    assert finding.title == "the module is in QMI mode, not MBIM"
+    assert "cdc_mbim" in finding.explanation and "no QMI port" not in finding.explanation
+    assert 'AT+QCFG="usbnet",2' in finding.fix
+    ecm = diagnose(Facts(modem=modem(mode="ethernet", driver="cdc_ether", control=None), at=usbnet_answer(1)))[0]
+    assert "no QMI port" in ecm.explanation and 'AT+QCFG="usbnet",0' in ecm.fix and "qmi_wwan" in ecm.fix
+
+
+def test_missing_serial_driver_is_named_and_matters_most_on_bg95():
+    plain = diagnose(Facts(modem=modem(at_port=None, unbound=(0, 1, 2, 3)), link_layer="raw-ip", host_raw_ip=True))
+    assert [(f.id, f.severity) for f in plain] == [("at-port-missing", "warning")]
+    assert "echo '2c7c 0125' > /sys/bus/usb-serial/drivers/option1/new_id" in plain[0].fix
+    bg95 = Facts(modem=modem(product_id=0x0700, at_port=None, unbound=(0, 1, 2), interface=3), revision="BG95M3LAR02A03")
+    assert [(f.id, f.severity) for f in diagnose(bg95)] == [("at-port-missing", "error"),
+                                                            ("usbnet-mode-mismatch", "error")]
+    assert ids(Facts(modem=modem(unbound=(3,)))) == []  # the AT port is there: nothing to say
+
+
+def test_registered_but_detached_is_not_called_searching():
+    facts = Facts(sim="ready", operating_mode="online",
+                  registration=Registration("registered", False, mcc=228, mnc=1, operator="Swisscom"))
+    [finding] = diagnose(facts)
+    assert finding.id == "not-registered" and "not attached for data" in finding.title and "CGATT" in finding.fix

@@ -20,8 +20,11 @@ def find_at_port(args: argparse.Namespace) -> str:
 
     modem = select(scan(args.sysfs, args.dev), args.interface, args.control, args.usb_path)
     if not modem.at_port:
-        raise NoModemError("%s has no AT port bound to a serial driver" % modem.usb_path,
-                           "the option driver may not know this module; give --port /dev/ttyUSBn")
+        raise NoModemError(
+            "%s has no AT port: no serial driver claimed its USB interface %d" % (modem.usb_path, modem.at_interface),
+            "the option driver may not know this module: modprobe option; echo '%04x %04x' > "
+            "/sys/bus/usb-serial/drivers/option1/new_id (or give --port /dev/ttyUSBn)"
+            % (modem.vendor_id, modem.product_id))
     return modem.at_port
 
 

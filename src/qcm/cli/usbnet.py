@@ -7,13 +7,7 @@ import sys
 import time
 from typing import Optional, Tuple
 
-MODES = ("qmi", "ecm", "mbim", "rndis")
-NUMBERS = {"qmi": 0, "ecm": 1, "mbim": 2, "rndis": 3}
-EXT_NAMES = {"qmi": "rmnet", "ecm": "ecm", "mbim": "mbim", "rndis": "rndis"}  # AT+QCFGEXT (BG95-class)
-EXPECT = {"qmi": "qmi_wwan (a /dev/cdc-wdmN control port and a wwanN interface; use qcm connect)",
-          "ecm": "cdc_ether (an Ethernet interface, usb0 or ethN, that gets its address by DHCP from the module)",
-          "mbim": "cdc_mbim (a /dev/cdc-wdmN MBIM port and a wwanN interface; use mbimcli or ModemManager)",
-          "rndis": "rndis_host (an Ethernet interface that gets its address by DHCP from the module)"}
+from ..at.usbnet import EXPECT, MODES, PREFIX, QUERY, mode_of, set_command
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -27,18 +21,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 async def _read(port) -> Tuple[str, str]:  # type: ignore[no-untyped-def]
-    """(mode, which command the module uses)."""
-    response = await port.command('AT+QCFG="usbnet"', check=False)
-    value = response.value('+QCFG: "usbnet",')
-    if response.ok and value is not None:
-        return {str(v): k for k, v in NUMBERS.items()}.get(value.strip(), "unknown (%s)" % value), "qcfg"
-    response = await port.command('AT+QCFGEXT="usbnet"', check=False)
-    value = response.value('+QCFGEXT: "usbnet",')
-    if response.ok and value is not None:
-        name = value.strip().strip('"')
-        return {v: k for k, v in EXT_NAMES.items()}.get(name, name), "qcfgext"
+    """(mode, which command the module uses: qcfg or qcfgext)."""
+    for style in ("qcfg", "qcfgext"):  # BG95-class modules answer only the second
+        response = await port.command(QUERY[style], check=False)
+        value = response.value(PREFIX[style])
+        if response.ok and value is not None:
+            return mode_of(value) or "unknown (%s)" % value, style
     from ..errors import ModemError
-    raise ModemError("the module answers neither AT+QCFG=\"usbnet\" nor AT+QCFGEXT=\"usbnet\"")
+    raise ModemError('the module answers neither AT+QCFG="usbnet" nor AT+QCFGEXT="usbnet"')
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,10 +47,7 @@ def run(args: argparse.Namespace) -> int:
             current, style = await _read(port)
             if args.mode is None or args.mode == current:
                 return current, None
-            if style == "qcfg":
-                await port.command('AT+QCFG="usbnet",%d' % NUMBERS[args.mode])
-            else:
-                await port.command('AT+QCFGEXT="usbnet","%s"' % EXT_NAMES[args.mode])
+            await port.command(set_command(style, args.mode))
             if not args.no_reset:
                 await port.command("AT+CFUN=1,1")
             return current, args.mode

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
+from ..at import usbnet
 from ..discovery import KNOWN_MODULES
 from .evidence import Facts
 from .firmware import parse_revision, parse_variant, region_of_mcc, variant_covers, VARIANTS
@@ -21,15 +22,11 @@ __all__ = ["Finding", "diagnose", "RULES", "ORDER"]
 
 ERROR, WARNING, INFO = "error", "warning", "info"
 
-ORDER = ("port-busy", "usbnet-mode-mismatch", "sim-missing", "sim-puk-required", "sim-pin-required",
+ORDER = ("port-busy", "at-port-missing", "usbnet-mode-mismatch", "sim-missing", "sim-puk-required", "sim-pin-required",
          "firmware-variant-mismatch", "radio-off", "raw-ip-mismatch", "not-registered", "apn-rejected",
          "qmi-request-unsupported")
 
 NO_QMI_DATA = ("BG95", "BG77", "BG600L")  # LPWA modules: QMI answers, but their data path is ECM only
-USBNET_NAMES = {"0": "qmi", "1": "ecm", "2": "mbim", "3": "rndis", "rmnet": "qmi", "ecm": "ecm", "mbim": "mbim",
-                "rndis": "rndis", "modem": "ppp"}
-DRIVER_OF_MODE = {"qmi": "qmi_wwan (or qmi_wwan_q / GobiNet)", "ecm": "cdc_ether", "mbim": "cdc_mbim",
-                  "rndis": "rndis_host"}
 MODE_OF_KERNEL = {"qmi": "qmi", "mbim": "mbim", "ethernet": "ecm"}
 # 3GPP TS 24.008 reject causes users meet (NAS registration, EMM/GMM).
 REJECT_CAUSES = {2: "IMSI unknown in HLR (the SIM is not known to the network: not activated?)",
@@ -104,21 +101,46 @@ def port_busy(facts: Facts) -> List[Finding]:
     return findings
 
 
+def at_port_missing(facts: Facts) -> List[Finding]:
+    modem = facts.modem
+    if modem is None or modem.at_port or modem.at_interface not in modem.unbound:
+        return []
+    family = _family_of(facts)
+    needed = family in NO_QMI_DATA and modem.mode == "qmi"  # its only way out of QMI mode is an AT command
+    unbound = ", ".join(str(n) for n in modem.unbound)
+    return [Finding(
+        "at-port-missing", ERROR if needed else WARNING, "the module's serial ports have no driver: no AT port",
+        ["USB interface%s %s of %s %s have no driver bound; interface %d is the AT port" % (
+            "s" if len(modem.unbound) > 1 else "", unbound, modem.usb_id, family or modem.model, modem.at_interface)],
+        "The module's DM, NMEA, AT and modem ports are USB serial functions that the kernel's option driver serves. "
+        "It did not claim them (a kernel older than the module, or one built without USB_SERIAL_OPTION), so there "
+        "is no /dev/ttyUSB port for AT commands: nothing can check or change the USB mode, the bands or the radio "
+        "that way%s." % (", and this module can only leave QMI mode by an AT command" if needed else ""),
+        "modprobe option; echo '%04x %04x' > /sys/bus/usb-serial/drivers/option1/new_id (lasts until reboot; "
+        "for good, a kernel whose option driver lists the module, or the patch from Quectel's Linux USB driver "
+        "guide); then the AT port appears as a /dev/ttyUSBn (qcm list shows which)" % (modem.vendor_id, modem.product_id))]
+
+
+def _usbnet_setting(facts: Facts) -> Tuple[Optional[str], Optional[str], str]:
+    """(the module's mode, the raw answer, the command style) from AT+QCFG or AT+QCFGEXT "usbnet"."""
+    for style in ("qcfg", "qcfgext"):
+        value = facts.at_value(usbnet.QUERY[style], usbnet.PREFIX[style])
+        if value is not None:
+            return usbnet.mode_of(value), value, style
+    return None, None, "qcfgext" if _family_of(facts) in NO_QMI_DATA else "qcfg"
+
+
 def usbnet_mode_mismatch(facts: Facts) -> List[Finding]:
     modem = facts.modem
     if modem is None:
         return []
     family = _family_of(facts)
-    qcfg = facts.at_value('AT+QCFG="usbnet"', '+QCFG: "usbnet",')
-    qcfgext = facts.at_value('AT+QCFGEXT="usbnet"', '+QCFGEXT: "usbnet",')
-    module_mode = USBNET_NAMES.get((qcfg or qcfgext or "").strip('"').lower()) if (qcfg or qcfgext) else None
+    module_mode, answer, style = _usbnet_setting(facts)
     kernel_mode = MODE_OF_KERNEL.get(modem.mode)
     evidence = ["USB %s %s, network function bound to %s (%s mode)" % (modem.usb_id, family or modem.model,
                                                                        modem.driver or "no driver", modem.mode)]
-    if qcfg is not None:
-        evidence.append('AT+QCFG="usbnet" answers %s (%s)' % (qcfg, module_mode))
-    if qcfgext is not None:
-        evidence.append('AT+QCFGEXT="usbnet" answers %s' % qcfgext)
+    if answer is not None:
+        evidence.append("%s answers %s (%s)" % (usbnet.QUERY[style], answer, module_mode or "?"))
     if family in NO_QMI_DATA and (modem.mode == "qmi" or module_mode == "qmi"):
         failures = ["%s %s: %s" % (s, m, n) for s, m, _, n in facts.qmi_failures]
         return [Finding(
@@ -127,38 +149,42 @@ def usbnet_mode_mismatch(facts: Facts) -> List[Finding]:
             "%s (like BG77 and BG600L) answer some QMI requests, so quectel-CM and qmicli seem to start, but their "
             "firmware carries data only over ECM (a USB Ethernet function) or PPP: profile requests fail with "
             "0x5e NotSupported and no call ever carries traffic." % family,
-            'switch the module to ECM: qcm usbnet ecm (it sends AT+QCFGEXT="usbnet","ecm" and resets the module); '
-            "then the kernel's cdc_ether driver brings up an Ethernet interface (eth1/usb0) that gets its address "
-            "by DHCP from the module")]
-    findings = []
+            "%sswitch the module to ECM: qcm usbnet ecm (it sends %s and resets the module); then the kernel's "
+            "cdc_ether driver brings up an Ethernet interface (usb0 or ethN) that gets a 192.168.225.x address by "
+            "DHCP from the module" % ("first give the module its AT port (see at-port-missing), then "
+                                     if not modem.at_port else "", usbnet.set_command("qcfgext", "ecm")))]
     if module_mode and kernel_mode and module_mode != kernel_mode and module_mode != "ppp":
-        findings.append(Finding(
+        return [Finding(
             "usbnet-mode-mismatch", ERROR,
             "the module is set to %s but the kernel bound %s" % (module_mode.upper(), modem.driver or "nothing"),
             evidence,
             "The usbnet setting takes effect when the module restarts; until then, or when the kernel lacks the "
             "driver for the new mode, the interface and the setting disagree.",
             "restart the module (AT+CFUN=1,1, or power it off and on) and check that the %s driver is available"
-            % DRIVER_OF_MODE.get(module_mode, "right")))
-    elif (module_mode or kernel_mode) and (module_mode or kernel_mode) != facts.wanted_mode:
-        current = module_mode or kernel_mode
-        findings.append(Finding(
-            "usbnet-mode-mismatch", ERROR,
-            "the module is in %s mode, not %s" % ((current or "?").upper(), facts.wanted_mode.upper()),
-            evidence,
-            "qcm connect talks QMI to the module's control port; in %s mode the module has no QMI port and "
-            "expects %s on the host." % ((current or "?").upper(), DRIVER_OF_MODE.get(current or "", "another driver")),
-            "qcm usbnet %s (AT+QCFG=\"usbnet\",%d, then a reset); after it re-enumerates expect %s with a cdc-wdm "
-            "control port and a wwan interface" % (facts.wanted_mode, {"qmi": 0, "ecm": 1, "mbim": 2, "rndis": 3}[
-                facts.wanted_mode], DRIVER_OF_MODE[facts.wanted_mode])))
-    elif not modem.driver and not module_mode:
-        findings.append(Finding(
+            % usbnet.DRIVER.get(module_mode, "right"))]
+    current, wanted = module_mode or kernel_mode, facts.wanted_mode
+    if current and current != wanted:
+        if wanted == "qmi":
+            why = ("qcm connect (like quectel-CM, qmicli and uqmi) talks QMI to the module's control port; in %s "
+                   "mode the module has no QMI port and the host binds %s instead." % (
+                       current.upper(), usbnet.DRIVER.get(current, "another driver")))
+        else:
+            why = ("You asked for %s, which needs %s on the host; in %s mode the module brings %s instead%s." % (
+                wanted.upper(), usbnet.DRIVER[wanted], current.upper(), usbnet.DRIVER.get(current, "another driver"),
+                " (qcm connect itself speaks QMI, the mode it is in now)" if current == "qmi" else ""))
+        return [Finding(
+            "usbnet-mode-mismatch", ERROR, "the module is in %s mode, not %s" % (current.upper(), wanted.upper()),
+            evidence, why,
+            "qcm usbnet %s (it sends %s and resets the module); after it comes back expect %s" % (
+                wanted, usbnet.set_command(style, wanted), usbnet.EXPECT[wanted]))]
+    if not modem.driver and not module_mode:
+        return [Finding(
             "usbnet-mode-mismatch", ERROR, "no driver is bound to the module's network function", evidence,
             "The kernel found the module but no network driver claimed its data interface, so there is no "
             "network interface to configure.",
             "load the driver (modprobe qmi_wwan); for modules the kernel does not know yet, add the USB id with "
-            "echo '%04x %04x' > /sys/bus/usb/drivers/qmi_wwan/new_id" % (modem.vendor_id, modem.product_id)))
-    return findings
+            "echo '%04x %04x' > /sys/bus/usb/drivers/qmi_wwan/new_id" % (modem.vendor_id, modem.product_id))]
+    return []
 
 
 def sim_state(facts: Facts) -> List[Finding]:
@@ -303,6 +329,14 @@ def not_registered(facts: Facts) -> List[Finding]:
             evidence.append("%s answers %s" % (command, value))
     if facts.sim not in (None, "ready") or facts.operating_mode not in (None, "online") or facts.hardware_restricted:
         return []  # a consequence of the SIM or radio findings, not a cause of its own
+    if state == "registered":  # registered, but the packet service is detached
+        return [Finding(
+            "not-registered", ERROR, "registered on %s, but not attached for data" % (
+                registration.operator or "the network" if registration else "the network"), evidence,
+            "The network accepted the module but not (yet) for packet data: the SIM's plan may have no data, the "
+            "network may refuse the attach, or the module is still attaching.",
+            "check AT+CGATT? (1 is attached; AT+CGATT=1 asks for it) and AT+CEER for the reason; ask the operator "
+            "that the SIM has data enabled")]
     if state == "registration-denied":
         text = REJECT_CAUSES.get(cause or 0, "cause %s" % cause) if cause else "no cause given"
         return [Finding("not-registered", ERROR, "the network refuses the module: %s" % text, evidence,
@@ -363,7 +397,7 @@ def qmi_request_unsupported(facts: Facts) -> List[Finding]:
         "usbnet-mode-mismatch")]
 
 
-RULES: List[Rule] = [port_busy, usbnet_mode_mismatch, sim_state, firmware_variant_mismatch, radio_off,
+RULES: List[Rule] = [port_busy, at_port_missing, usbnet_mode_mismatch, sim_state, firmware_variant_mismatch, radio_off,
                      raw_ip_mismatch, not_registered, apn_rejected, qmi_request_unsupported]
 
 

@@ -110,6 +110,8 @@ class SimConfig:
     usbnet_command: str = "qcfg"       # qcfg (AT+QCFG="usbnet", EC2x) or qcfgext (AT+QCFGEXT, BG95-class)
     net_interface: int = 4             # USB interface of the network function
     at_interface: int = 2              # USB interface of the AT port
+    serial_driver: str = "option"      # what drives the serial ports; "" leaves them unbound (no /dev/ttyUSB)
+    port_holder: str = ""              # a process by this name holds the control and AT ports (ModemManager)
     firmware_build: str = "01.001.01.001"
     bands: str = "0x260,0x80a,0x0"
     nwscanmode: int = 0

@@ -25,7 +25,7 @@ NET_CLASSES = {"qmi": ("ff", "ff", "ff"), "mbim": ("02", "0e", "00"), "ecm": ("0
 def interfaces(config: SimConfig) -> List[Tuple[int, Tuple[str, str, str], str, str]]:
     """(number, class/subclass/protocol, driver, kind) of each USB interface, in the EC2x way:
     serial ports (DM, NMEA, AT, modem) below the network function."""
-    layout = [(n, ("ff", "00", "00") if n else ("ff", "ff", "ff"), "option", "tty")
+    layout = [(n, ("ff", "00", "00") if n else ("ff", "ff", "ff"), config.serial_driver, "tty")
               for n in range(config.net_interface)]
     driver = config.driver if config.usbnet == "qmi" else NET_DRIVERS[config.usbnet]
     layout.append((config.net_interface, NET_CLASSES[config.usbnet], driver, config.usbnet))
@@ -97,13 +97,14 @@ def lay_out(root: Path, config: SimConfig, control_pty: str, tty_ptys: Optional[
         _write(interface / "bInterfaceSubClass", sub + "\n")
         _write(interface / "bInterfaceProtocol", proto + "\n")
         _write(interface / "bNumEndpoints", "03\n")
-        driver_name = driver
-        (drivers / driver_name).mkdir(parents=True, exist_ok=True)
-        for control_file in ("bind", "unbind"):  # written to re-bind the driver (recovery)
-            if not (drivers / driver_name / control_file).exists():
-                _write(drivers / driver_name / control_file, "")
-        _link(interface / "driver", drivers / driver_name)
         _link(sysfs / "bus" / "usb" / "devices" / name, interface)
+        if not driver:
+            continue  # no driver claimed it: no driver link, no tty, no /dev node
+        (drivers / driver).mkdir(parents=True, exist_ok=True)
+        for control_file in ("bind", "unbind"):  # written to re-bind the driver (recovery)
+            if not (drivers / driver / control_file).exists():
+                _write(drivers / driver / control_file, "")
+        _link(interface / "driver", drivers / driver)
         if kind == "tty":
             tty = "ttyUSB%d" % tty_index
             tty_index += 1
@@ -128,9 +129,9 @@ def lay_out(root: Path, config: SimConfig, control_pty: str, tty_ptys: Optional[
             _write(netdev_dir / "uevent", "DEVTYPE=%s\nINTERFACE=%s\n" % ("wwan" if kind == "qmi" else "", netdev))
             _write(netdev_dir / "type", "1\n")  # ARPHRD_ETHER until the host switches raw_ip on
             _link(sysfs / "class" / "net" / netdev, netdev_dir)
-            (sysfs / "module" / driver_name).mkdir(parents=True, exist_ok=True)
-            _write(sysfs / "module" / driver_name / "version", config.driver_version + "\n")
-            _link(drivers / driver_name / "module", sysfs / "module" / driver_name)
+            (sysfs / "module" / driver).mkdir(parents=True, exist_ok=True)
+            _write(sysfs / "module" / driver / "version", config.driver_version + "\n")
+            _link(drivers / driver / "module", sysfs / "module" / driver)
     control_link = dev / config.control
     if config.usbnet == "qmi":
         _link_dev(control_link, control_pty)
