@@ -41,7 +41,10 @@ def run(args: argparse.Namespace) -> int:
 
 def summary(facts: Any) -> Dict[str, Any]:
     registration = facts.registration
+    manager = facts.manager
     return {
+        "qcm": "pid %s, %s%s" % (manager.get("pid"), manager.get("state"), ", last error: %s" % manager["last_error"]
+                                 if manager.get("last_error") else "") if manager else None,
         "firmware": facts.revision or facts.at_text("AT+QGMR"),
         "model": facts.model or facts.at_text("AT+CGMM"),
         "sim": facts.sim or facts.at_value("AT+CPIN?", "+CPIN:"),

@@ -533,6 +533,7 @@ class Manager:
                               "handle": bearer.handle, "up_for": round(time.monotonic() - bearer.started, 1)})
             calls.append(entry)
         return {
+            "pid": os.getpid(),
             "netdev": modem.netdev if modem else None,
             "control": modem.control if modem else None,
             "usb_path": modem.usb_path if modem else None,

@@ -151,6 +151,19 @@ def _read_qmi(facts: Facts, a: Dict[str, Message]) -> None:
         facts.link_layer = a["format"]["link_layer_protocol"].name
 
 
+def _read_manager(facts: Facts, status: Dict[str, Any]) -> None:
+    """A running qcm holds the control port: it is not a culprit, and what it knows stands in for QMI."""
+    ours = status.get("pid")
+    facts.holders = {port: kept for port, kept in ((port, [h for h in holders if h[0] != ours])
+                                                   for port, holders in facts.holders.items()) if kept}
+    facts.revision, facts.model = status.get("revision") or "", status.get("model") or ""
+    facts.manufacturer = status.get("manufacturer") or ""
+    facts.sim = status.get("sim") if status.get("sim") not in ("", "unknown") else None
+    registration = status.get("registration")
+    if registration:
+        facts.registration = Registration(**{k: v for k, v in registration.items() if k != "text"})
+
+
 async def _at(facts: Facts, path: str, timeout: float) -> None:
     port = await AtPort(path).open()
     try:
@@ -179,6 +192,8 @@ async def gather(modem: Optional[Modem], run_dir: Path, timeout: float = 3.0, va
             facts.manager = ask(socket_path(run_dir, modem.netdev), {"command": "status"}, timeout=3)["status"]
         except QcmError:
             pass
+    if facts.manager is not None:
+        _read_manager(facts, facts.manager)
     jobs = []
     if modem.mode != "qmi" or not modem.control:
         facts.qmi_problem = "no QMI control port (the module is in %s mode)" % modem.mode
