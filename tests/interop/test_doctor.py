@@ -125,3 +125,15 @@ def test_at_command(start_sim):
     assert result.stdout.splitlines()[:2] == ["+CPIN: READY", "OK"]
     bad = qcm(sim, "at", "AT+NOSUCH")
     assert bad.returncode == 9 and bad.stdout.strip() == "ERROR"
+
+
+def test_a_second_quectel_cm_is_named_with_where_it_comes_from(start_sim):
+    """Seed 003's log shows another quectel-CM (a reconnect service) on /dev/cdc-wdm0."""
+    sim = start_sim("--set", "port_holder=quectel-CM")
+    report = json.loads(qcm(sim, "doctor", "--json").stdout)
+    [busy] = report["findings"]
+    pid = int(busy["title"].rsplit("pid ", 1)[1].rstrip(")"))
+    assert busy["id"] == "port-busy" and "quectel-CM (pid %d)" % pid in busy["title"]
+    assert "reconnect service" in busy["fix"] and len(busy["evidence"]) == 2
+    sim.stop()
+    assert not os.path.exists("/proc/%d" % pid)  # the simulator ends the holder it started

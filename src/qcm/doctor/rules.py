@@ -86,18 +86,24 @@ def _registered(facts: Facts) -> Optional[bool]:
 # ---------------------------------------------------------------------- rules
 
 def port_busy(facts: Facts) -> List[Finding]:
-    findings = []
+    ports_of: Dict[Tuple[Tuple[int, str], ...], List[str]] = {}  # the same holders often hold both ports
     for port, holders in sorted(facts.holders.items()):
+        ports_of.setdefault(tuple(sorted(holders)), []).append(port)
+    findings = []
+    for holders, ports in ports_of.items():
         names = ", ".join("%s (pid %d)" % (name, pid) for pid, name in holders)
-        mm = any(name == "ModemManager" for _, name in holders)
+        if any(name == "ModemManager" for _, name in holders):
+            fix = ("stop ModemManager (systemctl disable --now ModemManager), or tell it to leave the module alone "
+                   "with the udev property ID_MM_DEVICE_IGNORE=1")
+        else:
+            fix = ("stop %s; if it comes back, a service or script starts it (a reconnect service running "
+                   "quectel-CM is common: systemctl list-units | grep -i -e qmi -e quectel)" % names)
         findings.append(Finding(
-            "port-busy", ERROR, "%s is held by %s" % (port, names),
-            ["%s is open in %s" % (port, names)],
+            "port-busy", ERROR, "%s %s held by %s" % (" and ".join(ports), "are" if len(ports) > 1 else "is", names),
+            ["%s is open in %s" % (port, names) for port in ports],
             "A QMI control port or an AT port has one reader: whoever reads first takes the modem's answer, so two "
             "programs on one port both see timeouts and garbage. qcm never stops another program for you.",
-            ("stop ModemManager (systemctl disable --now ModemManager), or tell it to leave the module alone with "
-             "the udev property ID_MM_DEVICE_IGNORE=1; " if mm else "stop %s, " % names)
-            + "then run qcm again (it waits for nobody else on the port)"))
+            fix + "; then run qcm again"))
     return findings
 
 

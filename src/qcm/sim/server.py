@@ -15,6 +15,8 @@ import os
 import random
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
@@ -62,6 +64,7 @@ class Simulator:
         self._stopped: Optional[asyncio.Event] = None
         self._created_directory = False
         self._driver_files: Dict[str, float] = {}
+        self.holder: Optional[subprocess.Popen] = None
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -82,12 +85,25 @@ class Simulator:
                 self.data_path.start(self.loop)
         self._schedule_timer()
         self._watch_driver_files()
+        if self.config.port_holder:
+            self.holder = self._start_holder(self.config.port_holder)
         control = ControlServer(self.directory / "ctl.sock", self._on_control)
         await control.start()
         self.control = control
         self._write_description()
         log.info("simulated %s %s on %s (%s), sysfs %s", self.config.manufacturer, self.config.model,
                  self.qmi_port.path, self.layout.control_link, self.layout.sysfs)
+
+    def _start_holder(self, name: str) -> subprocess.Popen:
+        """Another program holding the control and AT ports, as ModemManager does in the field."""
+        assert self.layout is not None
+        ports = [str(p) for p in (self.layout.control_link, *self.layout.tty_links.values()) if p.exists()]
+        holder = subprocess.Popen([sys.executable, str(Path(__file__).with_name("holder.py")), name, *ports],
+                                  stdout=subprocess.PIPE, text=True)
+        assert holder.stdout is not None
+        if not holder.stdout.readline().startswith("holding"):  # it holds them before we say we are ready
+            raise RuntimeError("the port holder %r did not start" % name)
+        return holder
 
     def _lay_out(self) -> Layout:
         return lay_out(self.directory, self.config, self.qmi_port.path, {self.config.at_interface: self.at_port.path})
@@ -121,6 +137,11 @@ class Simulator:
     def cleanup(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        if self.holder is not None:  # ours to end: we started it
+            self.holder.terminate()
+            self.holder.wait()
+            assert self.holder.stdout is not None
+            self.holder.stdout.close()
         self.qmi_port.close()
         self.at_port.close()
         if self.data_path is not None:
