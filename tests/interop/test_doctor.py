@@ -137,3 +137,15 @@ def test_a_second_quectel_cm_is_named_with_where_it_comes_from(start_sim):
     assert "reconnect service" in busy["fix"] and len(busy["evidence"]) == 2
     sim.stop()
     assert not os.path.exists("/proc/%d" % pid)  # the simulator ends the holder it started
+
+
+def test_a_silent_control_port_is_a_finding_not_a_clean_bill(start_sim):
+    sim = start_sim()
+    qcm(sim, "sim", "ctl", str(sim.directory), "mute", "seconds=60")
+    start = time.monotonic()
+    result = qcm(sim, "doctor", "--json", "--timeout", "1")
+    report = json.loads(result.stdout)
+    assert [f["id"] for f in report["findings"]] == ["port-not-answering"] and result.returncode == 1
+    assert "cdc-wdm0" in report["findings"][0]["evidence"][0] and "no answer" in report["findings"][0]["evidence"][0]
+    assert report["summary"]["radio"] == "online (AT+CFUN 1)"  # the AT port still told its part
+    assert time.monotonic() - start < 15

@@ -44,6 +44,7 @@ class Facts:
     holders: Dict[str, List[Tuple[int, str]]] = field(default_factory=dict)   # port -> [(pid, name)]
     qmi_problem: str = ""                           # why QMI evidence is missing
     at_problem: str = ""
+    silent: Dict[str, str] = field(default_factory=dict)  # port -> what went unanswered (free, but mute)
     # from QMI
     manufacturer: str = ""
     model: str = ""
@@ -217,4 +218,7 @@ async def gather(modem: Optional[Modem], run_dir: Path, timeout: float = 3.0, va
                 facts.qmi_problem = problem
             else:
                 facts.at_problem = problem
+            if isinstance(result, TimeoutError):
+                facts.silent["%s port %s" % ("QMI control" if name == "qmi" else "AT",
+                                             modem.control if name == "qmi" else modem.at_port)] = problem
     return facts

@@ -22,7 +22,7 @@ __all__ = ["Finding", "diagnose", "RULES", "ORDER"]
 
 ERROR, WARNING, INFO = "error", "warning", "info"
 
-ORDER = ("port-busy", "at-port-missing", "usbnet-mode-mismatch", "sim-missing", "sim-puk-required", "sim-pin-required",
+ORDER = ("port-busy", "port-not-answering", "at-port-missing", "usbnet-mode-mismatch", "sim-missing", "sim-puk-required", "sim-pin-required",
          "firmware-variant-mismatch", "radio-off", "raw-ip-mismatch", "not-registered", "apn-rejected",
          "qmi-request-unsupported")
 
@@ -105,6 +105,21 @@ def port_busy(facts: Facts) -> List[Finding]:
             "programs on one port both see timeouts and garbage. qcm never stops another program for you.",
             fix + "; then run qcm again"))
     return findings
+
+
+def port_not_answering(facts: Facts) -> List[Finding]:
+    if not facts.silent:
+        return []
+    return [Finding(
+        "port-not-answering", ERROR, "the module does not answer on its %s" % " nor its ".join(
+            port.split(" /")[0] for port in facts.silent),
+        ["%s: %s" % (port, problem) for port, problem in facts.silent.items()],
+        "The port is there and no other program holds it, but the module stays silent: it is still starting "
+        "(allow 15-30 s after power-on), its firmware is stuck, or the port is not what it seems (a cdc-wdm port "
+        "of a module in MBIM mode does not answer QMI).",
+        "wait half a minute and run qcm doctor again; then reset the module (AT+CFUN=1,1 if its AT port answers, "
+        "otherwise cut its power); check dmesg for USB resets and, on a Raspberry Pi, for under-voltage "
+        "(vcgencmd get_throttled): a module that browns out stops answering")]
 
 
 def at_port_missing(facts: Facts) -> List[Finding]:
@@ -403,7 +418,7 @@ def qmi_request_unsupported(facts: Facts) -> List[Finding]:
         "usbnet-mode-mismatch")]
 
 
-RULES: List[Rule] = [port_busy, at_port_missing, usbnet_mode_mismatch, sim_state, firmware_variant_mismatch, radio_off,
+RULES: List[Rule] = [port_busy, port_not_answering, at_port_missing, usbnet_mode_mismatch, sim_state, firmware_variant_mismatch, radio_off,
                      raw_ip_mismatch, not_registered, apn_rejected, qmi_request_unsupported]
 
 

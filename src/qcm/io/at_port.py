@@ -18,7 +18,7 @@ from ..at.parser import AtParser, Response, Timeout, Unsolicited
 from ..at.redact import redact_command, redact_line
 from ..errors import ModemError
 
-__all__ = ["AtPort", "AtError"]
+__all__ = ["AtPort", "AtError", "AtTimeout"]
 
 log = logging.getLogger("qcm.at")
 
@@ -29,6 +29,10 @@ class AtError(ModemError):
     def __init__(self, message: str, response: Optional[Response] = None) -> None:
         super().__init__(message)
         self.response = response
+
+
+class AtTimeout(AtError, TimeoutError):
+    """The module did not finish its answer in time."""
 
 
 class AtPort:
@@ -88,7 +92,7 @@ class AtPort:
                 self._finish(ModemError("writing to %s failed: %s" % (self.path, exc.strerror)))
             result = await self._waiter
         if isinstance(result, Timeout):
-            raise AtError("%s: no answer within %.0f s" % (text if self.show_personal else redact_command(text),
+            raise AtTimeout("%s: no answer within %.0f s" % (text if self.show_personal else redact_command(text),
                                                             timeout))
         assert isinstance(result, Response)
         for line in result.lines + (result.final,):
