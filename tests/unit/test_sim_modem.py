@@ -91,3 +91,19 @@ def test_requests_on_unknown_clients_are_refused():
     d = Driver()
     response, _ = d.request("DMS", "Get Revision", cid=9)
     assert response.result.error.name == "InvalidClientId"
+
+
+def test_at_port_tells_the_same_story_as_qmi():
+    from qcm.sim.at import SimAt
+    d = Driver()
+    at = SimAt(lambda: d.modem, lambda: None)
+    at.echo = False
+    assert at.handle("AT+CGPADDR") == ['+CGPADDR: 1,"0.0.0.0"', "OK"]
+    d.request("WDS", "Start Network", {"apn": "internet"})
+    assert at.handle('AT+CGDCONT=3,"IP","other"') == ["OK"]
+    lines = at.handle("AT+CGPADDR")
+    assert lines[0].startswith('+CGPADDR: 1,"100.64.') and lines[1:] == ['+CGPADDR: 3,"0.0.0.0"', "OK"]
+    assert at.handle("AT+CFUN=4") == ["OK"] and at.handle("AT+CFUN?") == ["+CFUN: 4", "OK"]
+    mode, _ = d.request("DMS", "Get Operating Mode")
+    assert mode["mode"].name == "low-power"
+    assert at.handle("AT+CEREG?") == ["+CEREG: 0,0", "OK"] and at.handle("AT+CGPADDR")[0] == '+CGPADDR: 1,"0.0.0.0"'

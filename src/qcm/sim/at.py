@@ -183,10 +183,18 @@ class SimAt:
         return []
 
     def _cgpaddr(self) -> List[str]:
-        calls = list(self.modem.calls.values())
-        if not calls:
-            return ['+CGPADDR: 1,"0.0.0.0"']
-        return ["+CGPADDR: 1,%s" % ",".join(str(c.ipv4.ip if c.ipv4 else c.ipv6.ip) for c in calls)]  # type: ignore
+        """Each defined context with the addresses of the calls on its APN (context 1 also takes calls
+        whose APN no context names: the module's default bearer)."""
+        profiles = self.modem.profiles or {1: {"apn": ""}}
+        named = {str(p["apn"]).lower() for p in profiles.values()}
+        lines = []
+        for index, profile in sorted(profiles.items()):
+            addresses = [str(address.ip) for call in self.modem.calls.values()
+                         if call.apn.lower() == str(profile["apn"]).lower()
+                         or (index == 1 and call.apn.lower() not in named)
+                         for address in (call.ipv4, call.ipv6) if address is not None]
+            lines.append("+CGPADDR: %d,%s" % (index, ",".join('"%s"' % a for a in addresses or ["0.0.0.0"])))
+        return lines
 
     def _ceer(self) -> List[str]:
         last = self.modem.last_call_end
