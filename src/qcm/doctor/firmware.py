@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
-__all__ = ["Firmware", "parse_revision", "parse_variant", "VARIANTS", "region_of_mcc", "variant_covers"]
+__all__ = ["Firmware", "parse_revision", "parse_variant", "VARIANTS", "region_of_mcc", "variant_covers",
+           "variants_for"]
 
 FAMILIES = r"EC2[015]|EG2[15]|EG9[15]|EG06|EP06|EM06|EG12|EG18|EM12|EC200[A-Z]?"
 # Variant codes, longest first so that "AF" is not read as "A" + "F".
@@ -83,3 +84,8 @@ def region_of_mcc(mcc: str) -> str:
 def variant_covers(variant: str, mcc: str) -> bool:
     prefixes = VARIANTS.get(variant, ("",))[1]
     return any(mcc.startswith(p) for p in prefixes)
+
+
+def variants_for(mcc: str) -> Tuple[str, ...]:
+    """The regional variants whose bands cover a home network (global "G" left out: it covers all)."""
+    return tuple(v for v in VARIANTS if v != "G" and variant_covers(v, mcc))

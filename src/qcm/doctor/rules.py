@@ -16,7 +16,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 from ..at import usbnet
 from ..discovery import KNOWN_MODULES
 from .evidence import Facts
-from .firmware import parse_revision, parse_variant, region_of_mcc, variant_covers, VARIANTS
+from .firmware import parse_revision, parse_variant, region_of_mcc, variant_covers, variants_for, VARIANTS
 
 __all__ = ["Finding", "diagnose", "RULES", "ORDER"]
 
@@ -271,15 +271,21 @@ def firmware_variant_mismatch(facts: Facts) -> List[Finding]:
         reason = "%s firmware in %s" % (firmware.region, region_of_mcc(mcc))
     else:
         return []
-    wanted = label[1] if label is not None else None
+    if label is not None:
+        wanted = "%s-%s, a revision starting %s%s" % (label[0], label[1], label[0], label[1])
+    elif mcc and variants_for(mcc):
+        wanted = "for %s: %s, a revision starting %s" % (
+            region_of_mcc(mcc), " or ".join("%s-%s" % (firmware.family, v) for v in variants_for(mcc)),
+            " or ".join(firmware.family + v for v in variants_for(mcc)))
+    else:
+        wanted = "the one matching your region"
     return [Finding(
         "firmware-variant-mismatch", ERROR, "firmware for the wrong region: %s" % reason, evidence,
         "Each %s variant is built for one region's frequency bands, and its firmware only enables those. With the "
         "firmware of another variant the module cannot find its network: it stays searching with MCC 0, no signal "
         "(AT+CSQ 99,99), and often refuses to turn its radio on (DeviceNotReady)." % firmware.family,
-        "flash the firmware of your module's variant (%s), with Quectel's QFlash tool; ask the seller or Quectel "
-        "support for the file, and check the label on the module for its exact variant"
-        % ("%s%s..." % (firmware.family, wanted) if wanted else "the one matching your region"))]
+        "flash the firmware of your module's variant (%s) with Quectel's QFlash tool; ask the seller or Quectel "
+        "support for the file, and check the label on the module for its exact variant" % wanted)]
 
 
 def radio_off(facts: Facts) -> List[Finding]:
