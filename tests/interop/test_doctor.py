@@ -150,3 +150,13 @@ def test_a_silent_control_port_is_a_finding_not_a_clean_bill(start_sim):
     assert "cdc-wdm0" in report["findings"][0]["evidence"][0] and "no answer" in report["findings"][0]["evidence"][0]
     assert report["summary"]["radio"] == "online (AT+CFUN 1)"  # the AT port still told its part
     assert time.monotonic() - start < 15
+
+
+def test_without_permission_it_says_so_instead_of_a_clean_bill(start_sim):
+    sim = start_sim()
+    for port in (sim.info["control_port"], os.path.realpath(sim.info["at_port"])):
+        os.chmod(port, 0)  # the simulator's own ptys; root without capabilities may not open them now
+    result = subprocess.run(["setpriv", "--bounding-set=-all", "--inh-caps=-all", sys.executable, "-m", "qcm",
+                             "doctor"], capture_output=True, text=True, timeout=60, env=env_for(sim))
+    assert result.returncode == 10 and result.stdout == "", result.stdout + result.stderr
+    assert "may not open" in result.stderr and "sudo qcm doctor" in result.stderr and "Traceback" not in result.stderr

@@ -29,6 +29,10 @@ def run(args: argparse.Namespace) -> int:
 
     modem = select(scan(args.sysfs, args.dev), args.interface, args.control, args.usb_path)
     facts = asyncio.run(gather(modem, args.run_dir, args.timeout, args.variant, args.mode))
+    if facts.denied:  # a report from half the evidence would read as a clean bill of health
+        from ..errors import PermissionProblem
+        raise PermissionProblem("qcm doctor may not open %s" % " and ".join(facts.denied),
+                                "run it as root: sudo qcm doctor")
     findings = diagnose(facts)
     if args.json:
         json.dump({"module": modem.to_json(), "summary": summary(facts), "findings": [f.to_json() for f in findings],

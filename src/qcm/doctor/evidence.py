@@ -18,7 +18,7 @@ from ..connect.dial import registration_of, reject_cause, sim_state_of
 from ..connect.events import Registration
 from ..connect.session import ModemSession
 from ..discovery import Modem
-from ..errors import QcmError
+from ..errors import PermissionProblem, QcmError
 from ..io.at_port import AtPort
 from ..io.control import ask, socket_path
 from ..io.qmi_port import QmiPort
@@ -45,6 +45,7 @@ class Facts:
     qmi_problem: str = ""                           # why QMI evidence is missing
     at_problem: str = ""
     silent: Dict[str, str] = field(default_factory=dict)  # port -> what went unanswered (free, but mute)
+    denied: List[str] = field(default_factory=list)  # ports we may not open (not root)
     # from QMI
     manufacturer: str = ""
     model: str = ""
@@ -218,6 +219,8 @@ async def gather(modem: Optional[Modem], run_dir: Path, timeout: float = 3.0, va
                 facts.qmi_problem = problem
             else:
                 facts.at_problem = problem
+            if isinstance(result, PermissionProblem):
+                facts.denied.append(modem.control if name == "qmi" else modem.at_port)
             if isinstance(result, TimeoutError):
                 facts.silent["%s port %s" % ("QMI control" if name == "qmi" else "AT",
                                              modem.control if name == "qmi" else modem.at_port)] = problem

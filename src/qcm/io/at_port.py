@@ -16,7 +16,7 @@ from typing import Callable, List, Optional
 
 from ..at.parser import AtParser, Response, Timeout, Unsolicited
 from ..at.redact import redact_command, redact_line
-from ..errors import ModemError
+from ..errors import ModemError, PermissionProblem
 
 __all__ = ["AtPort", "AtError", "AtTimeout"]
 
@@ -52,6 +52,8 @@ class AtPort:
         self._lock = asyncio.Lock()
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except PermissionError:
+            raise PermissionProblem("no permission to open the AT port %s" % self.path, "run as root") from None
         except OSError as exc:
             raise ModemError("cannot open the AT port %s: %s" % (self.path, exc.strerror)) from None
         if os.isatty(fd):
