@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """How long ``qcm doctor`` takes against the simulated modem at 30 ms per request (QMI and AT).
 
-Whole command, from process start to report, for a healthy module and for seed 003; median of
-several runs. The goal is under 5 s. Run: .venv/bin/python bench/doctor.py [--runs 5]
+Whole command, from process start to report, for a healthy module, each seed thread and a
+port held by ModemManager; median of several runs. The goal is under 5 s. Run: .venv/bin/python bench/doctor.py [--runs 5]
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -27,14 +28,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--latency-ms", type=float, default=30.0)
     args = parser.parse_args()
-    for scenario in ("healthy-ec25a", "seed-003-ec25a-eu-firmware", "seed-002-bg95-qmi"):
+    for scenario in ("healthy-ec25a", "seed-001-bg96-no-lease", "seed-002-bg95-qmi", "seed-003-ec25a-eu-firmware",
+                     "port-busy"):
         work = Path(tempfile.mkdtemp(prefix="qcm-bench-"))
         env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), QCM_SYSFS=str(work / "m/sys"),
                    QCM_DEV=str(work / "m/dev"), QCM_RUN_DIR=str(work / "run"))
         sim = subprocess.Popen([PYTHON, "-m", "qcm", "sim", "--dir", str(work / "m"), "--no-data-path", "--scenario",
                                 scenario, "--latency-ms", str(args.latency_ms)], env=env, stderr=subprocess.DEVNULL)
         try:
+            deadline = time.monotonic() + 20
             while not (work / "m" / "sim.json").exists():
+                if sim.poll() is not None or time.monotonic() > deadline:
+                    sys.exit("the simulator did not start for %s" % scenario)
                 time.sleep(0.01)
             times, found = [], []
             for _ in range(args.runs):
@@ -49,7 +54,7 @@ def main() -> None:
         finally:
             sim.send_signal(signal.SIGTERM)
             sim.wait(15)
-            subprocess.run(["rm", "-rf", str(work)], check=False)
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
