@@ -14,7 +14,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 from .errors import NoModemError, UsageError
 
-__all__ = ["Modem", "Port", "scan", "select", "KNOWN_MODULES", "MODE_OF_DRIVER"]
+__all__ = ["Modem", "Port", "scan", "select", "KNOWN_MODULES", "MODE_OF_DRIVER", "bind_option_command"]
 
 # Drivers of a module's network function, and the control protocol each implies.
 MODE_OF_DRIVER = {
@@ -104,6 +104,12 @@ class Modem:
         if self.at_port:
             parts.append("AT %s" % self.at_port)
         return ", ".join(parts)
+
+
+def bind_option_command(modem: Modem) -> str:
+    """How to make the kernel's option driver serve a module's serial ports until the next boot."""
+    return "sudo modprobe option; echo '%04x %04x' | sudo tee /sys/bus/usb-serial/drivers/option1/new_id" % (
+        modem.vendor_id, modem.product_id)
 
 
 def _read(path: Path, default: str = "") -> str:

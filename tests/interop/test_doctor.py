@@ -57,7 +57,8 @@ def test_seed_003_names_the_cause_the_expert_found(start_sim):
     text = qcm(sim, "doctor").stdout
     assert "firmware-variant-mismatch" in text and "EC25EFAR06A11M4G" in text and "Canada" in text
     assert "QFlash" in text and "AT+CFUN? answers 7" in text
-    assert "for Canada: EC25-A or EC25-AF, a revision starting EC25A" in text  # what the expert told the user
+    assert "if it says EC25-A or EC25-AF, flash that variant's firmware (a revision starting EC25A" in text  # the expert's words
+    assert "if it says EC25-E, the module itself is built for another region" in text
     labelled = json.loads(qcm(sim, "doctor", "--json", "--variant", "EC25-A").stdout)
     assert "the module is an EC25-A" in labelled["findings"][0]["evidence"][0]
 

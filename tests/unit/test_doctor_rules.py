@@ -80,7 +80,7 @@ def test_wanted_mode_is_explained_for_what_was_asked():
 def test_missing_serial_driver_is_named_and_matters_most_on_bg95():
     plain = diagnose(Facts(modem=modem(at_port=None, unbound=(0, 1, 2, 3)), link_layer="raw-ip", host_raw_ip=True))
     assert [(f.id, f.severity) for f in plain] == [("at-port-missing", "warning")]
-    assert "echo '2c7c 0125' > /sys/bus/usb-serial/drivers/option1/new_id" in plain[0].fix
+    assert "echo '2c7c 0125' | sudo tee /sys/bus/usb-serial/drivers/option1/new_id" in plain[0].fix
     bg95 = Facts(modem=modem(product_id=0x0700, at_port=None, unbound=(0, 1, 2), interface=3), revision="BG95M3LAR02A03")
     assert [(f.id, f.severity) for f in diagnose(bg95)] == [("at-port-missing", "error"),
                                                             ("usbnet-mode-mismatch", "error")]

@@ -19,11 +19,12 @@ _EXT_NAMES = {"qmi": "rmnet", "ecm": "ecm", "mbim": "mbim", "rndis": "rndis"}
 
 # The host driver each mode brings, short (for findings) and with what the user then sees.
 DRIVER = {"qmi": "qmi_wwan (or qmi_wwan_q / GobiNet)", "ecm": "cdc_ether", "mbim": "cdc_mbim",
-          "rndis": "rndis_host"}
+          "rndis": "rndis_host", "ppp": "no network driver (PPP over a serial port)"}
 EXPECT = {"qmi": "qmi_wwan (a /dev/cdc-wdmN control port and a wwanN interface; use qcm connect)",
           "ecm": "cdc_ether (an Ethernet interface, usb0 or ethN, that gets its address by DHCP from the module)",
           "mbim": "cdc_mbim (a /dev/cdc-wdmN MBIM port and a wwanN interface; use mbimcli or ModemManager)",
-          "rndis": "rndis_host (an Ethernet interface that gets its address by DHCP from the module)"}
+          "rndis": "rndis_host (an Ethernet interface that gets its address by DHCP from the module)",
+          "ppp": "no network interface: only the serial modem port, for pppd"}
 
 
 def set_command(style: str, mode: str) -> str:

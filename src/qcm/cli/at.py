@@ -15,16 +15,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def find_at_port(args: argparse.Namespace) -> str:
-    from ..discovery import scan, select
+    from ..discovery import bind_option_command, scan, select
     from ..errors import NoModemError
 
     modem = select(scan(args.sysfs, args.dev), args.interface, args.control, args.usb_path)
     if not modem.at_port:
+        unclaimed = modem.at_interface in modem.unbound
         raise NoModemError(
-            "%s has no AT port: no serial driver claimed its USB interface %d" % (modem.usb_path, modem.at_interface),
-            "the option driver may not know this module: modprobe option; echo '%04x %04x' > "
-            "/sys/bus/usb-serial/drivers/option1/new_id (or give --port /dev/ttyUSBn)"
-            % (modem.vendor_id, modem.product_id))
+            "%s has no AT port%s" % (modem.usb_path, ": no serial driver claimed its USB interface %d"
+                                     % modem.at_interface if unclaimed else ""),
+            ("the option driver may not know this module: %s (or give --port /dev/ttyUSBn)"
+             % bind_option_command(modem)) if unclaimed else "give --port /dev/ttyUSBn")
     return modem.at_port
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 FOUND_PROBLEMS = 1  # exit status when findings of severity error or warning were made
 
@@ -13,8 +13,9 @@ FOUND_PROBLEMS = 1  # exit status when findings of severity error or warning wer
 def configure(parser: argparse.ArgumentParser) -> None:
     from .connect import add_modem_options
     parser.add_argument("--variant", default="", help="the module's variant as on its label (e.g. EC25-A)")
-    parser.add_argument("--mode", choices=["qmi", "ecm", "mbim", "rndis"], default="qmi",
-                        help="the USB network mode you want (default qmi, what qcm connect uses)")
+    parser.add_argument("--mode", choices=["qmi", "ecm", "mbim", "rndis"],
+                        help="the USB network mode you want (default qmi, what qcm connect uses; ecm for "
+                        "BG95/BG77/BG600L, which have no QMI data path)")
     parser.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for each modem answer")
     parser.add_argument("--json", action="store_true", help="print JSON")
     add_modem_options(parser)
@@ -36,63 +37,32 @@ def run(args: argparse.Namespace) -> int:
     findings = diagnose(facts)
     if args.json:
         json.dump({"module": modem.to_json(), "summary": summary(facts), "findings": [f.to_json() for f in findings],
-                   "not_examined": [p for p in (facts.qmi_problem, facts.at_problem) if p]}, sys.stdout, indent=2)
+                   "not_examined": facts.not_examined()}, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         sys.stdout.write("".join(line + "\n" for line in report(facts, findings)))
     return FOUND_PROBLEMS if any(f.severity in ("error", "warning") for f in findings) else 0
 
 
-CPIN_STATES = {"READY": "ready", "SIM PIN": "pin", "SIM PUK": "puk", "SIM PIN2": "ready (PIN2 asked)",
-               "SIM PUK2": "ready (PUK2 asked)"}
-CFUN_MODES = {"0": "minimum functionality", "1": "online", "4": "low-power (airplane)", "5": "factory-test",
-              "7": "offline"}
-REG_STATES = {"0": "not registered and not searching", "1": "registered", "2": "searching for a network",
-              "3": "registration denied by the network", "4": "unknown", "5": "registered (roaming)"}
-ACTS = {"0": "GSM", "2": "UMTS", "7": "LTE", "8": "LTE-M", "9": "NB-IoT", "13": "5G NR"}
-
-
-def _at_network(facts: Any) -> Optional[str]:
-    """The network as AT+CEREG?/CREG?, AT+COPS? and AT+CSQ tell it, when QMI could not."""
-    parts = []
-    for command, prefix in (("AT+CEREG?", "+CEREG:"), ("AT+CREG?", "+CREG:")):
-        value = facts.at_value(command, prefix)
-        if value:
-            fields = value.split(",")
-            stat = fields[1] if len(fields) > 1 else fields[0]
-            parts.append(REG_STATES.get(stat.strip(), "stat %s" % stat))
-            break
-    cops = (facts.at_value("AT+COPS?", "+COPS:") or "").split(",")
-    if len(cops) >= 3:
-        operator = "on %s" % cops[2].strip('"')
-        parts = [" ".join(parts + [operator])]
-        if len(cops) > 3 and cops[3].strip() in ACTS:
-            parts.append(ACTS[cops[3].strip()])
-    csq = facts.at_value("AT+CSQ", "+CSQ:")
-    if csq:
-        rssi = csq.split(",")[0].strip()
-        parts.append("signal %s" % ("unknown (CSQ 99)" if rssi == "99" else "%d dBm" % (-113 + 2 * int(rssi))
-                                     if rssi.isdigit() else csq))
-    return ", ".join(parts) or None
-
-
 def summary(facts: Any) -> Dict[str, Any]:
-    registration = facts.registration
-    manager = facts.manager
-    cpin = facts.at_value("AT+CPIN?", "+CPIN:")
+    """The module's state in a few lines: from QMI where it answered, else from the AT port."""
+    from ..at import usbnet
+    network, manager, radio = facts.network(), facts.manager, facts.radio_mode()
     cfun = facts.at_value("AT+CFUN?", "+CFUN:")
+    setting = next(((style, value) for style, value in ((s, facts.at_value(usbnet.QUERY[s], usbnet.PREFIX[s]))
+                                                        for s in usbnet.QUERY) if value is not None), None)
     return {
         "qcm": "pid %s, %s%s" % (manager.get("pid"), manager.get("state"), ", last error: %s" % manager["last_error"]
                                  if manager.get("last_error") else "") if manager else None,
         "firmware": facts.revision or facts.at_text("AT+QGMR"),
         "model": facts.model or facts.at_text("AT+CGMM"),
-        "sim": facts.sim or (CPIN_STATES.get(cpin, cpin) if cpin else None),
-        "radio": facts.operating_mode or ("%s (AT+CFUN %s)" % (CFUN_MODES.get(cfun, "?"), cfun) if cfun else None),
-        "network": registration.describe() if registration else _at_network(facts),
+        "sim": facts.sim_state(),
+        "radio": radio if facts.operating_mode is not None or radio is None else "%s (AT+CFUN %s)" % (radio, cfun),
+        "network": network.describe() if network else None,
         "modem_data_format": facts.link_layer,
         "host_raw_ip": facts.host_raw_ip,
-        "usbnet": facts.at_value('AT+QCFG="usbnet"', '+QCFG: "usbnet",')
-        or facts.at_value('AT+QCFGEXT="usbnet"', '+QCFGEXT: "usbnet",'),
+        "usbnet": "%s (%s answers %s)" % (usbnet.mode_of(setting[1]) or "?", usbnet.QUERY[setting[0]], setting[1])
+        if setting else None,
     }
 
 
@@ -102,9 +72,8 @@ def report(facts: Any, findings: List[Any]) -> List[str]:
         if value is not None:
             lines.append("  %s: %s" % (key.replace("_", " "), value if not isinstance(value, bool) else
                                        ("Y" if value else "N")))
-    for problem in (facts.qmi_problem, facts.at_problem):
-        if problem:
-            lines.append("  not examined: %s" % problem)
+    for problem in facts.not_examined():
+        lines.append("  not examined: %s" % problem)
     lines.append("")
     if not findings:
         lines.append("nothing wrong found")

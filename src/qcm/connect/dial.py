@@ -460,7 +460,7 @@ def _card_and_application(response: Message) -> Tuple[str, Optional[Dict[str, An
     return card["card_state"].name, (usable[0] if usable else None)
 
 
-def registration_of(serving: Message, signal: Message) -> Registration:
+def registration_of(serving: Message, signal: Optional[Message]) -> Registration:
     system = serving["serving_system"]
     radios = [r.name for r in system.get("radio_interfaces", []) if r.name not in ("none", "unknown")]
     plmn = serving.get("current_plmn") or {}
@@ -470,7 +470,7 @@ def registration_of(serving: Message, signal: Message) -> Registration:
         ps_attached=system["ps_attach_state"].name == "attached",
         roaming=roaming is not None and roaming.name == "on",
         mcc=plmn.get("mcc"), mnc=plmn.get("mnc"), operator=plmn.get("description", ""),
-        rat=radios[0] if radios else "", signal_dbm=_signal_dbm(signal))
+        rat=radios[0] if radios else "", signal_dbm=_signal_dbm(signal) if signal is not None else None)
 
 
 def _signal_dbm(signal: Message) -> Optional[int]:

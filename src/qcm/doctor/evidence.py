@@ -14,19 +14,21 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..at.parser import Response
+from ..at.readings import MODE_OF_CFUN, RAT_OF_ACT, SIM_OF_CPIN, STATE_OF_STAT, csq_dbm, stat_of
 from ..connect.dial import registration_of, reject_cause, sim_state_of
 from ..connect.events import Registration
 from ..connect.session import ModemSession
 from ..discovery import Modem
 from ..errors import PermissionProblem, QcmError
-from ..io.at_port import AtPort
+from ..io.at_port import AtPort, AtTimeout
 from ..io.control import ask, socket_path
 from ..io.qmi_port import QmiPort
 from ..qmi.message import Message
 
 __all__ = ["Facts", "gather", "port_holders", "AT_COMMANDS"]
 
-AT_COMMANDS = ("AT+CPIN?", "AT+QGMR", "AT+CGMM", "AT+CFUN?", "AT+COPS?", "AT+CEREG?", "AT+CREG?", "AT+CSQ",
+REGISTRATION_COMMANDS = (("AT+CEREG?", "+CEREG:"), ("AT+CGREG?", "+CGREG:"), ("AT+CREG?", "+CREG:"))
+AT_COMMANDS = ("AT+CPIN?", "AT+QGMR", "AT+CGMM", "AT+CFUN?", "AT+COPS?", "AT+CEREG?", "AT+CGREG?", "AT+CREG?", "AT+CSQ",
                "AT+QNWINFO", "AT+CGATT?", "AT+CGDCONT?", 'AT+QCFG="usbnet"', 'AT+QCFG="band"', "AT+CEER", "AT+CIMI")
 
 # QMI requests whose failure is itself evidence (a firmware without them, a BG95 without QMI data).
@@ -39,13 +41,15 @@ QMI_PROBES = (("WDS", "Get Profile List", {"profile_type": "3gpp"}),
 class Facts:
     modem: Optional[Modem] = None
     variant_hint: str = ""                          # what the label says (EC25-A), if the user told us
-    wanted_mode: str = "qmi"
+    wanted_mode: Optional[str] = None              # the USB mode the user asked for (None: the module's usual)
     host_raw_ip: Optional[bool] = None
     holders: Dict[str, List[Tuple[int, str]]] = field(default_factory=dict)   # port -> [(pid, name)]
     qmi_problem: str = ""                           # why QMI evidence is missing
     at_problem: str = ""
     silent: Dict[str, str] = field(default_factory=dict)  # port -> what went unanswered (free, but mute)
     denied: List[str] = field(default_factory=list)  # ports we may not open (not root)
+    qmi_unanswered: List[str] = field(default_factory=list)  # requests that timed out among answered ones
+    at_unanswered: List[str] = field(default_factory=list)
     # from QMI
     manufacturer: str = ""
     model: str = ""
@@ -71,6 +75,45 @@ class Facts:
     def at_text(self, command: str) -> Optional[str]:
         response = self.at.get(command)
         return response.lines[0] if response is not None and response.ok and response.lines else None
+
+    def not_examined(self) -> List[str]:
+        """What the report could not look at, and why."""
+        return [p for p in (self.qmi_problem, self.at_problem) if p] + self.qmi_unanswered + self.at_unanswered
+
+    # What the module's state is, from QMI when it answered, else from the AT port.
+
+    def sim_state(self) -> Optional[str]:
+        """ready, pin, puk, blocked, absent or network-locked."""
+        if self.sim is not None:
+            return self.sim
+        cpin = self.at_value("AT+CPIN?", "+CPIN:")
+        if cpin is not None:
+            return SIM_OF_CPIN.get(cpin.upper(), cpin.lower())
+        answer = self.at.get("AT+CPIN?")
+        return "absent" if answer is not None and answer.error_code == 10 else None  # +CME ERROR: 10
+
+    def radio_mode(self) -> Optional[str]:
+        if self.operating_mode is not None:
+            return self.operating_mode
+        cfun = self.at_value("AT+CFUN?", "+CFUN:")
+        return MODE_OF_CFUN.get(cfun.split(",")[0].strip(), "cfun-%s" % cfun) if cfun is not None else None
+
+    def network(self) -> Optional[Registration]:
+        """The registration, as QMI's serving system or else the best of +CEREG, +CGREG and +CREG
+        (a module on 3G or 2G is registered although +CEREG, the LTE one, says 0)."""
+        if self.registration is not None:
+            return self.registration
+        stats = [stat_of(v) for v in (self.at_value(c, p) for c, p in REGISTRATION_COMMANDS) if v]
+        if not stats:
+            return None
+        best = next((s for s in ("1", "5", "3", "2", "0", "4") if s in stats))
+        state, roaming = STATE_OF_STAT.get(best, ("unknown", False))
+        cops = [f.strip().strip('"') for f in (self.at_value("AT+COPS?", "+COPS:") or "").split(",")]
+        cgatt = self.at_value("AT+CGATT?", "+CGATT:")
+        return Registration(state, (cgatt == "1") if cgatt is not None else state == "registered", roaming,
+                            operator=cops[2] if len(cops) > 2 else "",
+                            rat=RAT_OF_ACT.get(cops[3], "") if len(cops) > 3 else "",
+                            signal_dbm=csq_dbm(self.at_value("AT+CSQ", "+CSQ:") or ""))
 
 
 def port_holders(paths: List[str], proc: Path = Path("/proc")) -> Dict[str, List[Tuple[int, str]]]:
@@ -113,13 +156,20 @@ async def _qmi(facts: Facts, control: str, timeout: float) -> None:
         }
         for service, name, values in QMI_PROBES:
             requests["probe " + name] = session.request(service, name, values, role="ipv4", check=False)
-        answers = dict(zip(requests, await asyncio.gather(*requests.values(), return_exceptions=True)))
-        for key, answer in answers.items():
+        results = dict(zip(requests, await asyncio.gather(*requests.values(), return_exceptions=True)))
+        answers: Dict[str, Message] = {}
+        for key, answer in results.items():
+            if isinstance(answer, TimeoutError):
+                facts.qmi_unanswered.append(str(answer))  # one slow request costs only its own answer
+                continue
             if isinstance(answer, BaseException):
                 raise answer
+            answers[key] = answer
             if not answer.ok and answer.result is not None and answer.definition is not None:
                 facts.qmi_failures.append((answer.service_name, answer.definition.name, int(answer.result.error),
                                            answer.result.error.name))
+        if not answers:
+            raise next(a for a in results.values() if isinstance(a, BaseException))
         _read_qmi(facts, answers)
     finally:
         await session.close()
@@ -127,29 +177,33 @@ async def _qmi(facts: Facts, control: str, timeout: float) -> None:
 
 
 def _read_qmi(facts: Facts, a: Dict[str, Message]) -> None:
-    facts.revision = a["revision"].get("revision", "")
-    facts.model = a["model"].get("model", "")
-    facts.manufacturer = a["manufacturer"].get("manufacturer", "")
-    facts.imsi = a["imsi"].get("imsi", "")
-    if a["mode"].ok:
+    """Facts from the answers that came (a timed-out request is missing from ``a``)."""
+    def ok(key: str) -> bool:
+        return key in a and a[key].ok
+
+    facts.revision = a["revision"].get("revision", "") if "revision" in a else ""
+    facts.model = a["model"].get("model", "") if "model" in a else ""
+    facts.manufacturer = a["manufacturer"].get("manufacturer", "") if "manufacturer" in a else ""
+    facts.imsi = a["imsi"].get("imsi", "") if "imsi" in a else ""
+    if ok("mode"):
         facts.operating_mode = a["mode"]["mode"].name
         facts.hardware_restricted = bool(a["mode"].get("hardware_restricted_mode"))
-    if a["card"].ok:
+    if ok("card"):
         facts.sim, facts.pin_retries, facts.puk_retries = sim_state_of(a["card"])
-    elif a["pin"].ok:
+    elif ok("pin"):
         status = a["pin"]["pin1_status"]
         facts.sim = {"enabled-not-verified": "pin", "blocked": "puk", "permanently-blocked": "blocked"}.get(
             status["current_status"].name, "ready")
         facts.pin_retries, facts.puk_retries = status["verify_retries_left"], status["unblock_retries_left"]
-    elif a["pin"].result is not None and a["pin"].result.error.name in ("UimUninitialized", "NoSim"):
+    elif "pin" in a and a["pin"].result is not None and a["pin"].result.error.name in ("UimUninitialized", "NoSim"):
         facts.sim = "absent"
-    if a["serving"].ok:
-        registration = registration_of(a["serving"], a["signal"])
-        cause = reject_cause(a["system"])
+    if ok("serving"):
+        registration = registration_of(a["serving"], a.get("signal"))
+        cause = reject_cause(a["system"]) if "system" in a else None
         if cause is not None:
             registration = replace(registration, reject_cause=cause)
         facts.registration = registration
-    if a["format"].ok and "link_layer_protocol" in a["format"]:
+    if ok("format") and "link_layer_protocol" in a["format"]:
         facts.link_layer = a["format"]["link_layer_protocol"].name
 
 
@@ -168,18 +222,28 @@ def _read_manager(facts: Facts, status: Dict[str, Any]) -> None:
 
 async def _at(facts: Facts, path: str, timeout: float) -> None:
     port = await AtPort(path).open()
+
+    async def ask(command: str) -> None:
+        try:
+            facts.at[command] = await port.command(command, timeout, check=False)
+        except AtTimeout as exc:
+            if not facts.at:
+                raise  # not even the first answer: the port is silent
+            facts.at_unanswered.append(str(exc))  # a slow command (AT+COPS? may take minutes): go on
+
     try:
         for command in AT_COMMANDS:
-            facts.at[command] = await port.command(command, timeout, check=False)
-        if not facts.at['AT+QCFG="usbnet"'].ok:  # BG95-class modules have AT+QCFGEXT instead
-            command = 'AT+QCFGEXT="usbnet"'
-            facts.at[command] = await port.command(command, timeout, check=False)
+            await ask(command)
+        if facts.at_value('AT+QCFG="usbnet"', '+QCFG: "usbnet",') is None:  # BG95-class: AT+QCFGEXT
+            await ask('AT+QCFGEXT="usbnet"')
+        if facts.at_value("AT+CPIN?", "+CPIN:") != "READY":  # the tries left, for a PIN or PUK finding
+            await ask('AT+QPINC="SC"')
     finally:
         port.close()
 
 
 async def gather(modem: Optional[Modem], run_dir: Path, timeout: float = 3.0, variant: str = "",
-                 wanted_mode: str = "qmi") -> Facts:
+                 wanted_mode: Optional[str] = None) -> Facts:
     facts = Facts(modem=modem, variant_hint=variant, wanted_mode=wanted_mode)
     if modem is None:
         return facts

@@ -88,4 +88,4 @@ def variant_covers(variant: str, mcc: str) -> bool:
 
 def variants_for(mcc: str) -> Tuple[str, ...]:
     """The regional variants whose bands cover a home network (global "G" left out: it covers all)."""
-    return tuple(v for v in VARIANTS if v != "G" and variant_covers(v, mcc))
+    return tuple(v for v in VARIANTS if v not in ("G", "V") and variant_covers(v, mcc))  # V: Verizon only

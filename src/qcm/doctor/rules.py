@@ -14,20 +14,22 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
 from ..at import usbnet
-from ..discovery import KNOWN_MODULES
-from .evidence import Facts
+from ..discovery import KNOWN_MODULES, bind_option_command
+from .evidence import REGISTRATION_COMMANDS, Facts
 from .firmware import parse_revision, parse_variant, region_of_mcc, variant_covers, variants_for, VARIANTS
 
 __all__ = ["Finding", "diagnose", "RULES", "ORDER"]
 
 ERROR, WARNING, INFO = "error", "warning", "info"
 
-ORDER = ("port-busy", "port-not-answering", "at-port-missing", "usbnet-mode-mismatch", "sim-missing", "sim-puk-required", "sim-pin-required",
-         "firmware-variant-mismatch", "radio-off", "raw-ip-mismatch", "not-registered", "apn-rejected",
+ORDER = ("port-busy", "port-not-answering", "at-port-missing", "usbnet-mode-mismatch", "sim-missing",
+         "sim-puk-required", "sim-pin-required", "firmware-variant-mismatch", "radio-off", "raw-ip-mismatch", "not-registered", "apn-rejected",
          "qmi-request-unsupported")
 
 NO_QMI_DATA = ("BG95", "BG77", "BG600L")  # LPWA modules: QMI answers, but their data path is ECM only
-MODE_OF_KERNEL = {"qmi": "qmi", "mbim": "mbim", "ethernet": "ecm"}
+# The USB mode a bound driver means (Ethernet-style drivers differ: ECM and RNDIS are both "ethernet").
+MODE_OF_DRIVER = {"qmi_wwan": "qmi", "qmi_wwan_q": "qmi", "GobiNet": "qmi", "cdc_mbim": "mbim", "cdc_ether": "ecm",
+                  "rndis_host": "rndis", "cdc_ncm": "ncm"}
 # 3GPP TS 24.008 reject causes users meet (NAS registration, EMM/GMM).
 REJECT_CAUSES = {2: "IMSI unknown in HLR (the SIM is not known to the network: not activated?)",
                  3: "illegal MS (the SIM is barred)", 6: "illegal ME (this IMEI is barred)",
@@ -55,32 +57,29 @@ Rule = Callable[[Facts], List[Finding]]
 
 
 def _family_of(facts: Facts) -> str:
-    """The module family, from the revision, the model or the USB id: BG95, EC25, ..."""
+    """The module family, from the revision or model it reports, else its USB id: BG77, EC25, ..."""
     modem = facts.modem
-    text = " ".join(filter(None, (facts.revision, facts.model, facts.at_text("AT+QGMR"), facts.at_text("AT+CGMM"),
-                                  KNOWN_MODULES.get((modem.vendor_id, modem.product_id), ("", 0))[0] if modem else "")))
+    reported = " ".join(filter(None, (facts.revision, facts.model, facts.at_text("AT+QGMR"),
+                                      facts.at_text("AT+CGMM")))).upper()
     for family in NO_QMI_DATA:
-        if family in text.upper():
+        if family in reported:
             return family
-    match = re.match(r"[A-Z]{2}\d{2,3}", (facts.revision or facts.model or "").upper())
-    return match.group(0) if match else ""
+    match = re.match(r"[A-Z]{2}\d{2,3}", reported)
+    if match:
+        return match.group(0)
+    by_usb = KNOWN_MODULES.get((modem.vendor_id, modem.product_id), ("", 0))[0] if modem else ""
+    return re.split(r"[/ ]", by_usb)[0]  # "BG95/BG77/BG600L" -> "BG95"
 
 
-def _stat(value: str) -> str:
-    """The <stat> of a +CREG/+CEREG answer: "0,1" and "2,1,..." carry it second, the URC "1" alone."""
-    fields = [f.strip() for f in value.split(",")]
-    return fields[1] if len(fields) > 1 else fields[0]
+def _kernel_mode(facts: Facts) -> Optional[str]:
+    modem = facts.modem
+    if modem is None or not modem.driver:
+        return None
+    return MODE_OF_DRIVER.get(modem.driver, {"qmi": "qmi", "mbim": "mbim"}.get(modem.mode))
 
 
-def _registered(facts: Facts) -> Optional[bool]:
-    """Registered for service, from QMI or else from the AT port's +CEREG/+CREG."""
-    if facts.registration is not None:
-        return facts.registration.registered
-    for command, prefix in (("AT+CEREG?", "+CEREG:"), ("AT+CREG?", "+CREG:")):
-        value = facts.at_value(command, prefix)
-        if value:
-            return _stat(value) in ("1", "5")
-    return None
+def _without_qmi_data(facts: Facts) -> bool:
+    return _family_of(facts) in NO_QMI_DATA
 
 
 # ---------------------------------------------------------------------- rules
@@ -137,9 +136,9 @@ def at_port_missing(facts: Facts) -> List[Finding]:
         "It did not claim them (a kernel older than the module, or one built without USB_SERIAL_OPTION), so there "
         "is no /dev/ttyUSB port for AT commands: nothing can check or change the USB mode, the bands or the radio "
         "that way%s." % (", and this module can only leave QMI mode by an AT command" if needed else ""),
-        "modprobe option; echo '%04x %04x' > /sys/bus/usb-serial/drivers/option1/new_id (lasts until reboot; "
-        "for good, a kernel whose option driver lists the module, or the patch from Quectel's Linux USB driver "
-        "guide); then the AT port appears as a /dev/ttyUSBn (qcm list shows which)" % (modem.vendor_id, modem.product_id))]
+        "%s (lasts until reboot; for good, a kernel whose option driver lists the module, or the patch from "
+        "Quectel's Linux USB driver guide); then the AT port appears as a /dev/ttyUSBn (qcm list shows which)"
+        % bind_option_command(modem))]
 
 
 def _usbnet_setting(facts: Facts) -> Tuple[Optional[str], Optional[str], str]:
@@ -148,7 +147,7 @@ def _usbnet_setting(facts: Facts) -> Tuple[Optional[str], Optional[str], str]:
         value = facts.at_value(usbnet.QUERY[style], usbnet.PREFIX[style])
         if value is not None:
             return usbnet.mode_of(value), value, style
-    return None, None, "qcfgext" if _family_of(facts) in NO_QMI_DATA else "qcfg"
+    return None, None, "qcfgext" if _without_qmi_data(facts) else "qcfg"
 
 
 def usbnet_mode_mismatch(facts: Facts) -> List[Finding]:
@@ -157,7 +156,7 @@ def usbnet_mode_mismatch(facts: Facts) -> List[Finding]:
         return []
     family = _family_of(facts)
     module_mode, answer, style = _usbnet_setting(facts)
-    kernel_mode = MODE_OF_KERNEL.get(modem.mode)
+    kernel_mode = _kernel_mode(facts)
     evidence = ["USB %s %s, network function bound to %s (%s mode)" % (modem.usb_id, family or modem.model,
                                                                        modem.driver or "no driver", modem.mode)]
     if answer is not None:
@@ -183,14 +182,17 @@ def usbnet_mode_mismatch(facts: Facts) -> List[Finding]:
             "driver for the new mode, the interface and the setting disagree.",
             "restart the module (AT+CFUN=1,1, or power it off and on) and check that the %s driver is available"
             % usbnet.DRIVER.get(module_mode, "right"))]
-    current, wanted = module_mode or kernel_mode, facts.wanted_mode
+    # What the user wants: what they asked for, else QMI (what qcm connect speaks), or ECM on modules without
+    # a QMI data path (their only USB network function).
+    wanted = facts.wanted_mode or ("ecm" if family in NO_QMI_DATA else "qmi")
+    current = module_mode or kernel_mode
     if current and current != wanted:
         if wanted == "qmi":
             why = ("qcm connect (like quectel-CM, qmicli and uqmi) talks QMI to the module's control port; in %s "
                    "mode the module has no QMI port and the host binds %s instead." % (
                        current.upper(), usbnet.DRIVER.get(current, "another driver")))
         else:
-            why = ("You asked for %s, which needs %s on the host; in %s mode the module brings %s instead%s." % (
+            why = ("%s needs %s on the host; in %s mode the module brings %s instead%s." % (
                 wanted.upper(), usbnet.DRIVER[wanted], current.upper(), usbnet.DRIVER.get(current, "another driver"),
                 " (qcm connect itself speaks QMI, the mode it is in now)" if current == "qmi" else ""))
         return [Finding(
@@ -208,22 +210,27 @@ def usbnet_mode_mismatch(facts: Facts) -> List[Finding]:
     return []
 
 
+def _tries(facts: Facts) -> Tuple[Optional[int], Optional[int]]:
+    """PIN and PUK tries left, from QMI or Quectel's AT+QPINC="SC"."""
+    if facts.pin_retries is not None:
+        return facts.pin_retries, facts.puk_retries
+    qpinc = (facts.at_value('AT+QPINC="SC"', "+QPINC:") or "").split(",")
+    if len(qpinc) == 3 and qpinc[1].strip().isdigit() and qpinc[2].strip().isdigit():
+        return int(qpinc[1]), int(qpinc[2])
+    return None, None
+
+
 def sim_state(facts: Facts) -> List[Finding]:
-    state = facts.sim
-    cpin = facts.at_value("AT+CPIN?", "+CPIN:")
-    cpin_error = facts.at.get("AT+CPIN?")
+    state = facts.sim_state()
+    pin_tries, puk_tries = _tries(facts)
+    cpin = facts.at.get("AT+CPIN?")
     evidence = []
-    if state is not None:
-        evidence.append("QMI card status: %s" % state + (" (PIN tries left %s, PUK tries left %s)" % (
-            facts.pin_retries, facts.puk_retries) if facts.pin_retries is not None else ""))
-    if cpin is not None:
-        evidence.append("AT+CPIN? answers %s" % cpin)
-    elif cpin_error is not None and not cpin_error.ok:
-        evidence.append("AT+CPIN? answers %s" % cpin_error.final)
-    if state is None:
-        state = {"READY": "ready", "SIM PIN": "pin", "SIM PUK": "puk"}.get(cpin or "", None)
-        if state is None and cpin_error is not None and cpin_error.error_code == 10:
-            state = "absent"
+    if facts.sim is not None:
+        evidence.append("QMI card status: %s" % facts.sim)
+    if cpin is not None and (cpin.ok or cpin.error_code is not None):
+        evidence.append("AT+CPIN? answers %s" % (cpin.value("+CPIN:") if cpin.ok else cpin.final))
+    if pin_tries is not None:
+        evidence.append("PIN tries left %d, PUK tries left %s" % (pin_tries, puk_tries))
     if state == "absent":
         return [Finding("sim-missing", ERROR, "no SIM card", evidence,
                         "The module does not see a SIM: none inserted, inserted the wrong way, a dirty contact, or "
@@ -231,21 +238,30 @@ def sim_state(facts: Facts) -> List[Finding]:
                         "power the module off, insert the SIM (contacts down, cut corner as marked), power it on")]
     if state == "pin":
         return [Finding("sim-pin-required", ERROR,
-                        "the SIM is locked with a PIN (%s tries left)" % (facts.pin_retries if facts.pin_retries
-                                                                          is not None else "?"),
+                        "the SIM is locked with a PIN (%s tries left)" % (pin_tries if pin_tries is not None else "?"),
                         evidence,
                         "The SIM wants its PIN before the module may use the network. qcm never enters a PIN on its "
                         "own, and never retries one: each wrong try uses one up, and the last one locks the SIM.",
                         "run qcm connect -p PIN (or quectel-CM -p PIN) with the right PIN, or disable the PIN in a "
                         "phone")]
-    if state in ("puk", "blocked"):
+    if state == "network-locked":
+        return [Finding("sim-pin-required", ERROR, "the module is locked to another operator's SIMs (PH-SIM PIN)",
+                        evidence,
+                        "The module (not the SIM) carries a network lock: it accepts only SIMs of the operator it "
+                        "was sold for, until it gets its unlock code.",
+                        "ask the seller or that operator for the unlock code, or use one of its SIMs")]
+    if state == "puk":
         return [Finding("sim-puk-required", ERROR,
                         "the SIM is blocked and needs its PUK (%s tries left)" % (
-                            facts.puk_retries if facts.puk_retries is not None else "?"),
+                            puk_tries if puk_tries is not None else "?"),
                         evidence,
                         "Too many wrong PINs blocked the SIM. It needs the PUK from the operator; after 10 wrong PUKs "
                         "the SIM is dead for good.",
                         "unblock it in a phone with the PUK from your operator (qcm does not enter PUKs)")]
+    if state == "blocked":
+        return [Finding("sim-puk-required", ERROR, "the SIM is permanently blocked (no PUK tries left)", evidence,
+                        "All PUK tries were used up: the SIM cannot be unblocked any more.",
+                        "ask the operator for a new SIM")]
     return []
 
 
@@ -257,56 +273,55 @@ def firmware_variant_mismatch(facts: Facts) -> List[Finding]:
     evidence = [firmware.describe()]
     label = parse_variant(facts.variant_hint) or parse_variant(facts.model)
     mcc = facts.imsi[:3] if facts.imsi else (facts.at_text("AT+CIMI") or "")[:3]
-    registration = facts.registration
-    unregistered = _registered(facts) is not True
-    if registration is not None:
-        evidence.append("network: %s (MCC %s)" % (registration.describe(), registration.mcc or 0))
-    elif facts.at_value("AT+COPS?", "+COPS:") == "0":
-        evidence.append("AT+COPS? answers 0 (no operator), AT+CSQ %s" % facts.at_value("AT+CSQ", "+CSQ:"))
+    network = facts.network()
+    if network is not None:
+        evidence.append("network: %s (MCC %s)" % (network.describe(), network.mcc or 0))
     if label is not None and label[1] != firmware.variant and label[0] == firmware.family:
         evidence.insert(0, "the module is an %s-%s (for %s)" % (label[0], label[1], VARIANTS.get(label[1], ("?",))[0]))
         reason = "an %s-%s runs %s firmware" % (label[0], label[1], firmware.variant)
-    elif mcc and unregistered and not variant_covers(firmware.variant, mcc):
+        fix = ("flash the firmware of the %s-%s (a revision starting %s%s) with Quectel's QFlash tool; ask the seller "
+               "or Quectel support for the file" % (label[0], label[1], label[0], label[1]))
+    elif mcc and (network is None or not network.registered) and not variant_covers(firmware.variant, mcc):
         evidence.insert(0, "the SIM's home network is in %s (MCC %s)" % (region_of_mcc(mcc), mcc))
         reason = "%s firmware in %s" % (firmware.region, region_of_mcc(mcc))
+        fits = " or ".join("%s-%s" % (firmware.family, v) for v in variants_for(mcc)) or "a global -G variant"
+        fix = ("look at the module's label: if it says %s, flash that variant's firmware (a revision starting %s) "
+               "with Quectel's QFlash tool, from the seller or Quectel support; if it says %s-%s, the module itself "
+               "is built for another region and no firmware makes it work here: use one made for %s"
+               % (fits, " or ".join(firmware.family + v for v in variants_for(mcc)) or firmware.family + "G",
+                  firmware.family, firmware.variant, region_of_mcc(mcc)))
     else:
         return []
-    if label is not None:
-        wanted = "%s-%s, a revision starting %s%s" % (label[0], label[1], label[0], label[1])
-    elif mcc and variants_for(mcc):
-        wanted = "for %s: %s, a revision starting %s" % (
-            region_of_mcc(mcc), " or ".join("%s-%s" % (firmware.family, v) for v in variants_for(mcc)),
-            " or ".join(firmware.family + v for v in variants_for(mcc)))
-    else:
-        wanted = "the one matching your region"
     return [Finding(
         "firmware-variant-mismatch", ERROR, "firmware for the wrong region: %s" % reason, evidence,
         "Each %s variant is built for one region's frequency bands, and its firmware only enables those. With the "
         "firmware of another variant the module cannot find its network: it stays searching with MCC 0, no signal "
-        "(AT+CSQ 99,99), and often refuses to turn its radio on (DeviceNotReady)." % firmware.family,
-        "flash the firmware of your module's variant (%s) with Quectel's QFlash tool; ask the seller or Quectel "
-        "support for the file, and check the label on the module for its exact variant" % wanted)]
+        "(AT+CSQ 99,99), and often refuses to turn its radio on (DeviceNotReady)." % firmware.family, fix)]
 
 
 def radio_off(facts: Facts) -> List[Finding]:
-    mode = facts.operating_mode
-    cfun = facts.at_value("AT+CFUN?", "+CFUN:")
-    if (mode is None or mode == "online") and (cfun is None or cfun == "1") and not facts.hardware_restricted:
+    mode = facts.radio_mode()
+    if mode in (None, "online") and not facts.hardware_restricted:
         return []
     evidence = []
-    if mode is not None:
-        evidence.append("QMI operating mode: %s, hardware restricted: %s" % (mode, "yes" if facts.hardware_restricted
-                                                                              else "no"))
+    if facts.operating_mode is not None:
+        evidence.append("QMI operating mode: %s, hardware restricted: %s" % (
+            facts.operating_mode, "yes" if facts.hardware_restricted else "no"))
+    cfun = facts.at_value("AT+CFUN?", "+CFUN:")
     if cfun is not None:
         evidence.append("AT+CFUN? answers %s" % cfun)
+    if mode in ("reset", "shutting-down"):
+        return [Finding("radio-off", INFO, "the module is restarting", evidence,
+                        "A module that is resetting or shutting down answers for a moment before it leaves the bus.",
+                        "run qcm doctor again in half a minute, when it is back")]
     if facts.hardware_restricted:
         return [Finding("radio-off", ERROR, "the radio is held off by a hardware line", evidence,
                         "The W_DISABLE# (airplane mode) pin of the module is active: a switch, a jumper or the "
                         "carrier board holds the radio off, and no command can turn it on.",
                         "release W_DISABLE# (check the board's airplane switch or jumper, or the pin's pull-up)")]
-    offline = mode == "offline" or cfun == "7"
+    offline = mode == "offline"
     return [Finding(
-        "radio-off", ERROR, "the radio is off (%s)" % ("offline" if offline else mode or "CFUN %s" % cfun), evidence,
+        "radio-off", ERROR, "the radio is off (%s)" % mode, evidence,
         "The module's radio is %s: it does not search for a network at all." % (
             "in offline mode, which only a reset leaves" if offline else "in a low-power mode (CFUN 0 or 4, "
             "airplane mode)"),
@@ -336,42 +351,41 @@ def raw_ip_mismatch(facts: Facts) -> List[Finding]:
 
 
 def not_registered(facts: Facts) -> List[Finding]:
-    registration = facts.registration
-    if registration is None:
-        cereg = facts.at_value("AT+CEREG?", "+CEREG:")
-        stat = _stat(cereg) if cereg else None
-        if stat is None or stat in ("1", "5"):
-            return []
-        state = {"0": "not-registered", "2": "not-registered-searching", "3": "registration-denied"}.get(stat, stat)
-        evidence = ["AT+CEREG? answers %s" % cereg]
-        cause = None
-    elif registration.registered and registration.ps_attached:
+    network = facts.network()
+    if network is None or (network.registered and network.ps_attached):
         return []
+    if facts.sim_state() not in (None, "ready") or facts.radio_mode() not in (None, "online") \
+            or facts.hardware_restricted:
+        return []  # a consequence of the SIM or radio findings, not a cause of its own
+    if facts.registration is not None:
+        evidence = ["network: %s" % network.describe()]
     else:
-        state, cause = registration.state, registration.reject_cause
-        evidence = ["network: %s" % registration.describe()]
-    for command, prefix in (("AT+COPS?", "+COPS:"), ("AT+CSQ", "+CSQ:"), ("AT+QNWINFO", "+QNWINFO:")):
+        evidence = ["%s answers %s" % (c, v) for c, v in ((c, facts.at_value(c, p)) for c, p in REGISTRATION_COMMANDS)
+                    if v is not None]
+    for command, prefix in (("AT+COPS?", "+COPS:"), ("AT+CSQ", "+CSQ:"), ("AT+QNWINFO", "+QNWINFO:"),
+                            ("AT+CGATT?", "+CGATT:")):
         value = facts.at_value(command, prefix)
         if value is not None:
             evidence.append("%s answers %s" % (command, value))
-    if facts.sim not in (None, "ready") or facts.operating_mode not in (None, "online") or facts.hardware_restricted:
-        return []  # a consequence of the SIM or radio findings, not a cause of its own
-    if state == "registered":  # registered, but the packet service is detached
+    if network.registered:  # registered, but the packet service is detached
+        if _without_qmi_data(facts) and facts.modem is not None and facts.modem.mode == "qmi":
+            return []  # what a BG95 in QMI mode reports; usbnet-mode-mismatch is the cause
         return [Finding(
-            "not-registered", ERROR, "registered on %s, but not attached for data" % (
-                registration.operator or "the network" if registration else "the network"), evidence,
+            "not-registered", ERROR, "registered on %s, but not attached for data" % (network.operator or
+                                                                                       "the network"), evidence,
             "The network accepted the module but not (yet) for packet data: the SIM's plan may have no data, the "
             "network may refuse the attach, or the module is still attaching.",
-            "check AT+CGATT? (1 is attached; AT+CGATT=1 asks for it) and AT+CEER for the reason; ask the operator "
-            "that the SIM has data enabled")]
-    if state == "registration-denied":
+            "ask for the attach with AT+CGATT=1 and read the reason with AT+CEER; ask the operator that the SIM has "
+            "data enabled")]
+    if network.state == "registration-denied":
+        cause = network.reject_cause
         text = REJECT_CAUSES.get(cause or 0, "cause %s" % cause) if cause else "no cause given"
         return [Finding("not-registered", ERROR, "the network refuses the module: %s" % text, evidence,
                         "The module found a network and asked to register; the network said no.",
                         "check with the operator that the SIM is activated, has data, may roam here, and that this "
                         "IMEI is not barred")]
     return [Finding(
-        "not-registered", ERROR, "not registered: %s" % ("searching for a network" if "search" in state else
+        "not-registered", ERROR, "not registered: %s" % ("searching for a network" if "search" in network.state else
                                                          "no service"), evidence,
         "The radio is on and the SIM ready, but the module finds no network it may use.",
         "check, in this order: the antenna (connected to the main port, not the diversity/GNSS one); that the "

@@ -76,7 +76,8 @@ class SimAt:
             "+CPAS": lambda: ["+CPAS: 0"],
             "+CFUN?": lambda: ["+CFUN: %d" % CFUN_OF_MODE.get(m.mode, 0)],
             "+COPS?": self._cops, "+CSQ": self._csq, "+QCSQ": self._qcsq, "+QNWINFO": self._qnwinfo,
-            "+CGATT?": lambda: ["+CGATT: %d" % (1 if m.registered else 0)],
+            "+CGATT?": lambda: ["+CGATT: %d" % (1 if m.registered and c.ps_attached else 0)],
+            '+QPINC="SC"': lambda: ['+QPINC: "SC",%d,%d' % (m.pin_retries, m.puk_retries)],
             "+CGDCONT?": self._cgdcont, "+CGPADDR": self._cgpaddr, "+CEER": self._ceer,
             "+QENG=\"SERVINGCELL\"": self._qeng,
         }
@@ -90,6 +91,9 @@ class SimAt:
         if upper.startswith("+CPIN="):
             outcome = m.try_pin(part.split("=", 1)[1].strip().strip('"'), time.monotonic())
             return [] if outcome == "ok" else ["+CME ERROR: %d" % _CME.get(outcome, 100)]
+        if upper.startswith("+CGPADDR="):
+            wanted = "+CGPADDR: %s," % part.split("=", 1)[1].strip()
+            return [line for line in self._cgpaddr() if line.startswith(wanted)] or None
         if upper.startswith("+CFUN="):
             return self._cfun(upper.split("=", 1)[1])
         if upper.startswith("+CGDCONT="):

@@ -88,6 +88,7 @@ class SimConfig:
     registration: str = "home"
     register_after_s: float = 0.0
     reject_cause: int = 0
+    ps_attached: bool = True           # false: registered, but the packet service stays detached
     mcc: int = 302
     mnc: int = 720
     operator: str = "Rogers"

@@ -243,7 +243,7 @@ def serving_system(m: SimModem, indication: bool = False) -> Dict[str, Any]:
         "serving_system": {
             "registration_state": _REGISTRATION_STATE[m.registration],
             "cs_attach_state": "attached" if registered else "detached",
-            "ps_attach_state": "attached" if registered else "detached",
+            "ps_attach_state": "attached" if registered and m.config.ps_attached else "detached",
             "selected_network": "3gpp" if registered else "unknown",
             "radio_interfaces": [_RAT_RADIO[rat]] if registered else [],
         },
