@@ -116,6 +116,9 @@ def test_usbnet_show_and_switch(start_sim):
 
 def test_usbnet_on_bg95_uses_qcfgext(start_sim):
     sim = start_sim("--scenario", "seed-002-bg95-qmi", "--set", "serial_driver=option")  # once option serves it
+    refused = qcm(sim, "usbnet", "mbim")
+    assert refused.returncode != 0 and 'refused AT+QCFGEXT="usbnet","mbim" (ERROR)' in refused.stderr
+    assert "offer only ecm" in refused.stderr and "Traceback" not in refused.stderr
     switched = qcm(sim, "usbnet", "ecm")
     assert switched.returncode == 0 and "usbnet: qmi -> ecm" in switched.stdout and "cdc_ether" in switched.stdout
 
@@ -161,3 +164,16 @@ def test_without_permission_it_says_so_instead_of_a_clean_bill(start_sim):
                              "doctor"], capture_output=True, text=True, timeout=60, env=env_for(sim))
     assert result.returncode == 10 and result.stdout == "", result.stdout + result.stderr
     assert "may not open" in result.stderr and "sudo qcm doctor" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_one_slow_answer_costs_only_itself(start_sim, tmp_path):
+    scenario = tmp_path / "slow.toml"
+    scenario.write_text((SRC / "qcm/sim/scenarios/healthy-ec25a.toml").read_text()
+                        + 'unanswered = ["NAS Get Signal Info", "AT+COPS?"]\n')
+    sim = start_sim("--scenario", str(scenario))
+    report = json.loads(qcm(sim, "doctor", "--json", "--timeout", "1").stdout)
+    assert report["findings"] == [], report
+    assert report["summary"]["sim"] == "ready" and report["summary"]["firmware"] == "EC25AFAR05A07M4G"
+    assert "registered on Rogers" in report["summary"]["network"]
+    assert any("Get Signal Info" in line for line in report["not_examined"])
+    assert any("AT+COPS?" in line for line in report["not_examined"])

@@ -92,3 +92,52 @@ def test_registered_but_detached_is_not_called_searching():
                   registration=Registration("registered", False, mcc=228, mnc=1, operator="Swisscom"))
     [finding] = diagnose(facts)
     assert finding.id == "not-registered" and "not attached for data" in finding.title and "CGATT" in finding.fix
+
+
+def at(**answers):
+    """AT answers by command: a string is the one line before OK, None a bare ERROR."""
+    return {command: Response(command, (line,), "OK") if line is not None else Response(command, (), "ERROR")
+            for command, line in answers.items()}
+
+
+def test_a_healthy_bg95_in_ecm_mode_is_left_alone():
+    ecm = modem(product_id=0x0700, mode="ethernet", driver="cdc_ether", control=None, netdev="usb0", raw_ip=None)
+    facts = Facts(modem=ecm, revision="BG95M3LAR02A03", at={'AT+QCFGEXT="usbnet"': Response(
+        'AT+QCFGEXT="usbnet"', ('+QCFGEXT: "usbnet","ecm"',), "OK")})
+    assert ids(facts) == []
+    facts.wanted_mode = "qmi"  # asked for explicitly: still no QMI data path on a BG95
+    assert ids(facts) == ["usbnet-mode-mismatch"]
+
+
+def test_bg77_is_called_bg77_and_rndis_is_not_mistaken_for_ecm():
+    bg77 = Facts(modem=modem(product_id=0x0700), revision="BG77LAR02A04")
+    assert "BG77 modules" in diagnose(bg77)[0].title
+    rndis = modem(mode="ethernet", driver="rndis_host", control=None, netdev="usb0", raw_ip=None)
+    assert ids(Facts(modem=rndis, wanted_mode="rndis", at=usbnet_answer(3))) == []
+
+
+def test_at_only_registration_counts_2g_and_3g_and_spares_consequences():
+    umts = at(**{"AT+CEREG?": "+CEREG: 0,0", "AT+CGREG?": "+CGREG: 0,1", "AT+CREG?": "+CREG: 0,1",
+                 "AT+COPS?": '+COPS: 0,0,"Rogers",2', "AT+CGATT?": "+CGATT: 1", "AT+CPIN?": "+CPIN: READY"})
+    facts = Facts(at=umts)
+    assert ids(facts) == [] and facts.network().describe().startswith("registered on Rogers, UMTS")
+    locked = Facts(at=at(**{"AT+CPIN?": "+CPIN: SIM PIN", "AT+QPINC=\"SC\"": '+QPINC: "SC",2,10',
+                            "AT+CEREG?": "+CEREG: 0,0"}))
+    [pin] = diagnose(locked)
+    assert pin.id == "sim-pin-required" and "2 tries left" in pin.title  # and no "not registered" beside it
+
+
+def test_sim_states_beyond_pin_and_puk():
+    assert diagnose(Facts(sim="blocked"))[0].title == "the SIM is permanently blocked (no PUK tries left)"
+    assert "network lock" in diagnose(Facts(at=at(**{"AT+CPIN?": "+CPIN: PH-SIM PIN"})))[0].explanation
+
+
+def test_a_restarting_module_is_not_a_radio_left_off():
+    [finding] = diagnose(Facts(operating_mode="reset", sim="ready"))
+    assert finding.id == "radio-off" and finding.severity == "info"
+
+
+def test_bg95_in_qmi_mode_reporting_ps_detached_is_not_a_second_cause():
+    facts = Facts(modem=modem(product_id=0x0700, interface=3), revision="BG95M3LAR02A03", sim="ready",
+                  operating_mode="online", registration=Registration("registered", False, mcc=228, mnc=1))
+    assert ids(facts) == ["usbnet-mode-mismatch"]

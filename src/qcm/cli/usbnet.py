@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
 
     from ..discovery import scan, select
-    from ..io.at_port import AtPort
+    from ..errors import ModemError
+    from ..io.at_port import AtError, AtPort
     from .at import find_at_port
 
     modem = select(scan(args.sysfs, args.dev), args.interface, args.control, args.usb_path)
@@ -47,7 +48,14 @@ def run(args: argparse.Namespace) -> int:
             current, style = await _read(port)
             if args.mode is None or args.mode == current:
                 return current, None
-            await port.command(set_command(style, args.mode))
+            command = set_command(style, args.mode)
+            try:
+                await port.command(command)
+            except AtError as exc:
+                raise ModemError("the module refused %s (%s): its firmware does not offer %s mode" % (
+                    command, exc.response.final if exc.response else "no answer", args.mode),
+                    "BG95, BG77 and BG600L offer only ecm (and modem, for PPP)" if style == "qcfgext" else "") \
+                    from None
             if not args.no_reset:
                 await port.command("AT+CFUN=1,1")
             return current, args.mode

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -216,8 +216,12 @@ def _read_manager(facts: Facts, status: Dict[str, Any]) -> None:
     facts.manufacturer = status.get("manufacturer") or ""
     facts.sim = status.get("sim") if status.get("sim") not in ("", "unknown") else None
     registration = status.get("registration")
-    if registration:
-        facts.registration = Registration(**{k: v for k, v in registration.items() if k != "text"})
+    if isinstance(registration, dict):
+        known = {f.name for f in fields(Registration)}  # a qcm of another version may say more
+        try:
+            facts.registration = Registration(**{k: v for k, v in registration.items() if k in known})
+        except TypeError:
+            pass
 
 
 async def _at(facts: Facts, path: str, timeout: float) -> None:
@@ -255,7 +259,8 @@ async def gather(modem: Optional[Modem], run_dir: Path, timeout: float = 3.0, va
     facts.holders = port_holders([p for p in (modem.control, modem.at_port) if p])
     if modem.netdev:
         try:
-            facts.manager = ask(socket_path(run_dir, modem.netdev), {"command": "status"}, timeout=3)["status"]
+            reply = ask(socket_path(run_dir, modem.netdev), {"command": "status"}, timeout=3)
+            facts.manager = reply["status"] if isinstance(reply.get("status"), dict) else None
         except QcmError:
             pass
     if facts.manager is not None:

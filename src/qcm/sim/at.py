@@ -236,8 +236,8 @@ class SimAt:
             return None
         if len(values) > 1:
             wanted = {v: k for k, v in USBNET_NAMES_EXT.items()}.get(values[1])
-            if wanted is None:
-                return None
+            if wanted != "ecm":
+                return None  # BG95-class firmware offers ecm (and modem, PPP only), not rmnet, mbim or rndis
             self.pending_usbnet = wanted
             return []
         return ['+QCFGEXT: "usbnet","%s"' % USBNET_NAMES_EXT[self._usbnet()]]

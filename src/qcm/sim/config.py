@@ -104,6 +104,7 @@ class SimConfig:
     host_raw_ip: bool = False          # what the host driver's qmi/raw_ip starts at (the kernel's default: N)
     aggregation: str = "none"
     unsupported: Tuple[str, ...] = ()  # "SERVICE Message Name" answered with NotSupported (BG95-style)
+    unanswered: Tuple[str, ...] = ()   # "SERVICE Message Name" or AT commands never answered (a slow firmware)
     request_errors: Mapping[str, str] = field(default_factory=dict)  # "SERVICE Message Name" -> QMI error
     last_call_end: str = ""            # a call-end reason the module remembers from before (AT+CEER)
     # USB function and AT side

@@ -333,6 +333,8 @@ class SimModem:
                                       error=_error_code("InvalidClientId"))]
         fn = HANDLERS.get((service, definition.key))
         name = "%s %s" % (service, definition.name)
+        if name in self.config.unanswered:
+            return out
         forced = self.config.request_errors.get(name) or ("NotSupported" if fn is None or
                                                           name in self.config.unsupported else None)
         if forced:

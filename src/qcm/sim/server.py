@@ -56,6 +56,7 @@ class Simulator:
         self.at = SimAt(lambda: self.modem, self._at_reset)
         self.at_port = PtyPort("at", self._on_at_data, self._on_at_connect)
         self._at_buffer = b""
+        self._at_unanswered = {u.upper() for u in config.unanswered if u.upper().startswith("AT")}
         self.layout: Optional[Layout] = None
         self.loop: Optional[asyncio.AbstractEventLoop] = None
         self.control: Optional[ControlServer] = None
@@ -185,7 +186,7 @@ class Simulator:
                 self._at_buffer = self._at_buffer[-4096:]
                 return
             line, self._at_buffer = self._at_buffer[:cut].decode("utf-8", "replace"), self._at_buffer[cut + 1:]
-            if not line.strip() or self.at_port.muted:
+            if not line.strip() or self.at_port.muted or line.strip().upper() in self._at_unanswered:
                 continue
             lines = self.at.handle(line.strip())
             if self.trace is not None:
