@@ -9,10 +9,9 @@ from __future__ import annotations
 __all__ = [
     "QcmError", "UsageError", "NoModemError", "SimError", "SimAbsentError", "RadioError", "RegistrationError",
     "CallRejectedError", "NetConfigError", "ModemError", "PermissionProblem", "PortBusyError",
-    "NotImplementedOption", "EXIT_OK", "EXIT_BUG", "EXIT_INTERRUPTED",
+    "NotImplementedOption", "EXIT_BUG", "EXIT_INTERRUPTED",
 ]
 
-EXIT_OK = 0
 EXIT_BUG = 70           # EX_SOFTWARE: an unexpected error in qcm itself
 EXIT_INTERRUPTED = 130  # stopped by the user before the job was done
 

@@ -13,10 +13,6 @@ import logging
 import sys
 from typing import Optional, Sequence
 
-# qcm never speaks TLS, but asyncio imports ssl, which maps OpenSSL into the process: about
-# 5 MB of the 25 MB the manager may use on a small router (bench/connect.py measures it).
-sys.modules.setdefault("ssl", None)  # type: ignore[arg-type]
-
 from .. import __version__
 from ..errors import EXIT_BUG, EXIT_INTERRUPTED, QcmError
 

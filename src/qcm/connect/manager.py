@@ -652,7 +652,7 @@ def _registration_json(registration: Optional[ev.Registration]) -> Optional[Dict
 
 async def _imei_of(modem: Modem) -> str:
     """The module's IMEI, or "" if its port cannot be asked (gone, or another program's)."""
-    from ..doctor.evidence import port_holders
+    from ..io.procfs import port_holders
     if not modem.control or port_holders([modem.control]):
         return ""
     try:

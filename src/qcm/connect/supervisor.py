@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, FrozenSet, List, Optional, Tuple
 
 __all__ = [
-    "Policy", "Supervisor", "RUNGS", "describe_rung", "REDIAL", "REOPEN", "RADIO", "REBIND",
+    "Policy", "Supervisor", "describe_rung", "REDIAL", "REOPEN", "RADIO", "REBIND",
     "CONNECTING", "CONNECTED", "BACKING_OFF", "WAITING_FOR_MODEM", "STOPPING",
     "Connect", "Disconnect", "Refresh", "Exit",
     "Connected", "ConnectFailed", "CallDropped", "AddressChanged", "ProbeFailed", "ModemLost", "ModemBack",
@@ -31,7 +31,6 @@ __all__ = [
 
 # Recovery rungs, in the order they are climbed.
 REDIAL, REOPEN, RADIO, REBIND = "redial", "reopen", "radio", "rebind"
-RUNGS = (REDIAL, REOPEN, RADIO, REBIND)
 
 CONNECTING, CONNECTED, BACKING_OFF, WAITING_FOR_MODEM, STOPPING = (
     "connecting", "connected", "backing-off", "waiting-for-modem", "stopping")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from ..at import usbnet
 from ..at.parser import Response
 from ..at.readings import MODE_OF_CFUN, RAT_OF_ACT, SIM_OF_CPIN, STATE_OF_STAT, csq_dbm, stat_of
 from ..connect.dial import registration_of, reject_cause, sim_state_of
@@ -22,14 +23,16 @@ from ..discovery import Modem
 from ..errors import PermissionProblem, QcmError
 from ..io.at_port import AtPort, AtTimeout
 from ..io.control import ask, socket_path
+from ..io.procfs import port_holders
 from ..io.qmi_port import QmiPort
 from ..qmi.message import Message
 
-__all__ = ["Facts", "gather", "port_holders", "AT_COMMANDS"]
+__all__ = ["Facts", "gather", "AT_COMMANDS"]
 
 REGISTRATION_COMMANDS = (("AT+CEREG?", "+CEREG:"), ("AT+CGREG?", "+CGREG:"), ("AT+CREG?", "+CREG:"))
-AT_COMMANDS = ("AT+CPIN?", "AT+QGMR", "AT+CGMM", "AT+CFUN?", "AT+COPS?", "AT+CEREG?", "AT+CGREG?", "AT+CREG?", "AT+CSQ",
-               "AT+QNWINFO", "AT+CGATT?", "AT+CGDCONT?", 'AT+QCFG="usbnet"', 'AT+QCFG="band"', "AT+CEER", "AT+CIMI")
+AT_COMMANDS = ("AT+CPIN?", "AT+QGMR", "AT+CGMM", "AT+CFUN?", "AT+COPS?", *(c for c, _ in REGISTRATION_COMMANDS),
+               "AT+CSQ", "AT+QNWINFO", "AT+CGATT?", "AT+CGDCONT?", usbnet.QUERY["qcfg"], 'AT+QCFG="band"', "AT+CEER",
+               "AT+CIMI")
 
 # QMI requests whose failure is itself evidence (a firmware without them, a BG95 without QMI data).
 QMI_PROBES = (("WDS", "Get Profile List", {"profile_type": "3gpp"}),
@@ -114,25 +117,6 @@ class Facts:
                             operator=cops[2] if len(cops) > 2 else "",
                             rat=RAT_OF_ACT.get(cops[3], "") if len(cops) > 3 else "",
                             signal_dbm=csq_dbm(self.at_value("AT+CSQ", "+CSQ:") or ""))
-
-
-def port_holders(paths: List[str], proc: Path = Path("/proc")) -> Dict[str, List[Tuple[int, str]]]:
-    """Which processes (other than us) hold these device files open, by name and pid."""
-    wanted = {os.path.realpath(p): p for p in paths if p}
-    found: Dict[str, List[Tuple[int, str]]] = {}
-    me = os.getpid()
-    for entry in proc.iterdir() if proc.is_dir() else []:
-        if not entry.name.isdigit() or int(entry.name) == me:
-            continue
-        try:
-            targets = {os.readlink(fd) for fd in (entry / "fd").iterdir()}
-            name = (entry / "comm").read_text().strip()
-        except OSError:
-            continue  # gone, or not ours to look at
-        for real, path in wanted.items():
-            if real in targets:
-                found.setdefault(path, []).append((int(entry.name), name))
-    return found
 
 
 async def _qmi(facts: Facts, control: str, timeout: float) -> None:
@@ -227,7 +211,7 @@ def _read_manager(facts: Facts, status: Dict[str, Any]) -> None:
 async def _at(facts: Facts, path: str, timeout: float) -> None:
     port = await AtPort(path).open()
 
-    async def ask(command: str) -> None:
+    async def send(command: str) -> None:
         try:
             facts.at[command] = await port.command(command, timeout, check=False)
         except AtTimeout as exc:
@@ -237,11 +221,11 @@ async def _at(facts: Facts, path: str, timeout: float) -> None:
 
     try:
         for command in AT_COMMANDS:
-            await ask(command)
-        if facts.at_value('AT+QCFG="usbnet"', '+QCFG: "usbnet",') is None:  # BG95-class: AT+QCFGEXT
-            await ask('AT+QCFGEXT="usbnet"')
+            await send(command)
+        if facts.at_value(usbnet.QUERY["qcfg"], usbnet.PREFIX["qcfg"]) is None:  # BG95-class: AT+QCFGEXT
+            await send(usbnet.QUERY["qcfgext"])
         if facts.at_value("AT+CPIN?", "+CPIN:") != "READY":  # the tries left, for a PIN or PUK finding
-            await ask('AT+QPINC="SC"')
+            await send('AT+QPINC="SC"')
     finally:
         port.close()
 
@@ -251,11 +235,7 @@ async def gather(modem: Optional[Modem], run_dir: Path, timeout: float = 3.0, va
     facts = Facts(modem=modem, variant_hint=variant, wanted_mode=wanted_mode)
     if modem is None:
         return facts
-    if modem.raw_ip_path is not None:
-        try:
-            facts.host_raw_ip = modem.raw_ip_path.read_text().strip().upper().startswith("Y")
-        except OSError:
-            pass
+    facts.host_raw_ip = modem.raw_ip  # discovery read qmi/raw_ip a moment ago
     facts.holders = port_holders([p for p in (modem.control, modem.at_port) if p])
     if modem.netdev:
         try:

@@ -12,7 +12,7 @@ import os
 import termios
 import time
 import tty
-from typing import Callable, List, Optional
+from typing import Optional
 
 from ..at.parser import AtParser, Response, Timeout, Unsolicited
 from ..at.redact import redact_command, redact_line
@@ -41,8 +41,6 @@ class AtPort:
         self.show_personal = show_personal
         self.parser = AtParser()
         self.fd: Optional[int] = None
-        self.unsolicited: List[str] = []
-        self.on_unsolicited: Optional[Callable[[str], None]] = None
         self._lock: Optional[asyncio.Lock] = None
         self._waiter: "Optional[asyncio.Future[object]]" = None
         self._timer: Optional[asyncio.TimerHandle] = None
@@ -135,12 +133,6 @@ class AtPort:
             return
         for event in self.parser.receive_data(data):
             if isinstance(event, Unsolicited):
-                self.unsolicited.append(event.line)
-                del self.unsolicited[:-50]
-                if self.on_unsolicited is not None:
-                    try:
-                        self.on_unsolicited(event.line)
-                    except Exception:  # a listener's bug must not lose the answer that follows
-                        log.exception("unsolicited-line handler failed")
+                log.debug("AT< (unsolicited) %s", event.line if self.show_personal else redact_line("", event.line))
             else:
                 self._finish(event)

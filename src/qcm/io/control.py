@@ -15,7 +15,7 @@ import socket
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, Optional
 
-from ..errors import PermissionProblem, QcmError
+from ..errors import PermissionProblem, PortBusyError, QcmError
 
 __all__ = ["ControlServer", "ask", "socket_path", "NotRunning"]
 
@@ -54,7 +54,7 @@ class ControlServer:
         prepare_run_dir(self.path.parent)
         if self.path.exists():
             if _alive(self.path):
-                raise QcmError("another qcm already manages this interface (%s answers)" % self.path,
+                raise PortBusyError("another qcm already manages this interface (%s answers)" % self.path,
                                "stop it with qcm disconnect first")
             self.path.unlink()  # left by a manager that was killed
         old_umask = os.umask(0o177)

@@ -19,13 +19,13 @@ __all__ = [
     "Link", "Address", "Route", "NetlinkError", "Message",
     "link_request", "addr_request", "route_request", "dump_request", "parse_messages", "default_route",
     "parse_link", "parse_address", "parse_route", "RTPROT_QCM",
-    "RTM_NEWLINK", "RTM_GETLINK", "RTM_SETLINK", "RTM_NEWADDR", "RTM_DELADDR", "RTM_GETADDR",
+    "RTM_NEWLINK", "RTM_GETLINK", "RTM_NEWADDR", "RTM_DELADDR", "RTM_GETADDR",
     "RTM_NEWROUTE", "RTM_DELROUTE", "RTM_GETROUTE", "NLMSG_ERROR", "NLMSG_DONE",
-    "IFF_UP", "IFA_F_NODAD", "IFA_F_TENTATIVE", "IFA_F_PERMANENT", "RTNH_F_ONLINK", "RT_TABLE_MAIN",
+    "IFF_UP", "IFA_F_NODAD", "IFA_F_TENTATIVE", "RTNH_F_ONLINK", "RT_TABLE_MAIN",
 ]
 
 NLMSG_ERROR, NLMSG_DONE = 2, 3
-RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_SETLINK = 16, 17, 18, 19
+RTM_NEWLINK, RTM_GETLINK = 16, 18
 RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
 RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE = 24, 25, 26
 
@@ -39,7 +39,7 @@ RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_TABLE = 1, 4, 5, 6
 NLMSGERR_ATTR_MSG = 1
 
 IFF_UP = 0x1
-IFA_F_NODAD, IFA_F_TENTATIVE, IFA_F_PERMANENT = 0x02, 0x40, 0x80
+IFA_F_NODAD, IFA_F_TENTATIVE = 0x02, 0x40
 RT_TABLE_MAIN = 254
 RTN_UNICAST = 1
 RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RT_SCOPE_HOST = 0, 253, 254
@@ -127,10 +127,6 @@ def _message(kind: int, flags: int, seq: int, body: bytes) -> bytes:
     return _NLMSG.pack(16 + len(body), kind, flags, seq, 0) + body
 
 
-def _packed(address: IPAddress) -> bytes:
-    return address.packed
-
-
 def link_request(seq: int, index: int, up: Optional[bool] = None, mtu: Optional[int] = None) -> bytes:
     flags = IFF_UP if up else 0
     change = IFF_UP if up is not None else 0
@@ -143,7 +139,7 @@ def link_request(seq: int, index: int, up: Optional[bool] = None, mtu: Optional[
 def addr_request(seq: int, kind: int, index: int, address: IPAddress, prefixlen: int, flags: int = 0) -> bytes:
     family = socket.AF_INET if address.version == 4 else socket.AF_INET6
     body = _IFADDR.pack(family, prefixlen, flags & 0xFF, RT_SCOPE_UNIVERSE, index)
-    body += _nla(IFA_LOCAL, _packed(address)) + _nla(IFA_ADDRESS, _packed(address))
+    body += _nla(IFA_LOCAL, address.packed) + _nla(IFA_ADDRESS, address.packed)
     if flags > 0xFF or flags & IFA_F_NODAD:
         body += _nla(IFA_FLAGS, struct.pack("=I", flags))
     nl_flags = NLM_F_REQUEST | NLM_F_ACK | (NLM_F_CREATE | NLM_F_REPLACE if kind == RTM_NEWADDR else 0)
@@ -154,9 +150,9 @@ def route_request(seq: int, kind: int, route: Route, replace: bool = False) -> b
     body = _RTMSG.pack(route.family, route.dst_len, 0, 0, route.table if route.table < 256 else 252,
                        route.protocol, route.scope, route.type, route.flags)
     if route.dst is not None and route.dst_len:
-        body += _nla(RTA_DST, _packed(route.dst))
+        body += _nla(RTA_DST, route.dst.packed)
     if route.gateway is not None:
-        body += _nla(RTA_GATEWAY, _packed(route.gateway))
+        body += _nla(RTA_GATEWAY, route.gateway.packed)
     if route.oif is not None:
         body += _nla(RTA_OIF, struct.pack("=i", route.oif))
     body += _nla(RTA_PRIORITY, struct.pack("=I", route.metric))

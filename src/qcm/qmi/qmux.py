@@ -20,13 +20,12 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Tuple, Union
 
 __all__ = [
-    "MARKER", "CTL", "BROADCAST_CID", "REQUEST", "RESPONSE", "INDICATION",
+    "MARKER", "CTL", "REQUEST", "RESPONSE", "INDICATION",
     "Frame", "FramingError", "NEED_DATA", "FrameParser", "MAX_FRAME_SIZE", "parse_tlvs",
 ]
 
 MARKER = 0x01
 CTL = 0x00
-BROADCAST_CID = 0xFF
 MAX_FRAME_SIZE = 0x10000  # the length field's own limit; the parser can be given a lower cap
 
 REQUEST = "request"
