@@ -8,16 +8,14 @@ calls, and the USB network mode (AT+QCFG="usbnet", taking effect at the next res
 from __future__ import annotations
 
 import re
-import time
 from typing import Callable, Dict, List, Optional
 
+from .config import CFUN_MODES
 from .modem import SimModem
 
-__all__ = ["SimAt", "CFUN_OF_MODE", "USBNET_NUMBERS"]
+__all__ = ["SimAt"]
 
-CFUN_OF_MODE = {"online": 1, "low-power": 4, "mode-only-low-power": 0, "persistent-low-power": 0, "offline": 7,
-                "factory-test": 5}
-MODE_OF_CFUN = {1: "online", 0: "mode-only-low-power", 4: "low-power", 7: "offline", 5: "factory-test"}
+CFUN_OF_MODE = {**{mode: n for n, mode in CFUN_MODES.items()}, "persistent-low-power": 0}
 USBNET_NUMBERS = {"qmi": 0, "ecm": 1, "mbim": 2, "rndis": 3}
 USBNET_NAMES_EXT = {"qmi": "rmnet", "ecm": "ecm", "mbim": "mbim", "rndis": "rndis"}  # AT+QCFGEXT spelling
 _STAT = {"home": 1, "roaming": 5, "searching": 2, "denied": 3, "none": 0}
@@ -33,9 +31,11 @@ _CEER_TEXT = {"gsm-wcdma-unknown-apn": "Missing or unknown APN", "authentication
 
 
 class SimAt:
-    def __init__(self, modem: Callable[[], SimModem], on_reset: Callable[[], None]) -> None:
+    def __init__(self, modem: Callable[[], SimModem], on_reset: Callable[[], None],
+                 clock: Callable[[], float] = lambda: 0.0) -> None:
         self._modem = modem
         self.on_reset = on_reset
+        self.clock = clock  # the time comes from outside (the server's monotonic clock), as for SimModem
         self.echo = True  # modules start with echo on
         self.pending_usbnet: Optional[str] = None
 
@@ -89,7 +89,7 @@ class SimAt:
         if upper in ("+CIMI", "+QCCID", "+CPIN?"):
             return self._sim(upper)
         if upper.startswith("+CPIN="):
-            outcome = m.try_pin(part.split("=", 1)[1].strip().strip('"'), time.monotonic())
+            outcome = m.try_pin(part.split("=", 1)[1].strip().strip('"'), self.clock())
             return [] if outcome == "ok" else ["+CME ERROR: %d" % _CME.get(outcome, 100)]
         if upper.startswith("+CGPADDR="):
             wanted = "+CGPADDR: %s," % part.split("=", 1)[1].strip()
@@ -121,17 +121,17 @@ class SimAt:
 
     def _cfun(self, argument: str) -> List[str]:
         values = [v.strip() for v in argument.split(",")]
-        if not values[0].isdigit() or int(values[0]) not in MODE_OF_CFUN:
+        if not values[0].isdigit() or int(values[0]) not in CFUN_MODES:
             return ["+CME ERROR: 50"]
         if len(values) > 1 and values[1] == "1":
             self.on_reset()  # AT+CFUN=1,1: the module restarts (and applies a new usbnet mode)
             return []
         if self.modem.config.set_mode_error:
             return ["+CME ERROR: 3"]
-        mode = MODE_OF_CFUN[int(values[0])]
+        mode = CFUN_MODES[int(values[0])]
         if self.modem.config.hardware_restricted and mode == "online":
             return ["+CME ERROR: 3"]
-        self.modem.after_response(self.modem.set_mode(mode, time.monotonic()))
+        self.modem.after_response(self.modem.set_mode(mode, self.clock()))
         return []
 
     # ------------------------------------------------------------------ network

@@ -18,20 +18,16 @@ import os
 import socket
 from collections import Counter
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 from ..io.netlink import Netlink
 from . import dns, netns
 from .modem import SimModem
 
-__all__ = ["DataPath", "INTERNET_V4", "INTERNET_V6", "DNS_V4", "DNS_V6"]
+__all__ = ["DataPath"]
 
 log = logging.getLogger("qcm.sim.data")
 
-INTERNET_V4 = "198.51.100.1"
-INTERNET_V6 = "2001:db8:100::1"
-DNS_V4 = ("198.51.100.53", "198.51.100.54")
-DNS_V6 = ("2001:db8:100::53",)
 
 
 class DataPath:
@@ -57,8 +53,8 @@ class DataPath:
         with netns.entered(self.carrier):
             self.pgw_fd = netns.open_tun("pgw0")
             self._configure_carrier()
-            for address, family in ((DNS_V4[0], socket.AF_INET), (DNS_V4[1], socket.AF_INET),
-                                    (DNS_V6[0], socket.AF_INET6)):
+            for address in self._dns_servers():  # the servers the calls are given: the scenario's
+                family = socket.AF_INET6 if ":" in address else socket.AF_INET
                 sock = socket.socket(family, socket.SOCK_DGRAM)
                 sock.setblocking(False)
                 sock.bind((address, 53))
@@ -67,6 +63,9 @@ class DataPath:
         for sock in self.dns_sockets:
             loop.add_reader(sock.fileno(), self._dns, sock)
         self.attach()
+
+    def _dns_servers(self) -> Tuple[str, ...]:
+        return tuple(self.modem.config.dns4) + tuple(self.modem.config.dns6)
 
     def attach(self) -> None:
         """Create the host's wwan0 (at start, and when a simulated reset brings the module back)."""
@@ -92,7 +91,7 @@ class DataPath:
             assert lo is not None and pgw is not None
             nl.set_link(lo.index, up=True)
             nl.set_link(pgw.index, up=True)
-            for address in (INTERNET_V4,) + DNS_V4 + (INTERNET_V6,) + DNS_V6:
+            for address in (dns.INTERNET_V4, dns.INTERNET_V6, *self._dns_servers()):
                 ip = ipaddress.ip_address(address)
                 nl.add_address(lo.index, ip, 32 if ip.version == 4 else 128, 0x02 if ip.version == 6 else 0)
             from ..netlink.rtnl import Route

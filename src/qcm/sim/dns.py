@@ -6,12 +6,14 @@ import ipaddress
 import struct
 from typing import Dict, List, Optional, Tuple
 
-__all__ = ["answer", "RECORDS", "NAME"]
+__all__ = ["answer", "RECORDS", "NAME", "INTERNET_V4", "INTERNET_V6"]
 
+INTERNET_V4 = "198.51.100.1"       # the carrier network's "internet" host, which answers pings
+INTERNET_V6 = "2001:db8:100::1"
 NAME = "internet.example"
 RECORDS: Dict[Tuple[str, int], List[bytes]] = {
-    (NAME, 1): [ipaddress.IPv4Address("198.51.100.1").packed],
-    (NAME, 28): [ipaddress.IPv6Address("2001:db8:100::1").packed],
+    (NAME, 1): [ipaddress.IPv4Address(INTERNET_V4).packed],
+    (NAME, 28): [ipaddress.IPv6Address(INTERNET_V6).packed],
 }
 
 

@@ -46,6 +46,16 @@ def handler(service: str, message: str) -> Callable[[Handler], Handler]:
     return register
 
 
+FIRST_HANDLE = 0x8723E780  # packet data handles count up from here (the value of a real EC25's first one)
+
+
+def _subnet(pool: "ipaddress._BaseNetwork", prefix: int, index: int) -> "ipaddress._BaseNetwork":
+    """The ``index``-th /prefix of ``pool`` (wrapping round)."""
+    size = 1 << (pool.max_prefixlen - prefix)
+    offset = (index % max(1, pool.num_addresses // size)) * size
+    return ipaddress.ip_network((int(pool.network_address) + offset, prefix))
+
+
 @dataclass(frozen=True)
 class Request:
     service: str
@@ -102,12 +112,10 @@ class SimModem:
     profiles: Dict[int, Dict[str, Any]] = field(default_factory=dict)
     autoconnect: int = 0
     last_call_end: Optional[Tuple[str, ...]] = None   # (reason, verbose type, verbose reason) names
-    next_handle: int = 0x8723E780
+    next_handle: int = FIRST_HANDLE
     requests_served: int = 0
     forced_registration: Optional[str] = None  # a fault: the network drops us ("searching") until released
     address_generation: int = 0                 # bumped by a "readdress" fault
-    _pool4: List[ipaddress.IPv4Network] = field(default_factory=list)
-    _pool6: List[ipaddress.IPv6Network] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         c = self.config
@@ -122,8 +130,6 @@ class SimModem:
         for p in c.profiles:
             self.profiles[p.index] = {"apn": p.apn, "pdp_type": p.pdp_type, "name": p.name, "auth": p.auth,
                                       "username": p.username, "password": p.password}
-        self._pool4 = list(ipaddress.ip_network(c.ipv4_pool).subnets(new_prefix=30))
-        self._pool6 = list(ipaddress.ip_network(c.ipv6_pool).subnets(new_prefix=64))[:4096]
         self._pending: List[Frame] = []
         if self.config.last_call_end:
             self.last_call_end = (self.config.last_call_end, "3gpp", "")
@@ -220,15 +226,17 @@ class SimModem:
     # ------------------------------------------------------------------ calls
 
     def allocate_addresses(self, call: Call) -> None:
-        index = (call.handle - 0x8723E780 + 7 * self.address_generation) % len(self._pool4)
+        """A /30 of the IPv4 pool or a /64 of the IPv6 pool, picked by the call's handle (a readdress
+        fault moves it on); worked out, not listed, so that a large pool costs nothing."""
+        index = call.handle - FIRST_HANDLE + 7 * self.address_generation
         if call.family == 4:
-            net = self._pool4[index]
+            net = _subnet(ipaddress.ip_network(self.config.ipv4_pool), 30, index)
             call.ipv4 = ipaddress.IPv4Interface("%s/%d" % (net[2], net.prefixlen))
-            call.gateway4 = net[1]
+            call.gateway4 = net[1]  # type: ignore[assignment]
         else:
-            net = self._pool6[index % len(self._pool6)]
+            net = _subnet(ipaddress.ip_network(self.config.ipv6_pool), 64, index)
             call.ipv6 = ipaddress.IPv6Interface("%s/%d" % (net[0x1000 + 2], 64))
-            call.gateway6 = net[1]
+            call.gateway6 = net[1]  # type: ignore[assignment]
 
     def drop_calls(self, reason: str, verbose: Tuple[str, str] = ("internal", "call-ended"),
                    only: Optional[Tuple[str, int]] = None) -> List[Frame]:

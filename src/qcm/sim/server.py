@@ -29,7 +29,7 @@ from ..qmi.render import summary
 from . import handlers  # noqa: F401 - registers the request handlers
 from . import dns
 from .config import SimConfig
-from .datapath import INTERNET_V4, INTERNET_V6, DataPath
+from .datapath import DataPath
 from .at import SimAt
 from .modem import SimModem
 from .ptyport import PtyPort
@@ -53,7 +53,7 @@ class Simulator:
         self.modem = SimModem(config, now=time.monotonic())
         self.parser = FrameParser()
         self.qmi_port = PtyPort("qmi", self._on_qmi_data, self._on_qmi_connect)
-        self.at = SimAt(lambda: self.modem, self._at_reset)
+        self.at = SimAt(lambda: self.modem, self._at_reset, time.monotonic)
         self.at_port = PtyPort("at", self._on_at_data, self._on_at_connect)
         self._at_buffer = b""
         self._at_unanswered = {u.upper() for u in config.unanswered if u.upper().startswith("AT")}
@@ -120,7 +120,7 @@ class Simulator:
             "at_port": str(next(iter(self.layout.tty_links.values()), "")),
             "data_path": self.data_path is not None,
             "carrier_netns": self.data_path.carrier if self.data_path else None,
-            "internet": [INTERNET_V4, INTERNET_V6], "dns": list(c.dns4) + list(c.dns6), "dns_name": dns.NAME,
+            "internet": [dns.INTERNET_V4, dns.INTERNET_V6], "dns": list(c.dns4) + list(c.dns6), "dns_name": dns.NAME,
         }
 
     def _write_description(self) -> None:
