@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +16,8 @@ from typing import Any, Dict, List
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
 ENV = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "src"))
+from qcm.io.control import ask  # noqa: E402 - after the path to the source tree
 
 
 class BenchLab:
@@ -64,8 +67,6 @@ class BenchLab:
         return time.perf_counter() - start
 
     def sim_ctl(self, command: str, **values: Any) -> Dict[str, Any]:
-        sys.path.insert(0, str(ROOT / "src"))
-        from qcm.io.control import ask
         return ask(self.work / "m" / "ctl.sock", dict(values, command=command))
 
     def close(self) -> None:
@@ -78,7 +79,7 @@ class BenchLab:
                     process.kill()
                     process.wait()
         subprocess.run(["ip", "netns", "delete", self.ns], check=False)
-        subprocess.run(["rm", "-rf", str(self.work)], check=False)
+        shutil.rmtree(self.work, ignore_errors=True)
 
     def __enter__(self) -> "BenchLab":
         return self

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from typing import Iterator, List
 
 import pytest
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+from netns import SRC, stop_process
 
 
 class SimProcess:
@@ -48,13 +47,7 @@ class SimProcess:
         return (self.directory.parent / (self.directory.name + ".log")).read_text()
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process, grace=10)
         self.log.close()
         return self.process.returncode
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from netns import SRC, Namespace
+from netns import SRC, Namespace, stop_process
 
 
 class Lab:
@@ -104,17 +103,6 @@ class Lab:
 
     def stop(self) -> None:
         for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-        if self.sim is not None and self.sim.poll() is None:
-            self.sim.send_signal(signal.SIGTERM)
-            try:
-                self.sim.wait(15)
-            except subprocess.TimeoutExpired:
-                self.sim.kill()
-                self.sim.wait()
+            stop_process(process)
+        if self.sim is not None:
+            stop_process(self.sim)

@@ -13,6 +13,17 @@ from typing import List
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
+def stop_process(process: subprocess.Popen, grace: float = 15.0) -> None:
+    """SIGTERM (what a service manager sends), then SIGKILL if it has not gone within ``grace`` s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 class Namespace:
     def __init__(self, prefix: str = "qcmt") -> None:
         self.name = "%s-%s" % (prefix, uuid.uuid4().hex[:8])
