@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..discovery import Modem
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -15,10 +19,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def find_at_port(args: argparse.Namespace) -> str:
-    from ..discovery import bind_option_command, scan, select
+    from ..discovery import scan, select
+    return at_port_of(select(scan(args.sysfs, args.dev), args.interface, args.control, args.usb_path))
+
+
+def at_port_of(modem: "Modem") -> str:
+    """The module's AT port, or an error that says why it has none and how to get one."""
+    from ..discovery import bind_option_command
     from ..errors import NoModemError
 
-    modem = select(scan(args.sysfs, args.dev), args.interface, args.control, args.usb_path)
     if not modem.at_port:
         unclaimed = modem.at_interface in modem.unbound
         raise NoModemError(

@@ -37,10 +37,10 @@ def run(args: argparse.Namespace) -> int:
     from ..discovery import scan, select
     from ..errors import ModemError
     from ..io.at_port import AtError, AtPort
-    from .at import find_at_port
+    from .at import at_port_of
 
     modem = select(scan(args.sysfs, args.dev), args.interface, args.control, args.usb_path)
-    path = args.port or find_at_port(args)
+    path = args.port or at_port_of(modem)
 
     async def talk() -> Tuple[str, Optional[str]]:
         port = await AtPort(path).open()

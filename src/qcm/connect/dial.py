@@ -449,6 +449,11 @@ def sim_state_of(response: Message) -> Tuple[str, Optional[int], Optional[int]]:
     return state, app["pin1_retries"], app["puk1_retries"]
 
 
+def card_state_of(message: Message) -> str:
+    """The first card's state (present, absent, error) from a UIM Card Status response or indication."""
+    return _card_and_application(message)[0]
+
+
 def _card_and_application(response: Message) -> Tuple[str, Optional[Dict[str, Any]]]:
     status = response.get("card_status") or {}
     cards = status.get("cards") or []

@@ -30,7 +30,7 @@ from ..io.qmi_port import QmiPort, RequestTimeout
 from ..qmi.message import Message
 from . import events as ev
 from . import supervisor as sv
-from .dial import Bearer, Dialer, DialPlan, PinAttempts, family_role
+from .dial import Bearer, Dialer, DialPlan, PinAttempts, card_state_of, family_role
 from .host import Host, HostOptions
 from .metrics import render as render_metrics
 from .session import ModemSession
@@ -341,8 +341,7 @@ class Manager:
             if getattr(serving.get("ps_attach_state"), "name", "") == "attached":
                 self.events.put_nowait(sv.Registered())
         elif service == "UIM" and name == "Card Status":
-            cards = (message.get("card_status") or {}).get("cards") or []
-            if cards and cards[0]["card_state"].name == "present":
+            if card_state_of(message) == "present":
                 self.events.put_nowait(sv.SimInserted())
 
     async def _disconnect(self, action: sv.Disconnect) -> None:
@@ -593,8 +592,7 @@ class Manager:
 
     def _save_for_disconnect(self) -> None:
         assert self.modem is not None and self.session is not None and self.modem.control and self.modem.netdev
-        calls = [CallRecord(b.family, self.session.cid("WDS", family_role(b.family)), b.handle)
-                 for b in self.bearers.values()]
+        calls = [CallRecord(b.family, b.cid, b.handle) for b in self.bearers.values()]
         prepare_run_dir(self.options.run_dir)
         SavedConnection(self.modem.control, self.modem.netdev, calls, self.host.applied if self.host else None).save(
             state_path(self.options.run_dir, self.modem.netdev))

@@ -14,7 +14,7 @@ from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 
 from ..io.qmi_port import DEFAULT_TIMEOUT, PortGone, QmiPort
 from ..qmi.catalogue import catalogue
-from ..qmi.message import Message
+from ..qmi.message import Message, QmiError
 
 __all__ = ["ModemSession", "ClientKey"]
 
@@ -44,7 +44,7 @@ class ModemSession:
                 error = error or result
                 continue
             if not result.ok:
-                error = error or _qmi_error(result)
+                error = error or QmiError(result)
                 continue
             self.clients[key] = int(result["allocation_info"]["cid"])
             log.debug("client %s/%s = %d", key[0], key[1], self.clients[key])
@@ -80,8 +80,3 @@ class ModemSession:
         failed = [r for r in results if isinstance(r, BaseException) or not r.ok]
         if failed:
             log.warning("%d of %d client ids could not be released: %s", len(failed), len(results), failed[0])
-
-
-def _qmi_error(message: Message) -> Exception:
-    from ..qmi.message import QmiError
-    return QmiError(message)

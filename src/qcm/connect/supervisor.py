@@ -167,7 +167,6 @@ class Supervisor:
     last_error: str = ""
     waiting: str = ""
     deadline: Optional[float] = None
-    history: List[Tuple[float, str, str]] = field(default_factory=list)  # (time, from, to)
     ever_connected: bool = False
 
     def start(self, now: float) -> List[Action]:
@@ -175,14 +174,8 @@ class Supervisor:
 
     # ---------------------------------------------------------------- transitions
 
-    def _to(self, state: str, now: float) -> None:
-        if state != self.state:
-            self.history.append((now, self.state, state))
-            del self.history[:-50]
-            self.state = state
-
     def _connect(self, now: float, rung: str) -> List[Action]:
-        self._to(CONNECTING, now)
+        self.state = CONNECTING
         self.deadline = None
         self.rung_used = rung
         self.dropped_meanwhile = frozenset()
@@ -212,7 +205,7 @@ class Supervisor:
         if self.state == STOPPING:
             return []
         if isinstance(event, StopRequested):
-            self._to(STOPPING, now)
+            self.state = STOPPING
             return [Disconnect(self.families), Exit(0)]
         if isinstance(event, (Connected, ConnectFailed)) and self.state == WAITING_FOR_MODEM:
             return []  # the result of an attempt the modem's disappearance overtook
@@ -230,20 +223,14 @@ class Supervisor:
                 self.failures = 0
                 self.climbs = 0
                 self.waiting = ""
-                self._to(CONNECTED, now)
+                self.state = CONNECTED
             return []
         if isinstance(event, ConnectFailed):
             self.last_error = event.reason
             if event.fatal:
-                self._to(STOPPING, now)
+                self.state = STOPPING
                 return [Disconnect(self.families), Exit(event.status)]
-            self.failures += 1
-            if event.climbs:
-                self.climbs += 1
-            self.failure_kind = event.kind
-            self.waiting = event.waiting
-            self._to(BACKING_OFF, now)
-            self.deadline = now + self._delay()
+            self._back_off(now, event.kind, event.climbs, event.waiting)
             return []
         if isinstance(event, (CallDropped, ProbeFailed)):
             family = event.family
@@ -265,7 +252,7 @@ class Supervisor:
                 return []
             self.last_error = event.reason or "the modem vanished"
             self.up = frozenset()
-            self._to(WAITING_FOR_MODEM, now)
+            self.state = WAITING_FOR_MODEM
             self.deadline = None
             return [Disconnect(self.families, modem_gone=True)]
         if isinstance(event, ModemUnresponsive):
@@ -273,11 +260,7 @@ class Supervisor:
                 return []  # an attempt is under way; its own failure will count
             self.last_error = event.reason or "the modem stopped answering"
             down, self.up = self.up, frozenset()
-            self.failures += 1
-            self.climbs += 1
-            self.failure_kind = "modem"
-            self._to(BACKING_OFF, now)
-            self.deadline = now + self._delay()
+            self._back_off(now, "modem", climbs=True)
             return [Disconnect(down)]
         if isinstance(event, ModemBack):
             if self.state == WAITING_FOR_MODEM:
@@ -300,9 +283,18 @@ class Supervisor:
 
     # ---------------------------------------------------------------- reporting
 
+    def _back_off(self, now: float, kind: str, climbs: bool, waiting: str = "") -> None:
+        """A failed attempt: count it (a modem failure also climbs the ladder) and wait before the next."""
+        self.failures += 1
+        if climbs:
+            self.climbs += 1
+        self.failure_kind = kind
+        self.waiting = waiting
+        self.state = BACKING_OFF
+        self.deadline = now + self._delay()
+
     def snapshot(self) -> Dict[str, object]:
-        return {"state": self.state, "up": sorted(self.up), "wanted": sorted(self.families),
-                "failures": self.failures, "reconnects": self.reconnects, "last_error": self.last_error,
+        return {"state": self.state, "failures": self.failures, "reconnects": self.reconnects, "last_error": self.last_error,
                 "waiting": self.waiting, "rung": self.rung_used}
 
 
