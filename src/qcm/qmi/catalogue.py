@@ -66,23 +66,19 @@ class MessageDef:
     """One message. Its TLV formats are parsed on first use: a manager touches a few dozen of
     the catalogue's messages, and parsed formats are most of the catalogue's memory."""
 
-    __slots__ = ("service", "id", "name", "is_indication", "abortable", "_rows", "_parsed", "_enums", "_common")
+    __slots__ = ("service", "id", "name", "key", "is_indication", "_rows", "_parsed", "_enums", "_common")
 
-    def __init__(self, service: "ServiceDef", id: int, name: str, is_indication: bool, abortable: bool,
+    def __init__(self, service: "ServiceDef", id: int, name: str, is_indication: bool,
                  rows: Dict[str, List[Any]], enums: Mapping[str, Enum], common: Tuple[TlvDef, ...]) -> None:
         self.service = service
         self.id = id
         self.name = name
+        self.key = key_of(name)  # looked up by this on every request: computed once
         self.is_indication = is_indication
-        self.abortable = abortable
         self._rows = rows
         self._parsed: Dict[str, Tuple[TlvDef, ...]] = {}
         self._enums = enums
         self._common = common
-
-    @property
-    def key(self) -> str:
-        return key_of(self.name)
 
     def tlvs(self, kind: str) -> Tuple[TlvDef, ...]:
         parsed = self._parsed.get(kind)
@@ -260,8 +256,7 @@ def load(directory: Path = CATALOGUE_DIR, validate: bool = True) -> Catalogue:
             message_id = _int(entry["id"], where)
             is_indication = "indication" in entry
             rows = {kind: entry[kind] for kind in (REQUEST, RESPONSE, INDICATION) if kind in entry}
-            message = MessageDef(service, message_id, entry["name"], is_indication,
-                                 bool(entry.get("abortable", False)), rows, enums, common_response)
+            message = MessageDef(service, message_id, entry["name"], is_indication, rows, enums, common_response)
             if validate:
                 message.validate()
             table = service.indications if is_indication else service.methods
