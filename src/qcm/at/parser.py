@@ -8,7 +8,8 @@ its own), ``Timeout`` when ``expire(now)`` passes the command's deadline.
 A line starting with ``+NAME:`` belongs to the pending command only if the command is
 ``AT+NAME...`` (so ``+CREG: 0,1`` answers ``AT+CREG?`` but is unsolicited while ``AT+CSQ`` is
 pending); plain text lines (a firmware string, an IMSI) belong to the pending command; the
-command's echo is dropped. Known unsolicited prefixes are never taken as answers.
+command's echo is dropped. The few unsolicited lines without a ``+NAME:`` prefix (``RDY``,
+``POWERED DOWN``) are never taken as answers.
 """
 
 from __future__ import annotations
@@ -22,9 +23,8 @@ __all__ = ["AtParser", "Response", "Unsolicited", "Timeout", "AtBusy", "FINAL_OK
 FINAL_OK = ("OK", "CONNECT")
 FINAL_ERRORS = ("ERROR", "NO CARRIER", "NO DIALTONE", "BUSY", "NO ANSWER", "COMMAND NOT SUPPORT")
 _FINAL_ERROR_PREFIXES = ("+CME ERROR:", "+CMS ERROR:")
-# Lines modules send on their own, whatever command is pending.
-_UNSOLICITED = ("RDY", "+QIND:", "+QUSIM:", "POWERED DOWN", "+QNETDEVSTATUS:", "+CPIN: NOT READY", "+QSTAT:",
-                "+QCSQ:", "+CTZV:", "+QGPSURC:", "+QNTP:")
+# Lines modules send on their own that the +NAME rule cannot place (it places every "+..." line).
+_UNSOLICITED = ("RDY", "POWERED DOWN")
 MAX_LINE = 4096
 
 
