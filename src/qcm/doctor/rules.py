@@ -27,9 +27,8 @@ ORDER = ("port-busy", "port-not-answering", "at-port-missing", "usbnet-mode-mism
          "qmi-request-unsupported")
 
 NO_QMI_DATA = ("BG95", "BG77", "BG600L")  # LPWA modules: QMI answers, but their data path is ECM only
-# The USB mode a bound driver means (Ethernet-style drivers differ: ECM and RNDIS are both "ethernet").
-MODE_OF_DRIVER = {"qmi_wwan": "qmi", "qmi_wwan_q": "qmi", "GobiNet": "qmi", "cdc_mbim": "mbim", "cdc_ether": "ecm",
-                  "rndis_host": "rndis", "cdc_ncm": "ncm"}
+# Discovery calls every Ethernet-style driver "ethernet"; the usbnet setting tells them apart.
+USBNET_OF_ETHERNET_DRIVER = {"cdc_ether": "ecm", "rndis_host": "rndis", "cdc_ncm": "ncm"}
 # 3GPP TS 24.008 reject causes users meet (NAS registration, EMM/GMM).
 REJECT_CAUSES = {2: "IMSI unknown in HLR (the SIM is not known to the network: not activated?)",
                  3: "illegal MS (the SIM is barred)", 6: "illegal ME (this IMEI is barred)",
@@ -75,7 +74,9 @@ def _kernel_mode(facts: Facts) -> Optional[str]:
     modem = facts.modem
     if modem is None or not modem.driver:
         return None
-    return MODE_OF_DRIVER.get(modem.driver, {"qmi": "qmi", "mbim": "mbim"}.get(modem.mode))
+    if modem.mode == "ethernet":
+        return USBNET_OF_ETHERNET_DRIVER.get(modem.driver)
+    return modem.mode if modem.mode in ("qmi", "mbim") else None
 
 
 def _without_qmi_data(facts: Facts) -> bool:
