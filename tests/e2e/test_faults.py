@@ -152,6 +152,18 @@ def test_address_change_is_followed(session):
     s.until(lambda: s.lab.ping(V4), 10, "traffic on the new address")
 
 
+def test_probes_pass_on_a_working_link_which_is_never_redialled(session):
+    # Both families, ping and DNS: a probe that cannot succeed would redial a healthy link forever.
+    s = session(connect=("-4", "-6", "-s", "internet", "--probe", "ping:198.51.100.1", "--probe", "ping:" + V6,
+                         "--probe", "dns:internet.example@198.51.100.53", "--probe-interval", "0.2",
+                         "--probe-failures", "1"))
+    time.sleep(3)  # about 15 rounds of probes, each of which would count as a drop if it failed
+    status = s.status()
+    assert status["state"] == "connected" and status["reconnects"] == 0, status
+    assert status["last_error"] == "", status
+    assert s.lab.ping(V4) and s.lab.ping(V6)
+
+
 def test_probe_detects_connected_but_no_traffic(session):
     s = session(connect=("-4", "-s", "internet", "--probe", "ping:198.51.100.1", "--probe-interval", "0.5",
                          "--probe-failures", "2"))

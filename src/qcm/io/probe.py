@@ -93,8 +93,11 @@ async def run_probe(probe: Probe, netdev: str, timeout: float = 2.0) -> bool:
         ident = random.randrange(1, 0xFFFF)
         packet = _echo(family, ident, 1) if probe.kind == "ping" else _dns_query(probe.name, ident)
         port = 0 if probe.kind == "ping" else 53
-        await loop.sock_connect(sock, (probe.target, port))
-        await loop.sock_sendall(sock, packet)
+        # A plain connect(), not loop.sock_connect(): asyncio resolves the address again with
+        # getaddrinfo(type=SOCK_RAW), which no resolver supports, so every ping failed. Connecting a
+        # datagram or raw socket to a numeric address completes at once and filters replies by source.
+        sock.connect((probe.target, port))
+        sock.send(packet)
         deadline = loop.time() + timeout
         while True:
             remaining = deadline - loop.time()
