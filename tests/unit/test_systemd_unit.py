@@ -13,6 +13,11 @@ def test_unit():
     service = parser["Service"]
     assert service["Type"] == "notify" and service["NotifyAccess"] == "main"
     assert service["Restart"] == "on-failure" and int(service["WatchdogSec"]) >= 10
+    # A restart must never send a rejected PIN again, nor retry what only a person can fix.
+    from qcm.errors import NotImplementedOption, PermissionProblem, SimError, UsageError
+    prevented = {int(status) for status in service["RestartPreventExitStatus"].split()}
+    assert {SimError.exit_status, UsageError.exit_status, PermissionProblem.exit_status,
+            NotImplementedOption.exit_status} <= prevented
     assert "qcm connect -i %I" in service["ExecStart"] and "--once" not in service["ExecStart"]
     assert int(service["TimeoutStopSec"]) > 15  # qcm's own teardown bound is 15 s
     assert service["RuntimeDirectory"] == "qcm" and service["RuntimeDirectoryMode"] == "0700"
