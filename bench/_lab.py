@@ -27,7 +27,7 @@ class BenchLab:
         self.ns = "qcmb-%s" % uuid.uuid4().hex[:8]
         self.work = Path(tempfile.mkdtemp(prefix="qcm-bench-"))
         self.env = dict(ENV, QCM_SYSFS=str(self.work / "m/sys"), QCM_DEV=str(self.work / "m/dev"),
-                        QCM_RUN_DIR=str(self.work / "run"))
+                        QCM_RUN_DIR=str(self.work / "run"), QCM_STATE_DIR=str(self.work / "state"))
         self.processes: List[subprocess.Popen] = []
         subprocess.run(["ip", "netns", "add", self.ns], check=True)
         self.run(["ip", "link", "set", "lo", "up"])

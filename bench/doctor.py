@@ -32,7 +32,7 @@ def main() -> None:
                      "port-busy"):
         work = Path(tempfile.mkdtemp(prefix="qcm-bench-"))
         env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), QCM_SYSFS=str(work / "m/sys"),
-                   QCM_DEV=str(work / "m/dev"), QCM_RUN_DIR=str(work / "run"))
+                   QCM_DEV=str(work / "m/dev"), QCM_RUN_DIR=str(work / "run"), QCM_STATE_DIR=str(work / "state"))
         sim = subprocess.Popen([PYTHON, "-m", "qcm", "sim", "--dir", str(work / "m"), "--no-data-path", "--scenario",
                                 scenario, "--latency-ms", str(args.latency_ms)], env=env, stderr=subprocess.DEVNULL)
         try:

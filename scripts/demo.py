@@ -45,7 +45,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="qcm-demo-"))
     etc = Path("/etc/netns") / NS
     env = dict(os.environ, QCM_SYSFS=str(work / "modem" / "sys"), QCM_DEV=str(work / "modem" / "dev"),
-               QCM_RUN_DIR=str(work / "run"), PYTHONUNBUFFERED="1")
+               QCM_RUN_DIR=str(work / "run"), QCM_STATE_DIR=str(work / "state"), PYTHONUNBUFFERED="1")
     processes: List[subprocess.Popen] = []
     subprocess.run(["ip", "netns", "add", NS], check=True)
     try:

@@ -31,7 +31,7 @@ class Lab:
     @property
     def env(self) -> Dict[str, str]:
         return dict(os.environ, PYTHONPATH=str(SRC), QCM_SYSFS=str(self.modem_dir / "sys"),
-                    QCM_DEV=str(self.modem_dir / "dev"), QCM_RUN_DIR=str(self.run_dir),
+                    QCM_DEV=str(self.modem_dir / "dev"), QCM_RUN_DIR=str(self.run_dir), QCM_STATE_DIR=str(self.tmp / "state"),
                     PATH=str(Path(sys.executable).parent) + ":" + os.environ.get("PATH", "/usr/bin:/bin"))
 
     def start_sim(self, *args: str) -> Dict[str, Any]:

@@ -110,6 +110,33 @@ def test_wrong_pin_is_not_retried(lab):
     assert lab.sim_status()["clients"] == {}
 
 
+def test_a_rejected_pin_is_never_sent_again_by_later_runs(lab):
+    # What systemd, procd, cron or seed 003's reconnect loop do: start qcm again, same PIN.
+    lab = lab("--sim-state", "pin", "--pin", "0123")
+    assert connect_once(lab, "-s", "internet", "-p", "9999").returncode == 4
+    for argv in (lab.connect_args("--once", "-s", "internet", "-p", "9999"),
+                 lab.connect_args("-s", "internet", "-p", "9999")):
+        again = lab.qcm(*argv, timeout=30)
+        assert again.returncode == 4, again.stdout + again.stderr
+        said = again.stdout + again.stderr
+        assert "this SIM rejected this PIN before" in said and "--retry-rejected-pin" in said
+        assert "89302720" not in said  # the ICCID is personal data
+    quectel = lab.ns.run(["quectel-CM", "-s", "internet", "-p", "9999"], check=False, env=lab.env, timeout=30)
+    assert quectel.returncode == 4 and "rejected this PIN before" in quectel.stdout + quectel.stderr
+    assert lab.sim_status()["pin_retries"] == 2  # still only the first try spent
+    # A different PIN goes out; once the SIM accepts one, the record is cleared.
+    assert connect_once(lab, "-s", "internet", "-p", "0123").returncode == 0
+    disconnect(lab)
+    assert not any((lab.tmp / "state" / "pin").glob("*.json"))
+
+
+def test_retry_rejected_pin_is_the_users_call(lab):
+    lab = lab("--sim-state", "pin", "--pin", "0123")
+    assert connect_once(lab, "-s", "internet", "-p", "9999").returncode == 4
+    again = connect_once(lab, "-s", "internet", "-p", "9999", "--retry-rejected-pin")
+    assert again.returncode == 4 and "1 tries left" in again.stderr
+
+
 def test_puk_required(lab):
     lab = lab("--sim-state", "puk")
     result = connect_once(lab, "-s", "internet", "-p", "1234")
@@ -232,12 +259,37 @@ def test_interrupt_while_waiting_releases_everything(lab):
     assert lab.snapshot() == before
 
 
-def test_a_second_manager_is_refused_and_leaves_the_first_alone(lab):
-    lab = lab()
-    first = lab.background(lab.qcm_argv(*lab.connect_args("-s", "internet")))
+def test_a_second_manager_is_refused_in_every_mode_and_leaves_the_first_alone(lab):
+    lab = lab("--latency-ms", "5")
+    first = lab.background(lab.qcm_argv(*lab.connect_args("-4", "-6", "-s", "internet")))
     lab.wait_connected(first)
-    second = lab.qcm(*lab.connect_args("-s", "internet"), timeout=30)
-    assert second.returncode != 0 and "another qcm already manages" in second.stderr
-    assert (lab.run_dir / "wwan0.sock").exists()
-    assert lab.qcm("status").returncode == 0
+    before = lab.snapshot()
+    requests = lab.sim_status()["requests"]
+    attempts = [lab.qcm(*lab.connect_args("-s", "internet"), timeout=30),
+                lab.qcm(*lab.connect_args("--once", "-4", "-6", "-s", "internet"), timeout=30),
+                lab.ns.run(["quectel-CM", "-4", "-6", "-s", "internet"], check=False, env=lab.env, timeout=30)]
+    for second in attempts:
+        assert second.returncode == 11, second.stdout + second.stderr
+        assert "another qcm (pid %d) already manages wwan0" % first.pid in second.stderr + second.stdout
+        assert "Traceback" not in second.stderr
+    # None of them said a word to the modem or changed the host.
+    assert lab.sim_status()["requests"] == requests
+    assert lab.snapshot() == before
+    status = lab.qcm("status", "--json")
+    assert status.returncode == 0 and json.loads(status.stdout)["state"] == "connected"
+    assert lab.ping(V4) and lab.ping(V6)
+
+
+def test_a_connection_left_by_once_is_not_dialled_over(lab):
+    lab = lab()
+    assert connect_once(lab, "-s", "internet").returncode == 0
+    again = lab.qcm(*lab.connect_args("-s", "internet"), timeout=30)
+    assert again.returncode == 11 and "qcm connect --once is up on wwan0" in again.stderr
     assert lab.ping(V4)
+    disconnect(lab)
+
+
+def test_a_port_held_by_another_program_is_named_and_left_alone(lab):
+    lab = lab("--set", "port_holder=ModemManager")
+    result = connect_once(lab, "-s", "internet", timeout=30)
+    assert result.returncode == 11 and "ModemManager (pid" in result.stderr, result.stderr

@@ -16,7 +16,7 @@ SCENARIOS = sorted((SRC / "qcm" / "sim" / "scenarios").glob("*.toml"))
 
 def env_for(sim):
     return dict(os.environ, PYTHONPATH=str(SRC), QCM_SYSFS=sim.info["sysfs_root"], QCM_DEV=sim.info["dev_root"],
-                QCM_RUN_DIR=str(sim.directory.parent / "run"))
+                QCM_RUN_DIR=str(sim.directory.parent / "run"), QCM_STATE_DIR=str(sim.directory.parent / "state"))
 
 
 def qcm(sim, *args, timeout=60):

@@ -61,3 +61,22 @@ def test_resolvconf_is_used_when_installed(tmp_path):
 def test_nothing_to_do(tmp_path):
     assert apply_dns("wwan0", [], "file", tmp_path / "r") is None
     assert apply_dns("wwan0", ["198.51.100.53"], "none", tmp_path / "r") is None
+
+
+def test_a_resolv_conf_link_another_user_planted_is_not_written_through(tmp_path):
+    import pytest
+
+    from qcm.errors import PermissionProblem
+    if os.geteuid() != 0:
+        pytest.skip("planting another user's link needs root")
+    victim = tmp_path / "shadow"
+    victim.write_text("root:x:0:0\n")
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    planted = shared / "resolv.conf"
+    planted.symlink_to(victim)
+    os.chown(planted, 65534, 65534, follow_symlinks=False)
+    with pytest.raises(PermissionProblem, match="refusing"):
+        apply_dns("wwan0", ["198.51.100.53"], "file", planted)
+    assert victim.read_text() == "root:x:0:0\n"

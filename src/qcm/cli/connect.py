@@ -34,6 +34,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--auth", choices=sorted(set(AUTH_NAMES)), help="authentication (default: both when a "
                         "password is given, else none)")
     parser.add_argument("-p", "--pin", help="SIM PIN (4 to 8 digits; used once, never retried)")
+    parser.add_argument("--retry-rejected-pin", action="store_true",
+                        help="send the PIN even though this SIM rejected it before (qcm remembers rejected "
+                        "PINs per SIM and refuses to spend another try on them)")
     parser.add_argument("-4", dest="ipv4", action="store_true", help="IPv4 (the default)")
     parser.add_argument("-6", dest="ipv6", action="store_true", help="IPv6 (with -4: dual stack)")
     parser.add_argument("-n", "--profile", type=int, default=1, help="profile index to use (default 1)")
@@ -112,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     families = tuple(f for f, on in ((4, args.ipv4 or not args.ipv6), (6, args.ipv6)) if on)
     plan = DialPlan(apn=apn, username=user, password=password, auth=auth, pin=check_pin(args.pin),
                     families=families, profile=args.profile, write_profile=not args.keep_profile,
-                    register_timeout=args.register_timeout)
+                    register_timeout=args.register_timeout, retry_rejected_pin=args.retry_rejected_pin)
     host = HostOptions(metric=args.metric, take_default=args.take_default, default_route=not args.no_default_route,
                        dns=args.dns, resolv_conf=args.resolv_conf)
     try:
@@ -121,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     options = ConnectOptions(plan=plan, host=host, interface=args.interface, control=args.control,
                              usb_path=args.usb_path, imei=args.imei, sysfs=args.sysfs, dev=args.dev,
-                             run_dir=args.run_dir, once=args.once, request_timeout=args.timeout,
+                             run_dir=args.run_dir, state_dir=environment_roots()["state_dir"], once=args.once, request_timeout=args.timeout,
                              show_personal=args.show_personal, poll_interval=args.poll_interval, probes=probes,
                              probe_interval=args.probe_interval, probe_failures=args.probe_failures,
                              metrics_file=args.metrics_file, rebind_first=args.rebind)

@@ -11,10 +11,12 @@ from typing import Dict
 
 
 def environment_roots() -> Dict[str, Path]:
-    """sysfs, /dev and the run directory: defaults, or $QCM_SYSFS, $QCM_DEV and $QCM_RUN_DIR, which
-    let scripts (and quectel-CM, whose options cannot say it) point qcm at the simulator."""
+    """sysfs, /dev, the run directory and the state directory: defaults, or $QCM_SYSFS, $QCM_DEV,
+    $QCM_RUN_DIR and $QCM_STATE_DIR, which let scripts (and quectel-CM, whose options cannot say
+    it) point qcm at the simulator."""
     return {"sysfs": Path(os.environ.get("QCM_SYSFS", "/sys")), "dev": Path(os.environ.get("QCM_DEV", "/dev")),
-            "run_dir": Path(os.environ.get("QCM_RUN_DIR", "/run/qcm"))}
+            "run_dir": Path(os.environ.get("QCM_RUN_DIR", "/run/qcm")),
+            "state_dir": Path(os.environ.get("QCM_STATE_DIR", "/var/lib/qcm"))}
 
 
 def add_root_options(parser: argparse.ArgumentParser) -> None:

@@ -23,9 +23,10 @@ from ..errors import (CallRejectedError, ModemError, QcmError, RadioError, Regis
 from ..qmi.message import Message, QmiError
 from . import events as ev
 from .events import IpSettings, ModemIdentity, Registration
+from .pin_guard import PinGuard
 from .session import ClientKey, ModemSession
 
-__all__ = ["DialPlan", "Bearer", "Dialer", "PinAttempts", "family_role", "registration_of", "reject_cause",
+__all__ = ["DialPlan", "Bearer", "Dialer", "family_role", "registration_of", "reject_cause",
            "sim_state_of"]
 
 log = logging.getLogger("qcm.dial")
@@ -54,6 +55,7 @@ class DialPlan:
     write_profile: bool = True
     register_timeout: float = 60.0
     start_timeout: float = 60.0
+    retry_rejected_pin: bool = False    # the user vouches for a PIN the SIM rejected before
 
     @property
     def auth_flags(self) -> List[str]:
@@ -76,14 +78,6 @@ class Bearer:
     started: float = field(default_factory=time.monotonic)
 
 
-class PinAttempts:
-    """Shared by every attempt of one manager: a PIN whose answer was lost is never sent again
-    (if it was wrong, a second try would use up another of the SIM's few tries)."""
-
-    def __init__(self) -> None:
-        self.unconfirmed = False
-
-
 class HostSide:
     """What the dialer needs from the host: the network interface's raw_ip switch."""
 
@@ -96,9 +90,9 @@ class HostSide:
 
 class Dialer:
     def __init__(self, session: ModemSession, plan: DialPlan, report: ev.Reporter, host: HostSide,
-                 pin_attempts: Optional[PinAttempts] = None) -> None:
+                 pin_guard: Optional[PinGuard] = None) -> None:
         self.session = session
-        self.pin_attempts = pin_attempts or PinAttempts()
+        self.pin_guard = pin_guard or PinGuard(None)
         self.plan = plan
         self.report = report
         self.host = host
@@ -217,35 +211,57 @@ class Dialer:
             raise SimError("the SIM is %s" % status)
 
     async def _verify_pin(self, retries: int, dms: bool = False) -> None:
-        if not self.plan.pin:
+        pin = self.plan.pin
+        if not pin:
             raise SimError("the SIM is locked with a PIN (%d tries left)" % retries,
                            "run again with -p PIN; qcm never guesses a PIN")
-        if self.pin_attempts.unconfirmed:
-            raise SimError("an earlier PIN try got no answer and the SIM still wants its PIN: not sending it again "
-                           "(%d tries left)" % retries, "check the PIN, then run qcm again")
-        self.pin_attempts.unconfirmed = True  # until the SIM's answer arrives
-        if dms:
-            response = await self.session.request("DMS", "UIM Verify PIN", {"info": {
-                "pin_id": "pin", "pin": self.plan.pin}}, check=False)
-            left = response.get("pin_retries_status")
-        else:
-            response = await self.session.request("UIM", "Verify PIN", {
-                "session": {"session_type": "card-slot-1", "application_identifier": []},
-                "info": {"pin_id": "pin1", "pin_value": self.plan.pin}}, check=False)
-            left = response.get("retries_remaining")
-        self.pin_attempts.unconfirmed = False
+        sim, shown = await self._sim_key()
+        if self.plan.retry_rejected_pin:
+            self.pin_guard.forget(sim)
+        self.pin_guard.check(sim, pin, retries, shown)
+        self.pin_guard.sending(sim, pin, retries)  # before it goes out: a lost answer still counts
+        lost = ""
+        try:
+            if dms:
+                response = await self.session.request("DMS", "UIM Verify PIN", {"info": {
+                    "pin_id": "pin", "pin": pin}}, check=False)
+                left = response.get("pin_retries_status")
+            else:
+                response = await self.session.request("UIM", "Verify PIN", {
+                    "session": {"session_type": "card-slot-1", "application_identifier": []},
+                    "info": {"pin_id": "pin1", "pin_value": pin}}, check=False)
+                left = response.get("retries_remaining")
+        except ModemError as exc:
+            response = None
+            lost = str(exc)
+        if response is None or response.result is None:
+            raise SimError("the SIM's answer to the PIN was lost (%s); not sending it again" % (
+                lost if response is None else "no result"), "check the PIN, then run qcm again: it sends the PIN "
+                "again only if the SIM shows that it never arrived")
+        self.pin_guard.answered(sim, pin, response.ok)
         if response.ok:
             self._state_changed = True
             self.report(ev.SimReady("pin-verified"))
             await self._wait_sim_ready()
             return
         tries = left["verify_retries_left"] if left else None
-        reason = response.result.error.name if response.result else "no answer"
+        reason = response.result.error.name
         if reason == "PinBlocked" or tries == 0:
             raise SimError("the SIM rejected the PIN and is now blocked: it needs its PUK",
                            "unblock it in a phone; qcm does not enter PUKs")
-        raise SimError("the SIM rejected the PIN (%s, %s tries left); not retrying" % (
+        raise SimError("the SIM rejected the PIN (%s, %s tries left); not retrying, now or in later runs" % (
             reason, "?" if tries is None else tries), "check the PIN; every wrong try uses one up")
+
+    async def _sim_key(self) -> Tuple[str, str]:
+        """Which SIM this is, for the PIN record: its ICCID (readable without the PIN), else the
+        module's IMEI; and how to show it (redacted unless personal data is shown)."""
+        response = await self.session.request("DMS", "UIM Get ICCID", check=False)
+        iccid = str(response.get("iccid", "")) if response.ok else ""
+        if iccid:
+            return "iccid:" + iccid, iccid if self.session.port.show_personal else "ICCID ...%s" % iccid[-4:]
+        ids = await self.session.request("DMS", "Get IDs", check=False)
+        imei = str(ids.get("imei", "")) if ids.ok else ""
+        return "imei:" + imei, "in the module with IMEI %s" % (imei if self.session.port.show_personal else "###")
 
     async def _wait_sim_ready(self, timeout: float = 10.0) -> None:
         """After a PIN the SIM needs a moment before the network side sees it."""

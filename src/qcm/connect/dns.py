@@ -10,6 +10,7 @@ run with an argument list, never through a shell.
 from __future__ import annotations
 
 import errno
+import ipaddress
 import os
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from ..errors import NetConfigError
+from ..io.files import resolve_trusted
 
 __all__ = ["DnsChange", "apply_dns", "undo_dns"]
 
@@ -39,7 +41,10 @@ class DnsChange:
 
     @classmethod
     def from_json(cls, data: Dict[str, object]) -> "DnsChange":
-        return cls(str(data["method"]), str(data["target"]), tuple(data["servers"]),  # type: ignore[arg-type]
+        method, servers = data["method"], data["servers"]
+        if method not in ("resolvconf", "file") or not isinstance(servers, list):
+            raise ValueError("not a DNS change: %r" % (data,))
+        return cls(str(method), str(data["target"]), tuple(str(ipaddress.ip_address(s)) for s in servers),
                    bool(data.get("created", False)))
 
 
@@ -54,7 +59,7 @@ def apply_dns(netdev: str, servers: Sequence[str], mode: str = "auto", path: Pat
         record = "%s.qcm" % netdev
         _resolvconf([resolvconf, "-a", record], "".join("nameserver %s\n" % s for s in servers))
         return DnsChange("resolvconf", record, tuple(servers))
-    target = Path(os.path.realpath(path))
+    target = resolve_trusted(path)  # a link is followed only where no other user could have placed it
     existed = target.exists()
     lines = _read_lines(target)
     ours = ["nameserver %s %s" % (s, TAG % netdev) for s in servers]
@@ -71,7 +76,7 @@ def undo_dns(change: Optional[DnsChange], netdev: str, resolvconf: Optional[str]
         if program:
             _resolvconf([program, "-d", change.target], "")
         return
-    target = Path(change.target)
+    target = resolve_trusted(Path(change.target))
     if not target.exists():
         return
     lines = _read_lines(target)

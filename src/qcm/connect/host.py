@@ -56,12 +56,26 @@ class Applied:
 
     @classmethod
     def from_json(cls, data: Dict[str, Any]) -> "Applied":
-        return cls(data["netdev"], data.get("addresses", []), data.get("routes", []), data.get("mtu_before"),
+        """Read back (and check: it tells root what to remove) what ``to_json`` wrote; ValueError,
+        KeyError or TypeError when it is not that."""
+        addresses = [[str(ipaddress.ip_address(address)), _bounded(prefixlen, 0, 128)]
+                     for address, prefixlen in data.get("addresses", [])]
+        routes = [{"family": _bounded(r["family"], 4, 6), "metric": _bounded(r["metric"], 0, 0xFFFFFFFF),
+                   "gateway": str(ipaddress.ip_address(r["gateway"])) if r.get("gateway") else None}
+                  for r in data.get("routes", [])]
+        mtu = data.get("mtu_before")
+        return cls(str(data["netdev"]), addresses, routes, _bounded(mtu, 68, 65535) if mtu is not None else None,
                    DnsChange.from_json(data["dns"]) if data.get("dns") else None)
 
     def describe_routes(self) -> List[str]:
         return ["default%s dev %s metric %d" % (" via %s" % r["gateway"] if r.get("gateway") else "", self.netdev,
                                                 r["metric"]) for r in self.routes]
+
+
+def _bounded(value: Any, low: int, high: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ValueError("%r is not a number from %d to %d" % (value, low, high))
+    return value
 
 
 def _family(version: int) -> int:

@@ -20,19 +20,22 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..discovery import Modem, scan, select
-from ..errors import (CallRejectedError, ModemError, NoModemError, PermissionProblem, QcmError, RegistrationError,
-                      SimAbsentError, SimError, UsageError)
+from ..errors import (CallRejectedError, ModemError, NoModemError, PermissionProblem, PortBusyError, QcmError,
+                      RegistrationError, SimAbsentError, SimError, UsageError)
 from ..io.files import write_atomic
 from ..io.control import ControlServer, NotRunning, ask, prepare_run_dir, socket_path
+from ..io.lock import ModuleLock
 from ..io.notify import Notifier
+from ..io.procfs import port_holders
 from ..io.probe import Probe, run_probe
 from ..io.qmi_port import QmiPort, RequestTimeout
 from ..qmi.message import Message
 from . import events as ev
 from . import supervisor as sv
-from .dial import Bearer, Dialer, DialPlan, PinAttempts, card_state_of, family_role
+from .dial import Bearer, Dialer, DialPlan, card_state_of, family_role
 from .host import Host, HostOptions
 from .metrics import render as render_metrics
+from .pin_guard import PinGuard
 from .session import ModemSession
 from .state import CallRecord, SavedConnection, state_path
 
@@ -55,6 +58,7 @@ class ConnectOptions:
     sysfs: Path = Path("/sys")
     dev: Path = Path("/dev")
     run_dir: Path = Path("/run/qcm")
+    state_dir: Optional[Path] = Path("/var/lib/qcm")  # what must survive a reboot (rejected PINs)
     once: bool = False
     request_timeout: float = 10.0
     show_personal: bool = False
@@ -86,7 +90,8 @@ class Manager:
         self.down_since: Optional[float] = None
         self.events: "asyncio.Queue[Any]" = asyncio.Queue()
         self.prepared = False
-        self.pin_attempts = PinAttempts()
+        self.pin_guard = PinGuard(options.state_dir / "pin" if options.state_dir else None)
+        self.lock: Optional[ModuleLock] = None
         self.sim_state = "unknown"
         self._supervising = False
         self._stopped_by: Optional[int] = None
@@ -143,6 +148,7 @@ class Manager:
     async def _once(self) -> int:
         self.modem = await self._find_modem(wait=False)
         self._found()
+        self._claim()
         families = frozenset(self.options.plan.families)
         await self._bring_up(families, sv.REBIND if self.options.rebind_first else sv.REDIAL)
         self._connected(families)
@@ -153,10 +159,11 @@ class Manager:
 
     async def _supervise(self) -> int:
         self.modem = await self._find_modem(wait=True)
+        self._found()
+        self._claim()
         control = ControlServer(socket_path(self.options.run_dir, self.modem.netdev or "wwan"), self._on_control)
         await control.start()
         self.control = control  # only once it is ours: the teardown removes it
-        self._found()
         first = self.supervisor.start(time.monotonic())
         if self.options.rebind_first:
             first = [sv.Connect(a.families, sv.REBIND) if isinstance(a, sv.Connect) else a for a in first]
@@ -286,7 +293,7 @@ class Manager:
         self.session = ModemSession(port, self.options.request_timeout)
         self.host = self.host if self.host is not None and self.host.netdev == modem.netdev else \
             Host(modem.netdev, modem.raw_ip_path, self.options.host)
-        self.dialer = Dialer(self.session, self.options.plan, self.report, self.host, self.pin_attempts)
+        self.dialer = Dialer(self.session, self.options.plan, self.report, self.host, self.pin_guard)
         self.prepared = False
         await self.dialer.open_clients()
 
@@ -478,6 +485,23 @@ class Manager:
         self.report(ev.ModemFound(modem.describe(), modem.usb_path, modem.usb_id, modem.control, modem.netdev,
                                   modem.driver, modem.driver_version, modem.mode))
 
+    def _claim(self) -> None:
+        """Refuse, before touching anything, a module that another manager or program holds."""
+        modem = self.modem
+        assert modem is not None and modem.netdev and modem.control
+        lock = ModuleLock(self.options.run_dir, modem.netdev)
+        lock.acquire()
+        self.lock = lock
+        saved = state_path(self.options.run_dir, modem.netdev)
+        if saved.exists():
+            raise PortBusyError("a connection made by qcm connect --once is up on %s" % modem.netdev,
+                                "end it with qcm disconnect -i %s first" % modem.netdev)
+        holders = port_holders([modem.control]).get(modem.control, [])
+        if holders:
+            raise PortBusyError("%s is held by %s" % (modem.control, ", ".join(
+                "%s (pid %d)" % (name, pid) for pid, name in holders)),
+                "stop it first (ModemManager: systemctl stop ModemManager; see qcm doctor)")
+
     def _connected(self, families: "frozenset[int]") -> None:
         first = self.connected_at is None
         since = self.started if first else (self.down_since or time.monotonic())
@@ -620,6 +644,8 @@ class Manager:
             log.warning("closing the control port: %s", exc)
         if self.control is not None:
             await self.control.close()
+        if self.lock is not None:
+            self.lock.release()
         if self.connected_at is not None and not self._keep_call:
             self.report(ev.Disconnected(details))
 
@@ -629,7 +655,8 @@ def _failure(exc: QcmError) -> sv.ConnectFailed:
     if isinstance(exc, SimAbsentError):
         return sv.ConnectFailed(str(exc), kind="sim", waiting="waiting for a SIM")
     if isinstance(exc, (SimError, UsageError, PermissionProblem)):
-        return sv.ConnectFailed(str(exc), fatal=True, status=exc.exit_status)
+        return sv.ConnectFailed(str(exc) + ("; hint: %s" % exc.hint if exc.hint else ""), fatal=True,
+                                status=exc.exit_status)
     if isinstance(exc, (ModemError, NoModemError)):
         return sv.ConnectFailed(str(exc), kind="modem")
     if isinstance(exc, RegistrationError):
@@ -650,7 +677,6 @@ def _registration_json(registration: Optional[ev.Registration]) -> Optional[Dict
 
 async def _imei_of(modem: Modem) -> str:
     """The module's IMEI, or "" if its port cannot be asked (gone, or another program's)."""
-    from ..io.procfs import port_holders
     if not modem.control or port_holders([modem.control]):
         return ""
     try:
@@ -690,9 +716,10 @@ async def disconnect(netdev: str, run_dir: Path, report: ev.Reporter) -> int:
     except NotRunning:
         pass
     path = state_path(run_dir, netdev)
-    if not path.exists():
-        raise NotRunning("no qcm connection on %s (no manager running, no state in %s)" % (netdev, run_dir))
-    saved = SavedConnection.load(path)
+    try:
+        saved = SavedConnection.load(path, netdev)
+    except FileNotFoundError:
+        raise NotRunning("no qcm connection on %s (no manager running, no state in %s)" % (netdev, run_dir)) from None
     details: List[str] = []
     try:
         port: Optional[QmiPort] = await QmiPort(saved.control).open()

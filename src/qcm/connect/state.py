@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from ..errors import NetConfigError
-from ..io.files import write_atomic
+from ..io.files import read_private, write_atomic
 from .host import Applied
 
-__all__ = ["CallRecord", "SavedConnection", "state_path"]
+__all__ = ["CallRecord", "SavedConnection", "StateDamaged", "state_path"]
 
 
 def state_path(run_dir: Path, netdev: str) -> Path:
@@ -48,7 +48,41 @@ class SavedConnection:
                                  "the call was stopped again; free some space in %s" % path.parent) from None
 
     @classmethod
-    def load(cls, path: Path) -> "SavedConnection":
-        data = json.loads(path.read_text())
-        return cls(data["control"], data["netdev"], [CallRecord(**c) for c in data.get("calls", [])],
-                   Applied.from_json(data["applied"]) if data.get("applied") else None)
+    def load(cls, path: Path, netdev: str) -> "SavedConnection":
+        """The state ``connect --once`` saved for ``netdev``; refused unless only root could have
+        written it, and with one line (not a traceback) when it is damaged."""
+        text = read_private(path)
+        try:
+            data = json.loads(text)
+            saved = cls(_text(data["control"]), _text(data["netdev"]),
+                        [CallRecord(_family(c["family"]), _number(c["cid"]), _number(c["handle"]))
+                         for c in data.get("calls", [])],
+                        Applied.from_json(data["applied"]) if data.get("applied") else None)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise StateDamaged("the saved state %s is damaged (%s: %s)" % (path, type(exc).__name__, exc),
+                               "remove it; if the call is still up, reset the module (qcm usbnet, or unplug it)")
+        if saved.netdev != netdev or (saved.applied is not None and saved.applied.netdev != netdev):
+            raise StateDamaged("the saved state %s is for %s, not %s" % (path, saved.netdev, netdev), "remove it")
+        return saved
+
+
+class StateDamaged(NetConfigError):
+    """A state file that cannot be read back as qcm wrote it."""
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError("expected a name, got %r" % (value,))
+    return value
+
+
+def _number(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 0xFFFFFFFF:
+        raise ValueError("expected a 32-bit number, got %r" % (value,))
+    return value
+
+
+def _family(value: Any) -> int:
+    if value not in (4, 6):
+        raise ValueError("expected IP family 4 or 6, got %r" % (value,))
+    return int(value)

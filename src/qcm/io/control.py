@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, Optional
 
 from ..errors import PermissionProblem, PortBusyError, QcmError
+from .files import ensure_private_dir
 
 __all__ = ["ControlServer", "ask", "socket_path", "NotRunning"]
 
@@ -33,15 +34,9 @@ def socket_path(run_dir: Path, netdev: str) -> Path:
 
 
 def prepare_run_dir(run_dir: Path) -> None:
-    """The run directory, root-only when qcm creates it (an existing one keeps its mode: the
-    sockets inside are 0600 anyway, and a shared directory must not be locked down)."""
-    try:
-        run_dir.mkdir(parents=True, mode=0o700)
-        os.chmod(run_dir, 0o700)  # mkdir's mode is filtered by the umask
-    except FileExistsError:
-        pass
-    except PermissionError:
-        raise PermissionProblem("cannot create %s" % run_dir, "run qcm as root") from None
+    """The run directory: created root-only (every missing parent too), and refused when another
+    user could write it (they could plant sockets, state files or links in it)."""
+    ensure_private_dir(run_dir)
 
 
 class ControlServer:
