@@ -54,7 +54,7 @@ def test_dual_stack_foreground_until_sigterm(lab):
     lab.wait_connected(process)
     assert lab.ping(V4) and lab.ping(V6)
     status = json.loads(lab.qcm("status", "--json").stdout)
-    assert sorted(c["family"] for c in status["calls"]) == [4, 6]
+    assert sorted(c["family"] for c in status["bearers"]) == [4, 6]
     assert len(lab.sim_status()["calls"]) == 2
     process.terminate()
     assert process.wait(20) == 0

@@ -90,10 +90,10 @@ def test_call_dropped_by_the_network(session):
 
 def test_one_family_drops_alone(session):
     s = session()
-    v4_address = [c for c in s.status()["calls"] if c["family"] == 4][0]["address"]
+    v4_address = [c for c in s.status()["bearers"] if c["family"] == 4][0]["address"]
     s.fault("drop", "family=6")
     s.until(lambda: s.lab.ping(V6), 10, "IPv6 back")
-    assert [c for c in s.status()["calls"] if c["family"] == 4][0]["address"] == v4_address  # v4 untouched
+    assert [c for c in s.status()["bearers"] if c["family"] == 4][0]["address"] == v4_address  # v4 untouched
 
 
 def test_deregistration_and_return(session):
@@ -145,9 +145,9 @@ def test_signal_change_shows_in_status(session):
 
 def test_address_change_is_followed(session):
     s = session()
-    before = [c for c in s.status()["calls"] if c["family"] == 4][0]["address"]
+    before = [c for c in s.status()["bearers"] if c["family"] == 4][0]["address"]
     s.fault("readdress", "family=4")
-    s.until(lambda: [c for c in s.status()["calls"] if c["family"] == 4][0]["address"] != before, 10,
+    s.until(lambda: [c for c in s.status()["bearers"] if c["family"] == 4][0]["address"] != before, 10,
             "new address")
     s.until(lambda: s.lab.ping(V4), 10, "traffic on the new address")
 
@@ -203,7 +203,7 @@ def test_systemd_notify_and_metrics(lab, tmp_path):
         assert "STATUS=connected: IPv4 100.64." in ready
         while sum("WATCHDOG=1" in m for m in messages) < 3:
             messages.append(listener.recv(4096).decode())
-        assert "qcm_connected" in metrics.read_text() and 'qcm_call_up{family="ipv4",netdev="wwan0"} 1' in \
+        assert "qcm_connected" in metrics.read_text() and 'qcm_call_up{family="ipv4",netdev="wwan0",pdn="1"} 1' in \
             metrics.read_text()
         process.terminate()
         assert process.wait(20) == 0

@@ -120,7 +120,8 @@ def _state(run: Path, netdev: str, text: str) -> Path:
     return path
 
 
-GOOD = {"control": "/dev/cdc-wdm0", "netdev": "wwan0", "calls": [{"family": 4, "cid": 3, "handle": 1}],
+GOOD = {"version": 2, "backend": "qmi", "control": "/dev/cdc-wdm0", "netdev": "wwan0",
+        "bearers": [{"pdn": 1, "family": 4, "netdev": "wwan0", "handle": {"cid": 3, "packet_data_handle": 1}}],
         "applied": {"netdev": "wwan0", "addresses": [["100.64.0.2", 30]],
                     "routes": [{"family": 4, "gateway": "100.64.0.1", "metric": 700}], "mtu_before": 1500,
                     "dns": {"method": "file", "target": "/etc/resolv.conf", "servers": ["198.51.100.53"]}}}
@@ -128,10 +129,13 @@ GOOD = {"control": "/dev/cdc-wdm0", "netdev": "wwan0", "calls": [{"family": 4, "
 
 def test_a_good_state_loads(tmp_path):
     saved = SavedConnection.load(_state(tmp_path / "run", "wwan0", json.dumps(GOOD)), "wwan0")
-    assert saved.calls[0].handle == 1 and saved.applied is not None and saved.applied.routes[0]["metric"] == 700
+    assert saved.bearers[0].handle == {"cid": 3, "packet_data_handle": 1} and saved.applied is not None and saved.applied.routes[0]["metric"] == 700
 
 
-@pytest.mark.parametrize("text", ["", "{", json.dumps(GOOD)[:57], "[]", "null", json.dumps(dict(GOOD, calls=[{}])),
+@pytest.mark.parametrize("text", ["", "{", json.dumps(GOOD)[:57], "[]", "null", json.dumps(dict(GOOD, bearers=[{}])),
+                                  json.dumps(dict(GOOD, backend="mystery")),
+                                  json.dumps(dict(GOOD, bearers=[dict(GOOD["bearers"][0], netdev="lo")])),
+                                  json.dumps(dict(GOOD, bearers=[dict(GOOD["bearers"][0], handle={"cid": [1]})])),
                                   json.dumps(dict(GOOD, applied=dict(GOOD["applied"], addresses=[["x", 1]]))),
                                   json.dumps(dict(GOOD, netdev="lo")),
                                   json.dumps(dict(GOOD, applied=dict(GOOD["applied"], netdev="lo")))])

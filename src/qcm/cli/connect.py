@@ -104,9 +104,8 @@ def check_pin(pin: Optional[str]) -> Optional[str]:
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from ..connect.dial import DialPlan
-    from ..connect.host import HostOptions
-    from ..connect.manager import ConnectOptions, Manager
+    from ..connect.manager import Manager
+    from ..connect.options import ConnectOptions, DialPlan, HostOptions
     from ..io.notify import Notifier
     from ..io.probe import parse_probe
     from .report import TextReporter
@@ -143,7 +142,7 @@ def configure_disconnect(parser: argparse.ArgumentParser) -> None:
 def run_disconnect(args: argparse.Namespace) -> int:
     import asyncio
 
-    from ..connect.manager import disconnect
+    from ..connect.disconnect import disconnect
     from .report import TextReporter
 
     netdev = args.interface or only_connection(args.run_dir)

@@ -255,8 +255,8 @@ def _run(argv: List[str]) -> int:
 
 
 def _connect(options: CompatOptions, log: QuectelLog) -> int:
-    from ..connect.dial import DialPlan
-    from ..connect.manager import ConnectOptions, Manager
+    from ..connect.manager import Manager
+    from ..connect.options import ConnectOptions, DialPlan
 
     families = tuple(f for f, on in ((4, options.ipv4 or not options.ipv6), (6, options.ipv6)) if on)
     plan = DialPlan(apn=options.apn, username=options.user, password=options.password, auth=options.auth,

@@ -60,8 +60,9 @@ def describe_event(event: ev.Event, show_personal: bool = False) -> Optional[str
     if isinstance(event, ev.HostConfigured):
         return "%s configured: %s; DNS %s" % (event.netdev, "; ".join(event.routes) or "no default route", event.dns)
     if isinstance(event, ev.Connected):
-        return "%s in %.2f s (%s on %s)" % ("reconnected" if event.again else "connected", event.seconds,
-                                            ", ".join("IPv%d" % f for f in event.families), event.netdev)
+        return "%s in %.2f s (%s on %s)%s" % ("reconnected" if event.again else "connected", event.seconds,
+                                              ", ".join("IPv%d" % f for f in event.families), event.netdev,
+                                              "; it had gone down: %s" % event.cause if event.cause else "")
     if isinstance(event, ev.Disconnecting):
         return "disconnecting: %s" % event.reason
     if isinstance(event, ev.Disconnected):

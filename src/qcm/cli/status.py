@@ -40,13 +40,14 @@ def describe(status: Dict[str, Any]) -> List[str]:
     registration = status.get("registration")
     if registration:
         lines.append("  network: %s" % registration.get("text", registration.get("state")))
-    for call in status.get("calls", []):
-        if call.get("state") == "up":
-            lines.append("  IPv%d: up %s gateway %s dns %s" % (call["family"], call["address"],
-                                                              call.get("gateway") or "-",
-                                                              ", ".join(call.get("dns") or []) or "-"))
+    for bearer in status.get("bearers", []):
+        name = "IPv%d" % bearer["family"] if bearer.get("pdn", 1) == 1 else "PDN %d IPv%d" % (bearer["pdn"],
+                                                                                              bearer["family"])
+        if bearer.get("state") == "up":
+            lines.append("  %s: up %s gateway %s dns %s" % (name, bearer["address"], bearer.get("gateway") or "-",
+                                                           ", ".join(bearer.get("dns") or []) or "-"))
         else:
-            lines.append("  IPv%d: %s" % (call["family"], call.get("state", "down")))
+            lines.append("  %s: %s" % (name, bearer.get("state", "down")))
     lines.append("  up for %.0f s, %d reconnect%s" % (status.get("uptime", 0), status.get("reconnects", 0),
                                                       "" if status.get("reconnects") == 1 else "s"))
     if status.get("last_error"):

@@ -5,64 +5,10 @@ Events are plain data; ``cli/report.py`` and ``cli/quectel_cm.py`` turn them int
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional, Tuple, Union
+from typing import Callable, List, Optional, Tuple
 
-IPInterface = Union[ipaddress.IPv4Interface, ipaddress.IPv6Interface]
-IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
-
-
-@dataclass(frozen=True)
-class ModemIdentity:
-    manufacturer: str = ""
-    model: str = ""
-    revision: str = ""
-    imei: str = ""
-
-
-@dataclass(frozen=True)
-class Registration:
-    state: str                      # registered | not-registered-searching | registration-denied | ...
-    ps_attached: bool
-    roaming: bool = False
-    mcc: Optional[int] = None
-    mnc: Optional[int] = None
-    operator: str = ""
-    rat: str = ""                   # lte, umts, gsm, 5gnr
-    reject_cause: Optional[int] = None
-    signal_dbm: Optional[int] = None
-
-    @property
-    def registered(self) -> bool:
-        return self.state == "registered"
-
-    def describe(self) -> str:
-        if self.registered:
-            text = "registered%s on %s" % (" (roaming)" if self.roaming else "", self.operator or "?")
-            if self.mcc is not None:
-                text += " (%03d-%02d)" % (self.mcc, self.mnc or 0)
-        else:
-            text = {"not-registered-searching": "searching for a network",
-                    "registration-denied": "registration denied by the network",
-                    "not-registered": "not registered and not searching"}.get(self.state, self.state)
-            if self.reject_cause:
-                text += " (reject cause %d)" % self.reject_cause
-        if self.rat:
-            text += ", %s" % self.rat.upper()
-        if self.signal_dbm is not None:
-            text += ", signal %d dBm" % self.signal_dbm
-        text += ", packet service %s" % ("attached" if self.ps_attached else "detached")
-        return text
-
-
-@dataclass(frozen=True)
-class IpSettings:
-    family: int                     # 4 or 6
-    address: IPInterface
-    gateway: Optional[IPAddress] = None
-    dns: Tuple[IPAddress, ...] = ()
-    mtu: Optional[int] = None
+from ..model import IpSettings, ModemIdentity, Registration
 
 
 @dataclass(frozen=True)
@@ -164,6 +110,7 @@ class Connected(Event):
     families: Tuple[int, ...]
     seconds: float                  # since start, or since the drop for a reconnection
     again: bool = False
+    cause: str = ""                 # for a reconnection: what had taken it down
 
 
 @dataclass(frozen=True)

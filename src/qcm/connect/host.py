@@ -21,12 +21,12 @@ from typing import Any, Dict, List, Optional, Sequence
 from ..errors import NetConfigError, NoModemError, PermissionProblem
 from ..io.netlink import Netlink, NetlinkError
 from ..netlink import rtnl
-from .dial import Bearer, HostSide
+from ..backends.base import Bearer, HostSide
 from .dns import DnsChange, apply_dns, undo_dns
 
 __all__ = ["HostOptions", "Applied", "Host", "DEFAULT_METRIC"]
 
-log = logging.getLogger("qcm.host")
+log = logging.getLogger(__name__)
 
 DEFAULT_METRIC = 700  # below Ethernet and Wi-Fi in preference, as NetworkManager does for WWAN
 
@@ -66,6 +66,12 @@ class Applied:
         mtu = data.get("mtu_before")
         return cls(str(data["netdev"]), addresses, routes, _bounded(mtu, 68, 65535) if mtu is not None else None,
                    DnsChange.from_json(data["dns"]) if data.get("dns") else None)
+
+    def describe_dns(self) -> str:
+        if self.dns is None:
+            return "unchanged"
+        return "%s via %s" % (", ".join(self.dns.servers),
+                              self.dns.method if self.dns.method == "resolvconf" else self.dns.target)
 
     def describe_routes(self) -> List[str]:
         return ["default%s dev %s metric %d" % (" via %s" % r["gateway"] if r.get("gateway") else "", self.netdev,

@@ -27,10 +27,9 @@ def render(status: Dict[str, Any]) -> str:
         for labels, value in samples:
             lines.append("qcm_%s%s %s" % (name, _labels(netdev=netdev, **labels), value))
 
-    calls = {c["family"]: c for c in status.get("calls", [])}
-    metric("call_up", "gauge", "1 while the data call of this IP family is up",
-           [({"family": "ipv%d" % f}, 1 if calls.get(f, {}).get("state") == "up" else 0)
-            for f in status.get("families", [])])
+    metric("call_up", "gauge", "1 while the data call of this IP family (and PDN) is up",
+           [({"family": "ipv%d" % b["family"], "pdn": b["pdn"]}, 1 if b.get("state") == "up" else 0)
+            for b in status.get("bearers", [])])
     metric("connected", "gauge", "1 while every requested family is up",
            [({}, 1 if status.get("state") == "connected" else 0)])
     metric("reconnects_total", "counter", "connections restored after a drop", [({}, status.get("reconnects", 0))])

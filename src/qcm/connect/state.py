@@ -1,8 +1,10 @@
 """What ``qcm connect --once`` leaves behind, so that ``qcm disconnect`` can undo it later.
 
-The call survives the process only while its WDS client stays allocated on the modem, so the
-state names those clients and the calls' handles, plus every host change to undo. The file
-lives next to the control sockets, in the root-only run directory.
+The calls survive the process only while the backend's hold on them does (QMI: the WDS clients
+stay allocated on the modem), so the state names the backend, its control port and each
+bearer with the backend's handle, plus every host change to undo. The file lives next to the
+control sockets, in the root-only run directory, and is checked before it is trusted: it tells
+root what to remove.
 """
 
 from __future__ import annotations
@@ -12,35 +14,50 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from ..backends import BACKENDS
+from ..backends.base import Bearer, BearerId
 from ..errors import NetConfigError
 from ..io.files import read_private, write_atomic
 from .host import Applied
 
-__all__ = ["CallRecord", "SavedConnection", "StateDamaged", "state_path"]
+__all__ = ["SavedBearer", "SavedConnection", "StateDamaged", "state_path"]
+
+VERSION = 2
 
 
 def state_path(run_dir: Path, netdev: str) -> Path:
     return run_dir / ("%s.json" % netdev)
 
 
-@dataclass
-class CallRecord:
-    family: int
-    cid: int
-    handle: int
+class StateDamaged(NetConfigError):
+    """A state file that cannot be read back as qcm wrote it."""
+
+
+@dataclass(frozen=True)
+class SavedBearer:
+    id: BearerId
+    netdev: str
+    handle: Dict[str, Any]
+
+    @classmethod
+    def of(cls, bearer: Bearer) -> "SavedBearer":
+        return cls(bearer.id, bearer.netdev, dict(bearer.handle))
 
 
 @dataclass
 class SavedConnection:
+    backend: str
     control: str
     netdev: str
-    calls: List[CallRecord] = field(default_factory=list)
+    bearers: List[SavedBearer] = field(default_factory=list)
     applied: Optional[Applied] = None
 
     def save(self, path: Path) -> None:
-        data: Dict[str, Any] = {"control": self.control, "netdev": self.netdev,
-                                "calls": [vars(c) for c in self.calls],
-                                "applied": self.applied.to_json() if self.applied else None}
+        data: Dict[str, Any] = {
+            "version": VERSION, "backend": self.backend, "control": self.control, "netdev": self.netdev,
+            "bearers": [{"pdn": b.id.pdn, "family": b.id.family, "netdev": b.netdev, "handle": b.handle}
+                        for b in self.bearers],
+            "applied": self.applied.to_json() if self.applied else None}
         try:
             write_atomic(path, json.dumps(data, indent=2) + "\n", 0o600)
         except OSError as exc:
@@ -54,20 +71,22 @@ class SavedConnection:
         text = read_private(path)
         try:
             data = json.loads(text)
-            saved = cls(_text(data["control"]), _text(data["netdev"]),
-                        [CallRecord(_family(c["family"]), _number(c["cid"]), _number(c["handle"]))
-                         for c in data.get("calls", [])],
+            if data.get("version") != VERSION or data.get("backend") not in BACKENDS:
+                raise ValueError("version %r of backend %r is not one this qcm writes" % (
+                    data.get("version"), data.get("backend")))
+            saved = cls(data["backend"], _text(data["control"]), _text(data["netdev"]),
+                        [SavedBearer(BearerId(_number(b["pdn"], 255), _family(b["family"])), _text(b["netdev"]),
+                                     _handle(b["handle"])) for b in data.get("bearers", [])],
                         Applied.from_json(data["applied"]) if data.get("applied") else None)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise StateDamaged("the saved state %s is damaged (%s: %s)" % (path, type(exc).__name__, exc),
                                "remove it; if the call is still up, reset the module (qcm usbnet, or unplug it)")
-        if saved.netdev != netdev or (saved.applied is not None and saved.applied.netdev != netdev):
-            raise StateDamaged("the saved state %s is for %s, not %s" % (path, saved.netdev, netdev), "remove it")
+        netdevs = {saved.netdev} | {b.netdev for b in saved.bearers} | (
+            {saved.applied.netdev} if saved.applied else set())
+        if netdevs != {netdev}:
+            raise StateDamaged("the saved state %s is for %s, not %s" % (path, ", ".join(sorted(netdevs)), netdev),
+                               "remove it")
         return saved
-
-
-class StateDamaged(NetConfigError):
-    """A state file that cannot be read back as qcm wrote it."""
 
 
 def _text(value: Any) -> str:
@@ -76,9 +95,9 @@ def _text(value: Any) -> str:
     return value
 
 
-def _number(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 0xFFFFFFFF:
-        raise ValueError("expected a 32-bit number, got %r" % (value,))
+def _number(value: Any, high: int = 0xFFFFFFFF) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= high:
+        raise ValueError("expected a number up to %d, got %r" % (high, value))
     return value
 
 
@@ -86,3 +105,10 @@ def _family(value: Any) -> int:
     if value not in (4, 6):
         raise ValueError("expected IP family 4 or 6, got %r" % (value,))
     return int(value)
+
+
+def _handle(value: Any) -> Dict[str, Any]:
+    """A backend's handle: names to numbers or short names, nothing else."""
+    if not isinstance(value, dict):
+        raise ValueError("expected a handle, got %r" % (value,))
+    return {_text(k): (_number(v) if not isinstance(v, str) else _text(v)) for k, v in value.items()}

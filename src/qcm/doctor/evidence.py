@@ -9,22 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..at import usbnet
 from ..at.parser import Response
 from ..at.readings import MODE_OF_CFUN, RAT_OF_ACT, SIM_OF_CPIN, STATE_OF_STAT, csq_dbm, stat_of
-from ..connect.dial import registration_of, reject_cause, sim_state_of
-from ..connect.events import Registration
-from ..connect.session import ModemSession
+from ..backends.qmi.session import ModemSession
 from ..discovery import Modem
 from ..errors import PermissionProblem, QcmError
 from ..io.at_port import AtPort, AtTimeout
 from ..io.control import ask, socket_path
 from ..io.procfs import port_holders
 from ..io.qmi_port import QmiPort
+from ..model import Registration
+from ..qmi import readings
 from ..qmi.message import Message
 
 __all__ = ["Facts", "gather", "AT_COMMANDS"]
@@ -172,21 +172,19 @@ def _read_qmi(facts: Facts, a: Dict[str, Message]) -> None:
     if ok("mode"):
         facts.operating_mode = a["mode"]["mode"].name
         facts.hardware_restricted = bool(a["mode"].get("hardware_restricted_mode"))
+    sim = None
     if ok("card"):
-        facts.sim, facts.pin_retries, facts.puk_retries = sim_state_of(a["card"])
-    elif ok("pin"):
-        status = a["pin"]["pin1_status"]
-        facts.sim = {"enabled-not-verified": "pin", "blocked": "puk", "permanently-blocked": "blocked"}.get(
-            status["current_status"].name, "ready")
-        facts.pin_retries, facts.puk_retries = status["verify_retries_left"], status["unblock_retries_left"]
-    elif "pin" in a and a["pin"].result is not None and a["pin"].result.error.name in ("UimUninitialized", "NoSim"):
-        facts.sim = "absent"
+        sim = readings.sim_status(a["card"])
+    elif "pin" in a:
+        try:
+            sim = readings.dms_sim_status(a["pin"])
+        except QcmError:
+            pass  # neither UIM nor DMS can tell: the SIM's state stays unknown
+    if sim is not None:
+        facts.sim, facts.pin_retries, facts.puk_retries = sim.state, sim.pin_retries, sim.puk_retries
     if ok("serving"):
-        registration = registration_of(a["serving"], a.get("signal"))
-        cause = reject_cause(a["system"]) if "system" in a else None
-        if cause is not None:
-            registration = replace(registration, reject_cause=cause)
-        facts.registration = registration
+        facts.registration = readings.with_reject_cause(readings.registration(a["serving"], a.get("signal")),
+                                                        a.get("system"))
     if ok("format") and "link_layer_protocol" in a["format"]:
         facts.link_layer = a["format"]["link_layer_protocol"].name
 

@@ -1,39 +1,35 @@
-"""The QMI control port on asyncio: opens the device, moves bytes, wakes the waiting requests.
+"""The QMI control port on asyncio: sends requests, wakes the waiting callers, routes indications.
 
-All protocol decisions live in ``qcm.qmi.client.ClientCore``; this adapter owns the file
-descriptor, one timer, and the futures of the callers. When the port vanishes (the module
-reset or was unplugged) every waiter fails with ``PortGone`` and ``on_lost`` is called.
+All protocol decisions live in ``qcm.qmi.client.ClientCore``; the bytes move through a
+``Transport`` (the character device, the simulator's pty, or memory in tests). This adapter
+owns one timer and the futures of the callers. When the port vanishes (the module reset or was
+unplugged) every waiter fails with ``PortGone`` and ``on_lost`` is called.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import termios
 import time
-import tty
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Union
 
-from ..errors import ModemError, PermissionProblem
+from ..errors import ModemError, UsageError
 from ..qmi.catalogue import MessageDef, catalogue
+from ..qmi.formats import EncodeError
 from ..qmi.client import (ClientCore, FramingProblem, IndicationReceived, Pending, RequestTimedOut,
                           ResponseReceived, UnexpectedMessage)
 from ..qmi.message import Message
 from ..qmi.render import redacted_hex, summary
+from .transport import DeviceTransport, PortGone, Transport
 
 __all__ = ["QmiPort", "PortGone", "RequestTimeout"]
 
-log = logging.getLogger("qcm.qmi")
-trace_log = logging.getLogger("qcm.qmi.trace")
+log = logging.getLogger(__name__)
+trace_log = logging.getLogger(__name__ + ".trace")
 
 DEFAULT_TIMEOUT = 10.0
 
 IndicationHandler = Callable[[Message], None]
-
-
-class PortGone(ModemError):
-    """The control port closed or vanished under us."""
 
 
 class RequestTimeout(ModemError, TimeoutError):
@@ -41,68 +37,46 @@ class RequestTimeout(ModemError, TimeoutError):
 
 
 class QmiPort:
-    def __init__(self, path: str, *, show_personal: bool = False) -> None:
-        self.path = path
+    def __init__(self, transport: Union[Transport, str], *, show_personal: bool = False) -> None:
+        self.transport = DeviceTransport(transport) if isinstance(transport, str) else transport
         self.show_personal = show_personal
         self.core = ClientCore()
-        self.fd: Optional[int] = None
         self.loop: Optional[asyncio.AbstractEventLoop] = None
         self._waiters: Dict[int, "asyncio.Future[Message]"] = {}
         self._indication_handlers: List[IndicationHandler] = []
         self._lost_handlers: List[Callable[[str], None]] = []
         self._timer: Optional[asyncio.TimerHandle] = None
-        self._backlog: List[bytes] = []
-        self._writing = False
+
+    @property
+    def path(self) -> str:
+        return self.transport.path
 
     # ---------------------------------------------------------------- open / close
 
     async def open(self) -> "QmiPort":
         self.loop = asyncio.get_running_loop()
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            raise PortGone("control port %s does not exist" % self.path) from None
-        except PermissionError:
-            raise PermissionProblem("no permission to open %s" % self.path, "run as root") from None
-        except OSError as exc:
-            raise PortGone("cannot open %s: %s" % (self.path, exc.strerror)) from None
-        if os.isatty(fd):
-            # A pty (the simulator, or a serial-attached QMI port) must pass bytes untouched.
-            try:
-                tty.setraw(fd, termios.TCSANOW)
-            except termios.error as exc:
-                os.close(fd)
-                raise PortGone("cannot set %s to raw mode: %s" % (self.path, exc)) from None
-        self.fd = fd
-        self.loop.add_reader(fd, self._readable)
+        self.transport.open(self.loop, self._received, self._lost)
         return self
 
     @property
     def is_open(self) -> bool:
-        return self.fd is not None
+        return self.transport.is_open
 
     def close(self) -> None:
-        self._shutdown("closed")
+        self.transport.close()
+        self._abandon("closed")
 
-    def _shutdown(self, reason: str) -> None:
-        fd, self.fd = self.fd, None
-        if fd is None:
-            return
-        assert self.loop is not None
-        self.loop.remove_reader(fd)
-        if self._writing:
-            self.loop.remove_writer(fd)
-            self._writing = False
-        os.close(fd)
+    def _lost(self, reason: str) -> None:
+        self._abandon(reason)
+        for handler in list(self._lost_handlers):
+            handler(reason)
+
+    def _abandon(self, reason: str) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._backlog.clear()
         for pending in self.core.abandon_all():
             self._fail(pending, PortGone("control port %s %s" % (self.path, reason)))
-        if reason != "closed":
-            for handler in list(self._lost_handlers):
-                handler(reason)
 
     # ---------------------------------------------------------------- subscriptions
 
@@ -118,10 +92,13 @@ class QmiPort:
     def send(self, definition: MessageDef, client_id: int, values: Optional[Mapping[str, Any]] = None,
              timeout: float = DEFAULT_TIMEOUT) -> "asyncio.Future[Message]":
         """Send a request now; the future resolves with the response (whatever its result)."""
-        if self.fd is None or self.loop is None:
+        if not self.transport.is_open or self.loop is None:
             raise PortGone("control port %s is not open" % self.path)
         now = time.monotonic()
-        pending = self.core.request(definition, client_id, values, now, timeout)
+        try:
+            pending = self.core.request(definition, client_id, values, now, timeout)
+        except EncodeError as exc:  # a value the message cannot carry (an over-long APN): no retry helps
+            raise UsageError("%s cannot carry these values: %s" % (definition, exc)) from None
         future: "asyncio.Future[Message]" = self.loop.create_future()
         self._waiters[id(pending)] = future
         future.add_done_callback(lambda f, p=pending: self._forget(p, f))
@@ -149,52 +126,19 @@ class QmiPort:
     # ---------------------------------------------------------------- I/O
 
     def _flush(self) -> None:
-        frames = self.core.frames_to_send()
-        for frame in frames:
+        for frame in self.core.frames_to_send():
             if trace_log.isEnabledFor(logging.DEBUG):
                 self._trace(">>", frame)
-        self._backlog.extend(frames)
-        self._write_backlog()
-
-    def _write_backlog(self) -> None:
-        assert self.loop is not None
-        while self._backlog and self.fd is not None:
             try:
-                sent = os.write(self.fd, self._backlog[0])  # one frame per write, as cdc-wdm requires
-            except BlockingIOError:
-                break
-            except OSError as exc:
-                self._shutdown("failed (%s)" % exc.strerror)
-                return
-            if sent < len(self._backlog[0]):  # a byte stream (pty, serial) took part of it
-                self._backlog[0] = self._backlog[0][sent:]
-                continue
-            self._backlog.pop(0)
-        if self.fd is None:
-            return
-        if self._backlog and not self._writing:
-            self.loop.add_writer(self.fd, self._write_backlog)
-            self._writing = True
-        elif not self._backlog and self._writing:
-            self.loop.remove_writer(self.fd)
-            self._writing = False
+                self.transport.write(frame)  # one frame per write, as cdc-wdm requires
+            except PortGone:
+                return  # the transport told _lost(), which failed every waiter
 
-    def _readable(self) -> None:
-        if self.fd is None:
-            return
-        try:
-            data = os.read(self.fd, 65536)
-        except BlockingIOError:
-            return
-        except OSError as exc:  # EIO, ENODEV, ...: the device is gone; anything else makes it unusable too
-            self._shutdown("vanished (%s)" % exc.strerror)
-            return
-        if not data:
-            self._shutdown("was closed by the other side")
-            return
+    def _received(self, data: bytes) -> None:
         for event in self.core.receive_data(data):
             self._dispatch(event)
-        self._arm_timer()
+        if self.transport.is_open:
+            self._arm_timer()
 
     def _dispatch(self, event: Any) -> None:
         if isinstance(event, ResponseReceived):

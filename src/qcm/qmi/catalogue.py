@@ -133,8 +133,10 @@ class ServiceDef:
 
 
 class Catalogue:
-    def __init__(self, services: Iterable[ServiceDef], enums: Mapping[str, Enum], result: TlvDef) -> None:
+    def __init__(self, services: Iterable[ServiceDef], enums: Mapping[str, Enum], result: TlvDef,
+                 recovery: Optional[Mapping[str, str]] = None) -> None:
         self.result = result  # the Result TLV every response carries, whatever the message
+        self.recovery = dict(recovery or {})  # QMI error name -> recovery class name (errors.Recovery)
         self.services: Dict[int, ServiceDef] = {}
         self.by_name: Dict[str, ServiceDef] = {}
         for service in services:
@@ -241,9 +243,17 @@ def load(directory: Path = CATALOGUE_DIR, validate: bool = True) -> Catalogue:
             enums[name] = _load_enum(name, data, filename)
 
     common_response: Tuple[TlvDef, ...] = ()
+    recovery: Dict[str, str] = {}
     for filename, doc in documents:
         if "response" in doc:
             common_response = _load_tlvs(doc["response"], enums, filename)
+        for kind, names in doc.get("recovery", {}).items():
+            if kind == "comment":
+                continue
+            for name in names:
+                if name in recovery:
+                    raise CatalogueError("%s: error %s has two recovery classes" % (filename, name))
+                recovery[name] = kind
 
     services: List[ServiceDef] = []
     for filename, doc in documents:
@@ -270,7 +280,11 @@ def load(directory: Path = CATALOGUE_DIR, validate: bool = True) -> Catalogue:
         raise CatalogueError("duplicate service names or ids")
     if len(common_response) != 1 or common_response[0].type != RESULT_TLV:
         raise CatalogueError("common.json must declare exactly the Result TLV (0x02) of responses")
-    return Catalogue(services, enums, common_response[0])
+    known = set(enums["QmiProtocolError"].names.values()) if "QmiProtocolError" in enums else set()
+    unknown = sorted(set(recovery) - known)
+    if unknown:
+        raise CatalogueError("recovery classes for errors that do not exist: %s" % ", ".join(unknown))
+    return Catalogue(services, enums, common_response[0], recovery)
 
 
 @functools.lru_cache(maxsize=None)

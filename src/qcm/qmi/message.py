@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from ..errors import ModemError
+from ..errors import ModemError, Recovery
 from .catalogue import INDICATION, RESPONSE, RESULT_TLV, Catalogue, MessageDef, TlvDef, catalogue
 from .formats import DecodeError, EncodeError, EnumValue
 from .qmux import Frame
@@ -50,15 +50,18 @@ class MissingTlv(ModemError, KeyError):
     __str__ = Exception.__str__
 
 
-class QmiError(Exception):
-    """The modem answered a request with a failure result."""
+class QmiError(ModemError):
+    """The modem answered a request with a failure result; what to do about it (the recovery
+    class) is the catalogue's word for that error code."""
 
-    def __init__(self, message: "Message") -> None:
+    def __init__(self, message: "Message", hint: str = "") -> None:
         self.message = message
         result = message.result
         self.error = result.error if result is not None else protocol_error(0)
         name = message.definition.name if message.definition else "0x%04x" % message.message_id
-        super().__init__("%s %s failed: %s" % (message.service_name, name, describe_error(self.error)))
+        recovery = catalogue().recovery.get(self.error.name, Recovery.RETRY.value)
+        super().__init__("%s %s failed: %s" % (message.service_name, name, describe_error(self.error)),
+                         hint, Recovery(recovery))
 
     @property
     def code(self) -> int:

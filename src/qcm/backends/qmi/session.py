@@ -12,13 +12,13 @@ import asyncio
 import logging
 from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 
-from ..io.qmi_port import DEFAULT_TIMEOUT, PortGone, QmiPort
-from ..qmi.catalogue import catalogue
-from ..qmi.message import Message, QmiError
+from ...io.qmi_port import DEFAULT_TIMEOUT, PortGone, QmiPort
+from ...qmi.catalogue import catalogue
+from ...qmi.message import Message, QmiError
 
 __all__ = ["ModemSession", "ClientKey"]
 
-log = logging.getLogger("qcm.session")
+log = logging.getLogger(__name__)
 
 ClientKey = Tuple[str, str]  # (service, role): ("WDS", "ipv4"), ("NAS", "main")
 

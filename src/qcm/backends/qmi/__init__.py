@@ -1,0 +1,1 @@
+"""QMI: the control protocol of qmi_wwan modules (and GobiNet, later)."""

@@ -1,0 +1,184 @@
+"""The QMI backend: a module behind qmi_wwan (or a QMI pty), on the seam of ``backends.base``.
+
+It owns the control port and the QMI session (client ids, released on close), runs the dial
+sequence of ``dial.py``, and turns what the modem says unasked into supervisor events: the WDS
+packet-service indication (a call ended, with its reason, or its address changed), NAS serving
+system (the network is back), UIM card status (a SIM was inserted), and the port vanishing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Tuple
+
+from ...connect import supervisor as sv
+from ...discovery import Modem
+from ...errors import ModemError, QcmError
+from ...io.qmi_port import QmiPort
+from ...model import IpSettings, Registration
+from ...qmi import readings
+from ...qmi.message import Message
+from ..base import Backend, Bearer, BearerId
+from .dial import QmiDial, wds_role
+from .session import ModemSession
+
+__all__ = ["QmiBackend"]
+
+log = logging.getLogger(__name__)
+
+
+class QmiBackend(Backend):
+    name = "qmi"
+    modes = ("qmi",)
+
+    port: Optional[QmiPort] = None
+    session: Optional[ModemSession] = None
+    dial: Optional[QmiDial] = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.live: Dict[BearerId, Bearer] = {}   # calls up on the modem, to match its indications
+
+    # ---------------------------------------------------------------- the channel
+
+    async def open(self) -> None:
+        await self.close()
+        context = self.context
+        assert self.modem.control is not None
+        port = await QmiPort(context.transport or self.modem.control, show_personal=context.show_personal).open()
+        self.port = port
+        port.on_lost(lambda reason: self._lost(port, reason))
+        port.on_indication(self._on_indication)
+        self.session = ModemSession(port, context.request_timeout)
+        self.dial = QmiDial(self.session, context)
+        await self.dial.open_clients()
+
+    def _lost(self, port: QmiPort, reason: str) -> None:
+        if port is self.port:
+            self.context.emit(sv.ModemLost("the control port %s" % reason))
+
+    async def close(self) -> None:
+        session, port = self.session, self.port
+        self.port = self.session = self.dial = None
+        self.live.clear()
+        try:
+            if session is not None:
+                await session.close()
+        except Exception as exc:  # the port may be wedged or gone; closing must still finish
+            log.warning("releasing the QMI clients: %s", exc)
+        if port is not None:
+            port.close()
+
+    @property
+    def is_open(self) -> bool:
+        return self.port is not None and self.port.is_open
+
+    def _dial(self) -> QmiDial:
+        if self.dial is None:
+            raise ModemError("the control port %s is not open" % self.modem.control)
+        return self.dial
+
+    # ---------------------------------------------------------------- the sequence
+
+    async def prepare(self) -> None:
+        self.identity = await self._dial().prepare()
+
+    async def read_registration(self) -> Registration:
+        self.registration = await self._dial().read_registration()
+        return self.registration
+
+    async def wait_registered(self) -> Registration:
+        self.registration = await self._dial().wait_registered()
+        return self.registration
+
+    async def start(self, bearer: BearerId, netdev: str) -> Bearer:
+        started = await self._dial().start(bearer, netdev)
+        self.live[bearer] = started
+        return started
+
+    async def settings(self, bearer: Bearer) -> IpSettings:
+        return await self._dial().settings(bearer.id)
+
+    async def is_up(self, bearer: Bearer) -> bool:
+        return await self._dial().call_connected(bearer.id)
+
+    async def stop(self, bearer: Bearer) -> bool:
+        self.live.pop(bearer.id, None)
+        if not self.is_open:
+            return False
+        return await self._dial().stop(bearer)
+
+    async def radio_cycle(self) -> None:
+        await self._dial().radio_cycle()
+
+    def keep(self, bearers: List[Bearer]) -> None:
+        assert self.session is not None
+        for bearer in bearers:  # their WDS clients hold the calls: closing must not release them
+            self.session.keep(("WDS", wds_role(bearer.id)))
+        self.live.clear()
+
+    @classmethod
+    async def read_imei(cls, modem: Modem) -> str:
+        if not modem.control:
+            return ""
+        try:
+            port = await QmiPort(modem.control).open()
+        except QcmError:
+            return ""
+        session = ModemSession(port, 3.0)
+        try:
+            await session.allocate([("DMS", "main")])
+            return str((await session.request("DMS", "Get IDs")).get("imei", ""))
+        except QcmError:
+            return ""
+        finally:
+            await session.close()
+            port.close()
+
+    @classmethod
+    async def stop_saved(cls, control: str, bearers: List[Tuple[BearerId, Dict[str, Any]]]) -> List[str]:
+        try:
+            port = await QmiPort(control).open()
+        except ModemError as exc:
+            return ["modem not reachable (%s): its calls ended with it" % exc]
+        # The saved clients go into a session, whose close() releases them as any other.
+        session = ModemSession(port, 3.0)
+        session.clients = {("WDS", wds_role(bearer)): int(handle["cid"]) for bearer, handle in bearers}
+        details = []
+        try:
+            for bearer, handle in bearers:
+                try:
+                    await session.request("WDS", "Stop Network", {"packet_data_handle": int(handle["packet_data_handle"])},
+                                          role=wds_role(bearer), check=False)
+                    details.append("%s call stopped" % bearer)
+                except QcmError as exc:
+                    details.append("%s: %s" % (bearer, exc))
+        finally:
+            await session.close()
+            port.close()
+        return details
+
+    # ---------------------------------------------------------------- what the modem says unasked
+
+    def _on_indication(self, message: Message) -> None:
+        service, name = message.service_name, message.name
+        emit = self.context.emit
+        if service == "WDS" and name == "Packet Service Status":
+            bearer = next((b for b in self.live.values() if b.handle["cid"] == message.client_id), None)
+            if bearer is None:
+                return
+            status = message.get("connection_status") or {}
+            state = getattr(status.get("status"), "name", "")
+            if state == "disconnected":
+                reason = message.get("call_end_reason")
+                emit(sv.CallDropped(bearer.id, "the network ended the %s call%s" % (
+                    bearer.id, ": %s (%d)" % (reason.name, int(reason)) if reason is not None else "")))
+            elif state == "connected" and status.get("reconfiguration_required"):
+                emit(sv.AddressChanged(bearer.id))
+        elif service == "NAS" and name == "Serving System":
+            serving = message.get("serving_system") or {}
+            if getattr(serving.get("ps_attach_state"), "name", "") == "attached":
+                emit(sv.Registered())
+        elif service == "UIM" and name == "Card Status":
+            if readings.card_state(message) == "present":
+                emit(sv.SimInserted())

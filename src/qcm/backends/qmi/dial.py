@@ -1,0 +1,386 @@
+"""The dial sequence over QMI: everything between an open control port and an IP address.
+
+quectel-CM asks about fifteen questions one after another. Here the questions that do not
+depend on each other are asked together (all client ids at once; identity, SIM, radio, data
+format, profile, registration and IP-family settings at once; every bearer's call at once),
+so the time to connect is a handful of round trips instead of fifteen.
+
+Every failure becomes an error the user can act on: the SIM's state and retries, the QMI error
+by name, the call-end reason by name and meaning. What the answers mean is ``qmi.readings``'.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+from ...connect import events as ev
+from ...connect.pin_guard import PinGuard
+from ...errors import ModemError, RadioError, Recovery, RegistrationError, SimAbsentError, SimError
+from ...model import IpSettings, ModemIdentity, Registration, SimStatus
+from ...qmi import readings
+from ...qmi.message import Message
+from ..base import BackendContext, Bearer, BearerId
+from .calls import call_error
+from .session import ClientKey, ModemSession
+
+__all__ = ["QmiDial", "wds_role"]
+
+# WDS Get Current Settings: PDP type, APN, DNS, IP address, gateway, MTU, domain names, IP family.
+REQUESTED_SETTINGS = 0x04 | 0x08 | 0x10 | 0x100 | 0x200 | 0x2000 | 0x4000 | 0x8000
+NO_HANDLE = 0xFFFFFFFF
+POLL_INTERVAL = 5.0
+
+
+def wds_role(bearer: BearerId) -> str:
+    """The WDS client that holds a bearer's call: one per bearer, as the modem requires."""
+    return str(bearer).lower()
+
+
+class QmiDial:
+    def __init__(self, session: ModemSession, context: BackendContext) -> None:
+        self.session = session
+        self.context = context
+        self.plan = context.plan
+        self.report = context.report
+        self.pin_guard: PinGuard = context.pin_guard or PinGuard(None)
+        self.identity = ModemIdentity()
+        self.registration: Optional[Registration] = None
+        self._nas_changed: Optional[asyncio.Event] = None
+        self._state_changed = False  # prepare() entered a PIN or turned the radio on
+        session.port.on_indication(self._on_indication)
+
+    # ---------------------------------------------------------------- clients
+
+    def client_keys(self) -> List[ClientKey]:
+        keys: List[ClientKey] = [("DMS", "main"), ("NAS", "main"), ("UIM", "main"), ("WDA", "main")]
+        return keys + [("WDS", wds_role(b)) for b in self.plan.bearers]
+
+    async def open_clients(self) -> None:
+        await self.session.allocate(self.client_keys())
+        self.report(ev.ClientsAllocated(tuple((s, r, c) for (s, r), c in self.session.clients.items())))
+
+    # ---------------------------------------------------------------- preparation
+
+    async def prepare(self) -> ModemIdentity:
+        """Identity, data format, SIM, radio, profile and IP family, asked together."""
+        self._nas_changed = asyncio.Event()
+        self._state_changed = False
+        results = await asyncio.gather(
+            self._identify(), self._agree_data_format(), self._sim_ready(), self._radio_online(),
+            self._profile(), self._ip_families(), self._register_indications(),
+            self.read_registration(), *(self.call_connected(b) for b in self.plan.bearers),
+            return_exceptions=True)
+        # The most useful error first: a SIM problem explains a radio or profile failure.
+        for result in results:
+            if isinstance(result, SimError):
+                raise result
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return self.identity
+
+    async def _identify(self) -> None:
+        revision, ids, model, manufacturer = await asyncio.gather(
+            self.session.request("DMS", "Get Revision", check=False),
+            self.session.request("DMS", "Get IDs", check=False),
+            self.session.request("DMS", "Get Model", check=False),
+            self.session.request("DMS", "Get Manufacturer", check=False))
+        self.identity = ModemIdentity(manufacturer.get("manufacturer", ""), model.get("model", ""),
+                                      revision.get("revision", ""), ids.get("imei", ""))
+        self.report(ev.Identified(self.identity))
+
+    async def _agree_data_format(self) -> None:
+        """Make the modem and the host use the same framing (raw-IP) before any data flows."""
+        host = self.context.host
+        changed: List[str] = []
+        link = readings.link_layer(await self.session.request("WDA", "Get Data Format", check=False))
+        if link != "raw-ip":
+            result = await self.session.request("WDA", "Set Data Format", {
+                "qos_format": False, "link_layer_protocol": "raw-ip",
+                "uplink_data_aggregation_protocol": "disabled",
+                "downlink_data_aggregation_protocol": "disabled"}, check=False)
+            if readings.link_layer(result):
+                link = readings.link_layer(result)  # what the modem answered is what it uses
+                changed.append("modem")
+            elif not link:
+                link = "raw-ip"  # no WDA on this firmware: modern modules are raw-IP only
+                self.report(ev.Notice("the modem cannot report its data format (%s); assuming raw-ip"
+                                      % (result.result.describe() if result.result else "no answer"), True))
+        want_raw = link != "802-3"
+        if host.raw_ip() is not None and host.raw_ip() != want_raw:
+            host.set_raw_ip(want_raw)
+            changed.append("host")
+        self.report(ev.DataFormat(link, host.raw_ip(), tuple(changed)))
+
+    async def _sim_ready(self) -> None:
+        response = await self.session.request("UIM", "Get Card Status", check=False)
+        if response.ok:
+            sim = readings.sim_status(response)
+        else:  # modules without the UIM service answer the older DMS PIN requests
+            dms = await self.session.request("DMS", "UIM Get PIN Status", check=False)
+            try:
+                sim = readings.dms_sim_status(dms)
+            except ModemError as exc:
+                self.report(ev.Notice("cannot read the SIM state (%s); going on" % exc, True))
+                return
+        await self._unlock(sim, dms=not response.ok)
+
+    async def _unlock(self, sim: SimStatus, dms: bool) -> None:
+        if sim.state == "ready":
+            self.report(ev.SimReady("ready", sim.pin_retries))
+        elif sim.state == "absent":
+            raise SimAbsentError("no SIM card: the module sees no card, or no usable application on it",
+                                 "insert a SIM (contacts down, the right way round) and power-cycle the module")
+        elif sim.state == "pin":
+            await self._verify_pin(sim.pin_retries, dms)
+        elif sim.state == "puk":
+            raise SimError("the SIM is blocked and needs its PUK (%s tries left)" % _tries(sim.puk_retries),
+                           "unblock it in a phone; qcm never enters PUKs, a wrong one can destroy the SIM")
+        elif sim.state == "blocked":
+            raise SimError("the SIM is permanently blocked", "only a new SIM from the operator helps")
+        else:  # initializing: give it time
+            raise SimError("the SIM is not ready yet (%s)" % sim.detail,
+                           "wait for it to initialise; if it stays so, check it in a phone", Recovery.RETRY)
+
+    async def _verify_pin(self, retries: Optional[int], dms: bool) -> None:
+        pin = self.plan.pin
+        if not pin:
+            raise SimError("the SIM is locked with a PIN (%s tries left)" % _tries(retries),
+                           "run again with -p PIN; qcm never guesses a PIN")
+        sim, shown = await self._sim_key()
+        if self.plan.retry_rejected_pin:
+            self.pin_guard.forget(sim)
+        self.pin_guard.check(sim, pin, retries, shown)
+        self.pin_guard.sending(sim, pin, retries)  # before it goes out: a lost answer still counts
+        response: Optional[Message] = None
+        lost = ""
+        try:
+            if dms:
+                response = await self.session.request("DMS", "UIM Verify PIN", {"info": {
+                    "pin_id": "pin", "pin": pin}}, check=False)
+                left = response.get("pin_retries_status")
+            else:
+                response = await self.session.request("UIM", "Verify PIN", {
+                    "session": {"session_type": "card-slot-1", "application_identifier": []},
+                    "info": {"pin_id": "pin1", "pin_value": pin}}, check=False)
+                left = response.get("retries_remaining")
+        except ModemError as exc:
+            lost = str(exc)
+        if response is None or response.result is None:
+            raise SimError("the SIM's answer to the PIN was lost (%s); not sending it again" % (lost or "no result"),
+                           "check the PIN, then run qcm again: it sends the PIN again only if the SIM shows "
+                           "that it never arrived")
+        self.pin_guard.answered(sim, pin, response.ok)
+        if response.ok:
+            self._state_changed = True
+            self.report(ev.SimReady("pin-verified"))
+            await self._wait_sim_ready()
+            return
+        tries = left["verify_retries_left"] if left else None
+        reason = response.result.error.name
+        if reason == "PinBlocked" or tries == 0:
+            raise SimError("the SIM rejected the PIN and is now blocked: it needs its PUK",
+                           "unblock it in a phone; qcm does not enter PUKs")
+        raise SimError("the SIM rejected the PIN (%s, %s tries left); not retrying, now or in later runs" % (
+            reason, _tries(tries)), "check the PIN; every wrong try uses one up")
+
+    async def _sim_key(self) -> Tuple[str, str]:
+        """Which SIM this is, for the PIN record: its ICCID (readable without the PIN), else the
+        module's IMEI; and how to show it (redacted unless personal data is shown)."""
+        personal = self.context.show_personal
+        response = await self.session.request("DMS", "UIM Get ICCID", check=False)
+        iccid = str(response.get("iccid", "")) if response.ok else ""
+        if iccid:
+            return "iccid:" + iccid, iccid if personal else "ICCID ...%s" % iccid[-4:]
+        ids = await self.session.request("DMS", "Get IDs", check=False)
+        imei = str(ids.get("imei", "")) if ids.ok else ""
+        return "imei:" + imei, "in the module with IMEI %s" % (imei if personal else "###")
+
+    async def _wait_sim_ready(self, timeout: float = 10.0) -> None:
+        """After a PIN the SIM needs a moment before the network side sees it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            response = await self.session.request("UIM", "Get Card Status", check=False)
+            if response.ok and readings.sim_status(response).state == "ready":
+                return
+            await asyncio.sleep(0.2)
+
+    async def _radio_online(self) -> None:
+        mode, restricted = readings.operating_mode(await self.session.request("DMS", "Get Operating Mode"))
+        if mode == "online" and not restricted:
+            self.report(ev.RadioOnline(mode, False))
+            return
+        if restricted:
+            raise RadioError("the radio is off: held by a hardware switch (mode %s, hardware restricted)" % mode,
+                             "check the W_DISABLE# / airplane-mode pin of the module's slot or carrier board")
+        if mode in ("offline", "shutting-down", "reset"):
+            raise RadioError("the radio is %s; it needs a reset to come back" % mode,
+                             "power-cycle the module (or AT+CFUN=1,1) and check its firmware")
+        result = await self.session.request("DMS", "Set Operating Mode", {"mode": "online"}, check=False)
+        if not result.ok:
+            raise RadioError("the radio is off (%s) and the modem refused to turn it on: %s" % (
+                mode, result.result.describe() if result.result else "no answer"),
+                "this often means the firmware does not match the module (see qcm doctor)")
+        self._state_changed = True
+        self.report(ev.RadioOnline(mode, True))
+
+    async def _profile(self) -> None:
+        """Make the stored profile carry the APN and credentials (what quectel-CM's -s does)."""
+        plan = self.plan
+        if plan.apn is None:
+            return
+        role = wds_role(plan.bearers[0])
+        current = await self.session.request("WDS", "Get Profile Settings", {
+            "profile_id": {"profile_type": "3gpp", "profile_index": plan.profile}}, role=role, check=False)
+        auth = ",".join(plan.auth_flags) or "none"
+        if not current.ok:
+            # BG95-class firmware answers NotSupported: the APN still goes in Start Network.
+            self.report(ev.ProfileChecked(plan.profile, plan.apn, plan.username, auth, plan.pdp_type, False,
+                                          supported=False))
+            return
+        differs = (current.get("apn_name", "") != plan.apn or current.get("username", "") != plan.username
+                   or current.get("password", "") != plan.password
+                   or sorted(getattr(current.get("authentication"), "names", [])) != sorted(plan.auth_flags)
+                   or getattr(current.get("pdp_type"), "name", "") != plan.pdp_type)
+        changed = False
+        if differs and plan.write_profile:
+            result = await self.session.request("WDS", "Modify Profile", {
+                "profile_identifier": {"profile_type": "3gpp", "profile_index": plan.profile},
+                "apn_name": plan.apn, "username": plan.username, "password": plan.password,
+                "authentication": plan.auth_flags, "pdp_type": plan.pdp_type}, role=role, check=False)
+            changed = result.ok
+            if not result.ok:
+                self.report(ev.Notice("cannot update profile %d (%s); the APN goes with the call instead" % (
+                    plan.profile, result.result.describe() if result.result else "no answer"), True))
+        self.report(ev.ProfileChecked(plan.profile, plan.apn, plan.username, auth, plan.pdp_type, changed))
+
+    async def _ip_families(self) -> None:
+        await asyncio.gather(*(self.session.request("WDS", "Set IP Family", {"preference": b.family},
+                                                    role=wds_role(b), check=False) for b in self.plan.bearers))
+
+    async def _register_indications(self) -> None:
+        """Hear about registration and SIM changes as they happen instead of polling for them."""
+        await asyncio.gather(
+            self.session.request("NAS", "Register Indications", {"serving_system_events": True}, check=False),
+            self.session.request("UIM", "Register Events", {"event_registration_mask": 1}, check=False))
+
+    def _on_indication(self, message: Message) -> None:
+        if message.service_name == "NAS" and self._nas_changed is not None:
+            self._nas_changed.set()
+
+    # ---------------------------------------------------------------- registration
+
+    async def read_registration(self) -> Registration:
+        serving, signal = await asyncio.gather(self.session.request("NAS", "Get Serving System"),
+                                               self.session.request("NAS", "Get Signal Info", check=False))
+        registration = readings.registration(serving, signal)
+        if registration.state == "registration-denied":
+            info = await self.session.request("NAS", "Get System Info", check=False)
+            registration = readings.with_reject_cause(registration, info)
+        self.registration = registration
+        return registration
+
+    async def wait_registered(self, timeout: Optional[float] = None) -> Registration:
+        """Until registered and attached for packet data, showing what it waits for."""
+        timeout = self.plan.register_timeout if timeout is None else timeout
+        start = time.monotonic()
+        last_shown: Optional[Tuple[str, str, str, bool]] = None
+        last_time = 0.0
+        # prepare() already read the registration; it still holds unless prepare changed the modem.
+        registration = self.registration if not self._state_changed else None
+        while True:
+            if self._nas_changed is not None:
+                self._nas_changed.clear()
+            if registration is None:
+                registration = await self.read_registration()
+            if registration.registered and registration.ps_attached:
+                self.report(ev.Registered(registration))
+                return registration
+            elapsed = time.monotonic() - start
+            key = (registration.state, registration.rat, registration.operator, registration.ps_attached)
+            if key != last_shown or elapsed - last_time >= 10:
+                self.report(ev.Waiting(registration, elapsed))
+                last_shown, last_time = key, elapsed
+            if elapsed >= timeout:
+                raise _registration_error(registration, elapsed)
+            await self._wait_nas_change(min(POLL_INTERVAL, timeout - elapsed))
+            registration = None
+
+    async def _wait_nas_change(self, seconds: float) -> None:
+        if self._nas_changed is None:
+            self._nas_changed = asyncio.Event()
+        try:
+            await asyncio.wait_for(self._nas_changed.wait(), max(0.05, seconds))
+        except asyncio.TimeoutError:
+            pass
+
+    # ---------------------------------------------------------------- calls
+
+    async def start(self, bearer: BearerId, netdev: str) -> Bearer:
+        role = wds_role(bearer)
+        plan = self.plan
+        values: Dict[str, Any] = {"ip_family_preference": bearer.family, "profile_index_3gpp": bearer.pdn}
+        if plan.apn is not None:
+            values.update({"apn": plan.apn, "authentication_preference": plan.auth_flags})
+            if plan.username or plan.password:
+                values.update({"username": plan.username, "password": plan.password})
+        response = await self.session.request("WDS", "Start Network", values, role=role,
+                                              timeout=plan.start_timeout, check=False)
+        if not response.ok and response.result is not None and response.result.error.name == "NoEffect":
+            # A call with these settings is already up (left by an earlier run): end it and dial again.
+            self.report(ev.Notice("%s: a call was already up on the modem; restarting it" % bearer, True))
+            await self.session.request("WDS", "Stop Network", {"packet_data_handle": NO_HANDLE,
+                                                                "disable_autoconnect": True}, role=role, check=False)
+            response = await self.session.request("WDS", "Start Network", values, role=role,
+                                                  timeout=plan.start_timeout, check=False)
+        if not response.ok:
+            raise call_error(bearer, response)
+        handle = int(response["packet_data_handle"])
+        self.report(ev.CallStarted(bearer.family, handle))
+        settings = await self.settings(bearer)
+        self.report(ev.SettingsReceived(settings))
+        return Bearer(bearer, netdev, settings, {"cid": self.session.cid("WDS", role), "packet_data_handle": handle})
+
+    async def settings(self, bearer: BearerId) -> IpSettings:
+        response = await self.session.request("WDS", "Get Current Settings",
+                                              {"requested_settings": REQUESTED_SETTINGS}, role=wds_role(bearer))
+        return readings.ip_settings(bearer.family, response)
+
+    async def stop(self, bearer: Bearer) -> bool:
+        try:
+            response = await self.session.request("WDS", "Stop Network", {
+                "packet_data_handle": bearer.handle["packet_data_handle"]}, role=wds_role(bearer.id), timeout=3.0,
+                check=False)
+        except ModemError:
+            return False
+        return response.ok
+
+    async def radio_cycle(self) -> None:
+        """Radio off and on again (recovery rung): low power, then online."""
+        await self.session.request("DMS", "Set Operating Mode", {"mode": "low-power"})
+        await asyncio.sleep(1.0)
+        await self.session.request("DMS", "Set Operating Mode", {"mode": "online"})
+        self._state_changed = True
+
+    async def call_connected(self, bearer: BearerId) -> bool:
+        response = await self.session.request("WDS", "Get Packet Service Status", role=wds_role(bearer), check=False)
+        connected = readings.call_connected(response)
+        self.report(ev.CallStatus(bearer.family, connected))
+        return connected
+
+
+def _tries(count: Optional[int]) -> str:
+    return "?" if count is None else str(count)
+
+
+def _registration_error(registration: Registration, elapsed: float) -> RegistrationError:
+    text = "no packet service after %.0f s: %s" % (elapsed, registration.describe())
+    if registration.state == "registration-denied":
+        # The network said no: a reset will not change its mind; retry when it says otherwise.
+        return RegistrationError(text, "the network refuses this SIM: check that it is activated for data and "
+                                 "allowed to roam here", Recovery.WAIT_FOR_NETWORK)
+    return RegistrationError(text, "check the antenna, that the module's bands and firmware match this region "
+                             "(qcm doctor), and that the SIM is activated; try again outdoors or near a window")
+

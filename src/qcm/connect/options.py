@@ -1,0 +1,40 @@
+"""What ``qcm connect`` (and the quectel-CM drop-in) was asked to do, as one value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Tuple
+
+from ..backends.base import DialPlan
+from ..io.probe import Probe
+from .host import HostOptions
+from .supervisor import Policy
+
+__all__ = ["ConnectOptions", "DialPlan", "HostOptions"]
+
+
+@dataclass(frozen=True)
+class ConnectOptions:
+    plan: DialPlan = field(default_factory=DialPlan)
+    host: HostOptions = field(default_factory=HostOptions)
+    interface: Optional[str] = None
+    control: Optional[str] = None
+    usb_path: Optional[str] = None
+    imei: Optional[str] = None
+    sysfs: Path = Path("/sys")
+    dev: Path = Path("/dev")
+    run_dir: Path = Path("/run/qcm")
+    state_dir: Optional[Path] = Path("/var/lib/qcm")  # what must survive a reboot (rejected PINs)
+    once: bool = False
+    request_timeout: float = 10.0
+    show_personal: bool = False
+    first_found: bool = False           # quectel-CM picks the first module when several are present
+    policy: Policy = field(default_factory=Policy)
+    poll_interval: float = 60.0         # safety net behind the indications
+    probes: Tuple[Probe, ...] = ()
+    probe_interval: float = 30.0
+    probe_failures: int = 3
+    metrics_file: Optional[Path] = None
+    rebind_first: bool = False          # quectel-CM -r: re-bind the driver before the first attempt
+    transport: Any = None               # tests: a ready transport (memory) instead of the module's port

@@ -1,0 +1,504 @@
+"""One module's connection: find it, dial it through its backend, configure the host, keep it up.
+
+The decisions (when to redial, which recovery rung, when to give up) are the pure
+``Supervisor``'s; the service carries out its actions and feeds it events: what the backend
+hears from the modem (a call ended, the address changed, the network or the SIM came back, the
+control channel vanished), the module coming back, failed probes, the safety-net poll, and stop
+requests. Whatever was done is undone on every exit path. ``--once`` dials, configures and hands
+the bearers over to a state file for ``qcm disconnect``.
+
+The service knows nothing of signals, systemd or control sockets: the lifecycle around it
+(``manager.py``) does, through ``Hooks``, so that several services can share one event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from typing import Any, Dict, List, Optional
+
+from ..backends import backend_for
+from ..backends.base import Backend, BackendContext, Bearer, BearerId
+from ..discovery import Modem
+from ..errors import NoModemError, PortBusyError, QcmError, Recovery
+from ..io.lock import ModuleLock
+from ..io.probe import run_probe
+from ..io.procfs import port_holders
+from ..model import ModemIdentity
+from . import events as ev
+from . import supervisor as sv
+from .finder import Finder
+from .host import Host
+from .options import ConnectOptions
+from .pin_guard import PinGuard
+from .state import SavedBearer, SavedConnection, state_path
+
+__all__ = ["ConnectionService", "Hooks"]
+
+log = logging.getLogger(__name__)
+
+State = sv.State
+DOWN_EVENTS = (sv.CallDropped, sv.ProbeFailed, sv.ModemLost, sv.ModemUnresponsive)
+
+
+class Hooks:
+    """What the lifecycle around a service hears from it (defaults: nothing)."""
+
+    async def attached(self, service: "ConnectionService") -> None:
+        """The module is found and ours; raise to refuse it (a control socket already in use...)."""
+
+    def ready(self, text: str) -> None:
+        """Connected for the first time."""
+
+    def status(self, text: str) -> None:
+        """What the connection is doing now, in a few words."""
+
+    def changed(self) -> None:
+        """Something in ``status()`` changed."""
+
+
+class ConnectionService:
+    def __init__(self, options: ConnectOptions, report: ev.Reporter, hooks: Optional[Hooks] = None) -> None:
+        self.options = options
+        self._reporter = report
+        self.hooks = hooks or Hooks()
+        self.finder = Finder(options, lambda text, warning: self.report(ev.Notice(text, warning)))
+        self.modem: Optional[Modem] = None
+        self.backend: Optional[Backend] = None
+        self.host: Optional[Host] = None
+        self.bearers: Dict[BearerId, Bearer] = {}
+        self.supervisor = sv.Supervisor(frozenset(options.plan.bearers), options.policy)
+        self.pin_guard = PinGuard(options.state_dir / "pin" if options.state_dir else None)
+        self.lock: Optional[ModuleLock] = None
+        self.started = time.monotonic()
+        self.connected_at: Optional[float] = None
+        self.down_since: Optional[float] = None
+        self.events: "asyncio.Queue[Any]" = asyncio.Queue()
+        self.prepared = False
+        self.sim_state = "unknown"
+        self.supervising = False
+        self._exit: Optional[int] = None
+        self._tasks: Dict[str, "asyncio.Task[Any]"] = {}
+        self._keep_bearers = False
+        self._bugs_logged: set = set()
+
+    def report(self, event: ev.Event) -> None:
+        """Tell the user; a broken stdout or a full log disk must not stop the connection."""
+        try:
+            self._reporter(event)
+        except (OSError, ValueError) as exc:
+            log.warning("cannot report progress: %s", exc)
+
+    # ================================================================ entry points
+
+    async def run(self) -> int:
+        """Connect and stay connected (or, with ``once``, connect and hand over); the exit status."""
+        self.events = asyncio.Queue()  # bound to the running loop (Python 3.9)
+        self.modem = await self.finder.find(wait=not self.options.once)
+        self._found()
+        self._claim()
+        await self.hooks.attached(self)
+        if self.options.once:
+            return await self._once()
+        return await self._supervise()
+
+    def stop(self, reason: str) -> None:
+        self.events.put_nowait(sv.StopRequested(reason))
+
+    async def _once(self) -> int:
+        bearers = frozenset(self.options.plan.bearers)
+        await self._bring_up(bearers, sv.REBIND if self.options.rebind_first else sv.REDIAL)
+        self._connected(bearers)
+        self._hand_over()
+        return 0
+
+    async def _supervise(self) -> int:
+        supervisor = self.supervisor
+        self._execute(supervisor.start(time.monotonic(), sv.REBIND if self.options.rebind_first else sv.REDIAL))
+        self._start_background()
+        self.supervising = True
+        while self._exit is None:
+            deadline = supervisor.timer()
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                event = await asyncio.wait_for(self.events.get(), timeout)
+            except asyncio.TimeoutError:
+                event = sv.TimerExpired()
+            self._handle(event)
+        return self._exit
+
+    # ================================================================ supervision
+
+    def _handle(self, event: Any) -> None:
+        now = time.monotonic()
+        before = self.supervisor.state
+        if isinstance(event, DOWN_EVENTS) and self.down_since is None:
+            self.down_since = now
+        self._execute(self.supervisor.handle(event, now))
+        if self.supervisor.state == State.CONNECTED and before != State.CONNECTED:
+            self._connected(frozenset(self.bearers))
+        self.hooks.changed()
+
+    def _execute(self, actions: List[sv.Action]) -> None:
+        exiting = any(isinstance(a, sv.Exit) for a in actions)
+        for action in actions:
+            if isinstance(action, sv.Note):
+                self.report(ev.Notice(action.text, action.warning))
+                if self.supervisor.state != State.CONNECTED:
+                    self.hooks.status(action.text)
+            elif isinstance(action, sv.Disconnect):
+                if not exiting:  # else the teardown that follows takes everything down
+                    self._spawn("disconnect-%s" % sorted(action.bearers), self._disconnect(action))
+            elif isinstance(action, sv.Connect):
+                self._spawn("connect", self._connect_task(action))
+            elif isinstance(action, sv.Refresh):
+                self._spawn("refresh-%s" % action.bearer, self._refresh(action.bearer))
+            elif isinstance(action, sv.Exit):
+                if action.status == 0:
+                    self.report(ev.Disconnecting("stop requested"))
+                self._exit = action.status
+
+    def _spawn(self, name: str, coroutine: Any) -> None:
+        old = self._tasks.get(name)
+        if old is not None and not old.done():
+            old.cancel()
+        task = asyncio.ensure_future(coroutine)
+        self._tasks[name] = task
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: "asyncio.Task[Any]") -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self._bug(task.exception(), "a background task")
+
+    def _bug(self, exc: BaseException, where: str) -> None:
+        """A bug in qcm: its traceback once per kind, then one line; the connection carries on."""
+        key = (type(exc).__name__, str(exc))
+        if key in self._bugs_logged:
+            log.error("internal error in %s again: %s: %s", where, type(exc).__name__, exc)
+            return
+        self._bugs_logged.add(key)
+        log.error("internal error in %s (please report it)", where, exc_info=exc)
+
+    async def _connect_task(self, action: sv.Connect) -> None:
+        try:
+            await self._bring_up(action.bearers, action.rung)
+        except asyncio.CancelledError:
+            raise
+        except QcmError as exc:
+            self.prepared = False  # look at SIM, radio and data format again next time
+            if exc.recovery == Recovery.WAIT_FOR_SIM:
+                self.sim_state = "absent"
+            reason = str(exc) + ("; hint: %s" % exc.hint if exc.hint and exc.recovery == Recovery.FATAL else "")
+            self.events.put_nowait(sv.ConnectFailed(reason, exc.recovery, exc.exit_status))
+            return
+        except Exception as exc:  # a bug: report it, keep supervising
+            self._bug(exc, "a connection attempt")
+            self.events.put_nowait(sv.ConnectFailed("internal error: %s: %s" % (type(exc).__name__, exc),
+                                                    Recovery.RETRY))
+            return
+        self.sim_state = "ready"
+        if action.rung != sv.REDIAL:
+            self.report(ev.Notice("connection restored by %s" % sv.describe_rung(action.rung)))
+        self.events.put_nowait(sv.Connected(action.bearers))
+
+    # ================================================================ bringing bearers up
+
+    async def _bring_up(self, wanted: "frozenset[BearerId]", rung: str) -> None:
+        assert self.modem is not None and self.modem.netdev
+        if rung == sv.REBIND:
+            await self._close_backend()
+            self.modem = await self.finder.rebind(self.modem)
+        backend = self.backend
+        if backend is None or rung in (sv.REOPEN, sv.REBIND) or not backend.is_open:
+            backend = await self._open_backend()
+        if rung == sv.RADIO:
+            await backend.radio_cycle()
+            self.prepared = False
+        if not self.prepared:
+            await backend.prepare()
+            self.prepared = True
+        await backend.wait_registered()
+        netdev = self.modem.netdev
+        started = await asyncio.gather(*(backend.start(b, netdev) for b in sorted(wanted)), return_exceptions=True)
+        for result in started:
+            if isinstance(result, Bearer):
+                self.bearers[result.id] = result
+        errors = [r for r in started if isinstance(r, BaseException)]
+        if errors:
+            for bearer_id in wanted:  # all or none: a half-up attempt is taken down again
+                bearer = self.bearers.pop(bearer_id, None)
+                if bearer is not None:
+                    await backend.stop(bearer)
+            raise errors[0]
+        self._sync_host()
+
+    def _sync_host(self) -> None:
+        assert self.host is not None
+        applied = self.host.sync(list(self.bearers.values()))
+        self.report(ev.HostConfigured(self.host.netdev, tuple(b.settings for b in self.bearers.values()),
+                                      tuple(applied.describe_routes()), applied.describe_dns()))
+
+    async def _open_backend(self) -> Backend:
+        """(Re)open the control channel with fresh state: after a reset, or when it stopped answering."""
+        await self._close_backend()
+        modem = self.modem
+        assert modem is not None and modem.netdev
+        if self.host is None or self.host.netdev != modem.netdev:
+            self.host = Host(modem.netdev, modem.raw_ip_path, self.options.host)
+        else:
+            self.host.raw_ip_path = modem.raw_ip_path
+        context = BackendContext(self.options.plan, self.report, self.events.put_nowait, self.host, self.pin_guard,
+                                 self.options.request_timeout, self.options.show_personal, self.options.transport)
+        backend = backend_for(modem)(modem, context)
+        self.prepared = False
+        try:
+            await backend.open()
+        except BaseException:
+            await backend.close()  # half open (the port, but no clients) is not open
+            raise
+        self.backend = backend
+        return backend
+
+    async def _close_backend(self) -> None:
+        backend, self.backend = self.backend, None
+        self.prepared = False
+        if backend is not None:
+            await backend.close()
+
+    # ================================================================ carrying out the supervisor's actions
+
+    async def _disconnect(self, action: sv.Disconnect) -> None:
+        dropped = [self.bearers.pop(b) for b in action.bearers if b in self.bearers]
+        if action.modem_gone:
+            self.bearers.clear()
+            await self._close_backend()
+            if self.host is not None:
+                self.host.clear()
+            self._spawn("wait-modem", self._wait_modem_back())
+            return
+        backend = self.backend
+        if backend is not None and backend.is_open:
+            for bearer in dropped:
+                await backend.stop(bearer)  # harmless if the network already ended it
+        if self.host is not None:
+            try:
+                self.host.sync(list(self.bearers.values()))
+            except QcmError as exc:
+                log.warning("host update after a drop: %s", exc)
+
+    async def _refresh(self, bearer_id: BearerId) -> None:
+        bearer = self.bearers.get(bearer_id)
+        backend = self.backend
+        if bearer is None or backend is None or self.host is None:
+            return
+        try:
+            settings = await backend.settings(bearer)
+        except QcmError as exc:
+            self.events.put_nowait(sv.CallDropped(bearer_id, "%s settings unreadable: %s" % (bearer_id, exc)))
+            return
+        if settings == bearer.settings:
+            return
+        self.report(ev.Notice("%s address changed: %s -> %s" % (bearer_id, bearer.settings.address,
+                                                                 settings.address)))
+        self.bearers[bearer_id] = Bearer(bearer.id, bearer.netdev, settings, bearer.handle, bearer.started)
+        try:
+            self._sync_host()
+        except QcmError as exc:
+            self.events.put_nowait(sv.CallDropped(bearer_id, "%s: the host could not follow the new address: %s"
+                                                  % (bearer_id, exc)))
+
+    async def _wait_modem_back(self) -> None:
+        assert self.modem is not None
+        self.report(ev.Notice("the module went away; waiting for it to come back", True))
+        self.hooks.status("waiting for the module to come back")
+        self.modem = await self.finder.wait_back(self.modem, timeout=None)
+        self.report(ev.Notice("the module is back: %s" % self.modem.describe()))
+        self.events.put_nowait(sv.ModemBack())
+
+    # ================================================================ background checks
+
+    def _start_background(self) -> None:
+        self._spawn("poll", self._poll_loop())
+        if self.options.probes:
+            self._spawn("probe", self._probe_loop())
+
+    async def _poll_loop(self) -> None:
+        """The safety net: indications can be lost, modems can wedge; every so often, ask."""
+        while True:
+            await asyncio.sleep(self.options.poll_interval)
+            backend = self.backend  # the channel may be replaced while we wait for answers
+            if self.supervisor.state != State.CONNECTED or backend is None:
+                continue
+            for bearer in list(self.bearers.values()):
+                try:
+                    if not await backend.is_up(bearer):
+                        self.events.put_nowait(sv.CallDropped(bearer.id, "%s call found down by the poll" % bearer.id))
+                    elif (await backend.settings(bearer)).address != bearer.settings.address:
+                        self.events.put_nowait(sv.AddressChanged(bearer.id))
+                except TimeoutError as exc:
+                    self.events.put_nowait(sv.ModemUnresponsive("the modem stopped answering: %s" % exc))
+                    break
+                except QcmError as exc:
+                    log.warning("poll: %s", exc)
+                except Exception as exc:  # the safety net itself must not fall
+                    self._bug(exc, "the poll")
+
+    async def _probe_loop(self) -> None:
+        failures: Dict[BearerId, int] = {}
+        while True:
+            await asyncio.sleep(self.options.probe_interval)
+            if self.supervisor.state != State.CONNECTED or self.host is None:
+                continue
+            for bearer in list(self.bearers.values()):
+                probes = [p for p in self.options.probes if p.family == bearer.family]
+                if not probes:
+                    continue
+                results = await asyncio.gather(*(run_probe(p, bearer.netdev) for p in probes),
+                                               return_exceptions=True)
+                failures[bearer.id] = 0 if any(r is True for r in results) else failures.get(bearer.id, 0) + 1
+                if failures[bearer.id] >= self.options.probe_failures:
+                    failures[bearer.id] = 0
+                    self.events.put_nowait(sv.ProbeFailed(bearer.id, "%d in a row: %s" % (
+                        self.options.probe_failures, ", ".join(p.describe() for p in probes))))
+
+    # ================================================================ the module
+
+    def _found(self) -> None:
+        modem = self.modem
+        assert modem is not None
+        backend_for(modem)  # refuses a mode no backend speaks, with what to do instead
+        if not modem.control or not modem.netdev:
+            raise NoModemError("%s has no %s" % (modem.usb_path, "control port" if not modem.control else
+                                                  "network interface"))
+        self.report(ev.ModemFound(modem.describe(), modem.usb_path, modem.usb_id, modem.control, modem.netdev,
+                                  modem.driver, modem.driver_version, modem.mode))
+
+    def _claim(self) -> None:
+        """Refuse, before touching anything, a module that another manager or program holds."""
+        modem = self.modem
+        assert modem is not None and modem.netdev and modem.control
+        lock = ModuleLock(self.options.run_dir, modem.netdev)
+        lock.acquire()
+        self.lock = lock
+        if state_path(self.options.run_dir, modem.netdev).exists():
+            raise PortBusyError("a connection made by qcm connect --once is up on %s" % modem.netdev,
+                                "end it with qcm disconnect -i %s first" % modem.netdev)
+        holders = port_holders([modem.control]).get(modem.control, [])
+        if holders and self.options.transport is None:
+            raise PortBusyError("%s is held by %s" % (modem.control, ", ".join(
+                "%s (pid %d)" % (name, pid) for pid, name in holders)),
+                "stop it first (ModemManager: systemctl stop ModemManager; see qcm doctor)")
+
+    def _connected(self, bearers: "frozenset[BearerId]") -> None:
+        first = self.connected_at is None
+        since = self.started if first else (self.down_since or time.monotonic())
+        self.connected_at = time.monotonic()
+        self.down_since = None
+        netdev = self.modem.netdev if self.modem and self.modem.netdev else "?"
+        cause = "" if first else self.supervisor.last_error
+        self.report(ev.Connected(netdev, tuple(sorted(b.family for b in bearers)), self.connected_at - since,
+                                 not first, cause))
+        text = "connected: %s on %s" % (", ".join("%s %s" % (b.id, b.settings.address.ip)
+                                                  for b in sorted(self.bearers.values(), key=lambda b: b.id)), netdev)
+        if first:
+            self.hooks.ready(text)
+        else:
+            self.hooks.status(text)
+
+    # ================================================================ status
+
+    async def refresh_registration(self) -> None:
+        backend = self.backend
+        if backend is not None and backend.is_open:
+            try:
+                await asyncio.wait_for(backend.read_registration(), 2.0)
+            except (QcmError, asyncio.TimeoutError):
+                pass
+
+    def status(self) -> Dict[str, Any]:
+        modem, backend = self.modem, self.backend
+        identity = backend.identity if backend else ModemIdentity()
+        registration = backend.registration if backend else None
+        snapshot = self.supervisor.snapshot()
+        state = str(snapshot["state"])
+        if snapshot["waiting"] and self.supervisor.state == State.BACKING_OFF:
+            state = "%s (%s)" % (state, snapshot["waiting"])
+        bearers = []
+        for bearer_id in self.options.plan.bearers:
+            bearer = self.bearers.get(bearer_id)
+            entry: Dict[str, Any] = {"pdn": bearer_id.pdn, "family": bearer_id.family,
+                                     "netdev": modem.netdev if modem else None, "state": "up" if bearer else "down"}
+            if bearer is not None:
+                settings = bearer.settings
+                entry.update({"address": str(settings.address),
+                              "gateway": str(settings.gateway) if settings.gateway else None,
+                              "dns": [str(d) for d in settings.dns], "mtu": settings.mtu,
+                              "up_for": round(time.monotonic() - bearer.started, 1)})
+            bearers.append(entry)
+        return {
+            "pid": os.getpid(),
+            "netdev": modem.netdev if modem else None,
+            "control": modem.control if modem else None,
+            "usb_path": modem.usb_path if modem else None,
+            "backend": backend.name if backend else None,
+            "model": identity.model, "manufacturer": identity.manufacturer, "revision": identity.revision,
+            "imei": identity.imei,
+            "state": state,
+            "families": list(self.options.plan.families),
+            "profile": self.options.plan.profile,
+            "apn": self.options.plan.apn,
+            "sim": self.sim_state,
+            "registration": _registration_json(registration),
+            "bearers": bearers,
+            "uptime": round(time.monotonic() - self.connected_at, 1)
+            if self.connected_at and self.supervisor.state == State.CONNECTED else 0,
+            "reconnects": snapshot["reconnects"],
+            "last_error": snapshot["last_error"],
+            "recovery_rung": snapshot["rung"],
+        }
+
+    # ================================================================ --once and teardown
+
+    def _hand_over(self) -> None:
+        """``--once``: save what ``qcm disconnect`` needs, then keep the bearers up past our exit."""
+        modem, backend = self.modem, self.backend
+        assert modem is not None and modem.control and modem.netdev and backend is not None
+        bearers = list(self.bearers.values())
+        SavedConnection(backend.name, modem.control, modem.netdev, [SavedBearer.of(b) for b in bearers],
+                        self.host.applied if self.host else None).save(state_path(self.options.run_dir, modem.netdev))
+        backend.keep(bearers)  # only once saved: else the teardown must stop them
+        self._keep_bearers = True
+
+    async def teardown(self) -> None:
+        """Undo everything done so far; each step bounded, none allowed to stop the others."""
+        for task in list(self._tasks.values()):
+            task.cancel()
+        details: List[str] = []
+        if not self._keep_bearers:
+            backend = self.backend
+            if backend is not None and backend.is_open:
+                bearers = list(self.bearers.values())
+                stopped = await asyncio.gather(*(backend.stop(b) for b in bearers))
+                details += ["%s call %s" % (b.id, "stopped" if ok else "not confirmed stopped")
+                            for b, ok in zip(bearers, stopped)]
+            self.bearers.clear()
+            if self.host is not None:
+                details.extend(self.host.clear())
+                details.append("%s unconfigured" % self.host.netdev)
+        await self._close_backend()
+        if self.lock is not None:
+            self.lock.release()
+        if self.connected_at is not None and not self._keep_bearers:
+            self.report(ev.Disconnected(details))
+
+
+def _registration_json(registration: Any) -> Optional[Dict[str, Any]]:
+    if registration is None:
+        return None
+    return {"state": registration.state, "ps_attached": registration.ps_attached, "roaming": registration.roaming,
+            "operator": registration.operator, "mcc": registration.mcc, "mnc": registration.mnc,
+            "rat": registration.rat, "signal_dbm": registration.signal_dbm,
+            "reject_cause": registration.reject_cause, "text": registration.describe()}
+
