@@ -52,7 +52,7 @@ class Simulator:
         self.directory = directory
         self.modem = SimModem(config, now=time.monotonic())
         self.parser = FrameParser()
-        self.qmi_port = PtyPort("qmi", self._on_qmi_data, self._on_qmi_connect)
+        self.qmi_port = PtyPort("qmi", self._on_qmi_data, self._on_qmi_connect, messages=True)
         self.at = SimAt(lambda: self.modem, self._at_reset, time.monotonic)
         self.at_port = PtyPort("at", self._on_at_data, self._on_at_connect)
         self._at_buffer = b""
@@ -229,13 +229,17 @@ class Simulator:
         if not frames:
             return
         self._trace("modem->host", frames)
-        data = b"".join(f.encode() for f in frames)
+        messages = [f.encode() for f in frames]  # one per read() of the port, as cdc-wdm delivers them
         assert self.loop is not None
         port = self.qmi_port  # answers to a port that went away in the meantime are lost
+
+        def deliver() -> None:
+            for message in messages:
+                port.write(message)
         if delay > 0:
-            self.loop.call_later(delay, port.write, data)
+            self.loop.call_later(delay, deliver)
         else:
-            port.write(data)
+            deliver()
 
     def _schedule_timer(self) -> None:
         assert self.loop is not None
@@ -272,7 +276,7 @@ class Simulator:
             return
         assert self.loop is not None
         self.modem.reset(time.monotonic())
-        self.qmi_port = PtyPort("qmi", self._on_qmi_data, self._on_qmi_connect)
+        self.qmi_port = PtyPort("qmi", self._on_qmi_data, self._on_qmi_connect, messages=True)
         self.at_port = PtyPort("at", self._on_at_data, self._on_at_connect)
         self.at.echo = True
         self.layout = self._lay_out()
