@@ -77,3 +77,15 @@ def test_missing_scenario_file(tmp_path):
 def test_apn_option():
     assert parse_apn_option("secure,auth=pap,user=a,password=b,ip=ipv4+ipv6") == \
         Apn("secure", "pap", "a", "b", ("ipv4", "ipv6"))
+
+
+def test_link_layers(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('link_layers = ["raw-ip"]\ndata_format = "802-3"\n')
+    with pytest.raises(UsageError, match="data_format = '802-3': not among link_layers"):
+        load_scenario(path)
+    path.write_text('link_layers = ["raw-ip", "ethernet"]\n')
+    with pytest.raises(UsageError, match="link_layers = 'ethernet': expected one of raw-ip, 802-3"):
+        load_scenario(path)
+    assert load_scenario(None).accepted_link_layers == ("raw-ip",)               # EC25: MDM9x07
+    assert load_scenario(None, {"model": "BG96"}).accepted_link_layers == ("raw-ip", "802-3")

@@ -107,3 +107,30 @@ def test_at_port_tells_the_same_story_as_qmi():
     mode, _ = d.request("DMS", "Get Operating Mode")
     assert mode["mode"].name == "low-power"
     assert at.handle("AT+CEREG?") == ["+CEREG: 0,0", "OK"] and at.handle("AT+CGPADDR")[0] == '+CGPADDR: 1,"0.0.0.0"'
+
+
+def test_ec25_firmware_answers_802_3_with_raw_ip():
+    d = Driver()
+    response, _ = d.request("WDA", "Set Data Format", {"link_layer_protocol": "802-3"})
+    assert response.ok and response["link_layer_protocol"].name == "raw-ip"
+    assert d.modem.link_layer == "raw-ip"
+    response, _ = d.request("CTL", "Set Data Format", {"protocol": "802-3"})
+    assert response["protocol"].name == "raw-ip"
+
+
+def test_firmware_that_does_802_3_switches_to_it():
+    d = Driver(model="BG96")
+    response, _ = d.request("WDA", "Set Data Format", {"link_layer_protocol": "802-3"})
+    assert response["link_layer_protocol"].name == "802-3" and d.modem.link_layer == "802-3"
+    d = Driver(link_layers=("raw-ip", "802-3"))
+    response, _ = d.request("WDA", "Set Data Format", {"link_layer_protocol": "802-3"})
+    assert response["link_layer_protocol"].name == "802-3"
+
+
+def test_a_modem_starting_in_802_3_can_go_back_and_forth():
+    d = Driver(data_format="802-3")
+    assert d.modem.link_layer == "802-3"
+    response, _ = d.request("WDA", "Set Data Format", {"link_layer_protocol": "raw-ip"})
+    assert response["link_layer_protocol"].name == "raw-ip"
+    response, _ = d.request("WDA", "Set Data Format", {"link_layer_protocol": "802-3"})
+    assert response["link_layer_protocol"].name == "802-3"

@@ -8,6 +8,7 @@ and bad values are errors that name the key and the accepted values.
 from __future__ import annotations
 
 import ipaddress
+import re
 import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -101,6 +102,7 @@ class SimConfig:
     apns: Tuple[Apn, ...] = (Apn("internet"),)
     profiles: Tuple[Profile, ...] = (Profile(1, "internet"),)
     data_format: str = "raw-ip"
+    link_layers: Tuple[str, ...] = ()  # what the firmware accepts; () = the model's (EC2x/EG2x: raw-ip only)
     host_raw_ip: bool = False          # what the host driver's qmi/raw_ip starts at (the kernel's default: N)
     aggregation: str = "none"
     unsupported: Tuple[str, ...] = ()  # "SERVICE Message Name" answered with NotSupported (BG95-style)
@@ -127,6 +129,13 @@ class SimConfig:
     latency_ms: float = 0.0
 
     @property
+    def accepted_link_layers(self) -> Tuple[str, ...]:
+        """Link layers WDA Set Data Format can choose. EC2x/EG2x firmware (MDM9x07) does raw IP only
+        and answers a request for 802-3 with raw-ip; the layer a scenario starts in is always one."""
+        accepted = self.link_layers or (("raw-ip",) if re.match(r"E[CG]2\d", self.model.upper()) else DATA_FORMATS)
+        return accepted if self.data_format in accepted else accepted + (self.data_format,)
+
+    @property
     def vendor_id(self) -> int:
         return int(self.usb.split(":")[0], 16)
 
@@ -140,6 +149,10 @@ class SimConfig:
         _choice("registration", self.registration, REGISTRATIONS)
         _choice("rat", self.rat, RATS)
         _choice("data_format", self.data_format, DATA_FORMATS)
+        for layer in self.link_layers:
+            _choice("link_layers", layer, DATA_FORMATS)
+        if self.link_layers and self.data_format not in self.link_layers:
+            raise UsageError("data_format = %r: not among link_layers (%s)" % (self.data_format, ", ".join(self.link_layers)))
         _choice("aggregation", self.aggregation, AGGREGATIONS)
         _choice("usbnet", self.usbnet, USBNET_MODES)
         _choice("usbnet_command", self.usbnet_command, ("qcfg", "qcfgext"))

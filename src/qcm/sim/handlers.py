@@ -51,9 +51,18 @@ def _sync(m: SimModem, r: Request) -> None:
 @handler("CTL", "Set Data Format")
 def _ctl_data_format(m: SimModem, r: Request) -> Dict[str, Any]:
     protocol = r.values.get("protocol")
-    if protocol is not None and protocol.name in ("raw-ip", "802-3"):
-        m.link_layer = protocol.name
+    if protocol is not None:
+        m.link_layer = _link_layer_chosen(m, protocol.name)
     return {"protocol": m.link_layer}
+
+
+def _link_layer_chosen(m: SimModem, wanted: str) -> str:
+    """What the firmware sets when asked for ``wanted``: it if it can, else raw IP (EC2x/EG2x answer
+    a request for 802-3 with raw-ip, and tools branch on that answer)."""
+    accepted = m.config.accepted_link_layers
+    if wanted in accepted:
+        return wanted
+    return "raw-ip" if "raw-ip" in accepted else m.link_layer
 
 
 # ---------------------------------------------------------------------- DMS
@@ -392,7 +401,7 @@ def _set_data_format(m: SimModem, r: Request) -> Dict[str, Any]:
     if link is not None:
         if link.name not in ("raw-ip", "802-3"):
             raise SimQmiError("InvalidDataFormat")
-        m.link_layer = link.name
+        m.link_layer = _link_layer_chosen(m, link.name)
     for key in ("downlink_data_aggregation_protocol", "uplink_data_aggregation_protocol"):
         value = r.values.get(key)
         if value is not None:
