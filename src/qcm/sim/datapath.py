@@ -41,7 +41,7 @@ class DataPath:
         self.dns_sockets: List[socket.socket] = []
         self.counters: Counter = Counter()
         self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._raw_ip_cache: tuple = (None, False)
+        self.host_raw_ip = modem.config.host_raw_ip
         self.blackholed: set = set()   # handles of calls that are "up" but carry nothing (a fault)
         self.up = False
 
@@ -117,22 +117,8 @@ class DataPath:
     # ------------------------------------------------------------ policy
 
     def _host_raw_ip(self) -> bool:
-        """The host's qmi/raw_ip, re-read whenever the file changes (a stat per packet is cheap)."""
-        if self.raw_ip_path is None:
-            return True
-        try:
-            st = self.raw_ip_path.stat()
-        except OSError:
-            return False
-        key = (st.st_mtime_ns, st.st_size, st.st_ino)
-        seen, value = self._raw_ip_cache
-        if key != seen:
-            try:
-                value = self.raw_ip_path.read_text().strip().upper().startswith("Y")
-            except OSError:
-                value = False
-            self._raw_ip_cache = (key, value) if st.st_size else (None, value)
-        return value
+        """The host's qmi/raw_ip (the server keeps ``host_raw_ip`` current as the file is written)."""
+        return True if self.raw_ip_path is None else self.host_raw_ip
 
     def _call_address_matches(self, packet: bytes, source: bool) -> bool:
         version = packet[0] >> 4

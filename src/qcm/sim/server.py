@@ -34,12 +34,11 @@ from .at import SimAt
 from .modem import SimModem
 from .ptyport import PtyPort
 from .sysfs import Layout, lay_out
+from .sysfs_watch import AttributeWatch
 
 __all__ = ["Simulator", "run", "FAULTS"]
 
 log = logging.getLogger("qcm.sim")
-
-REBIND_POLL = 0.2
 
 
 class Simulator:
@@ -64,7 +63,7 @@ class Simulator:
         self._timer: Optional[asyncio.TimerHandle] = None
         self._stopped: Optional[asyncio.Event] = None
         self._created_directory = False
-        self._driver_files: Dict[str, float] = {}
+        self.attributes: Optional[AttributeWatch] = None
         self.holder: Optional[subprocess.Popen] = None
 
     # ----------------------------------------------------------------- lifecycle
@@ -76,6 +75,8 @@ class Simulator:
             self.directory.mkdir(parents=True)
             self._created_directory = True
         self.layout = self._lay_out()
+        self.attributes = AttributeWatch(self.loop)
+        self._watch_attributes(drivers=True)
         self.qmi_port.start(self.loop)
         self.at_port.start(self.loop)
         if self.want_data_path and self.config.usbnet == "qmi":
@@ -85,7 +86,6 @@ class Simulator:
                 self.data_path = DataPath(self.modem, self.config.netdev, self.layout.raw_ip)
                 self.data_path.start(self.loop)
         self._schedule_timer()
-        self._watch_driver_files()
         if self.config.port_holder:
             self.holder = self._start_holder(self.config.port_holder)
         control = ControlServer(self.directory / "ctl.sock", self._on_control)
@@ -145,6 +145,8 @@ class Simulator:
             self.holder.stdout.close()
         self.qmi_port.close()
         self.at_port.close()
+        if self.attributes is not None:
+            self.attributes.close()
         if self.data_path is not None:
             self.data_path.close()
         if self.trace is not None:
@@ -280,34 +282,53 @@ class Simulator:
         self.at_port = PtyPort("at", self._on_at_data, self._on_at_connect)
         self.at.echo = True
         self.layout = self._lay_out()
+        self._watch_attributes()
         self.qmi_port.start(self.loop)
         self.at_port.start(self.loop)
         if self.data_path is not None and self.config.usbnet == "qmi":
             self.data_path.raw_ip_path = self.layout.raw_ip
+            self.data_path.host_raw_ip = self.config.host_raw_ip  # a new interface starts where the kernel's does
             self.data_path.attach()
         self.present = True
         self._schedule_timer()
         self._write_description()
         log.info("module back on %s", self.qmi_port.path)
 
-    def _watch_driver_files(self) -> None:
-        """A write to the fake driver's unbind/bind files unbinds/binds the module, like the kernel."""
-        assert self.loop is not None and self.layout is not None
-        for name in ("unbind", "bind"):
-            path = self.layout.driver_dir / name
-            try:
-                mtime = path.stat().st_mtime_ns
-            except OSError:
-                continue
-            previous = self._driver_files.setdefault(name, mtime)
-            if mtime != previous:
-                self._driver_files[name] = mtime
-                log.info("driver %s written", name)
-                if name == "unbind":
-                    self.vanish()
-                else:
-                    self.come_back()
-        self.loop.call_later(REBIND_POLL, self._watch_driver_files)
+    @property
+    def net_interface_name(self) -> str:
+        return "%s:1.%d" % (self.config.usb_path, self.config.net_interface)
+
+    def _watch_attributes(self, drivers: bool = False) -> None:
+        """sysfs semantics for the writable files: raw_ip and pass_through of the interface (anew
+        after each re-enumeration), the driver's bind and unbind (once: drivers stay)."""
+        assert self.attributes is not None and self.layout is not None
+        raw_ip = self.layout.raw_ip
+        if raw_ip.name == "raw_ip" and raw_ip.exists():
+            self.attributes.watch_bool(raw_ip, self._on_raw_ip)
+            self.attributes.watch_bool(raw_ip.with_name("pass_through"), lambda value: None)
+        if drivers:
+            self.attributes.watch_action(self.layout.driver_dir / "unbind", self._on_unbind)
+            self.attributes.watch_action(self.layout.driver_dir / "bind", self._on_bind)
+
+    def _on_raw_ip(self, value: bool) -> None:
+        log.info("host framing (qmi/raw_ip): %s", "raw-IP" if value else "802.3")
+        if self.data_path is not None:
+            self.data_path.host_raw_ip = value
+
+    def _on_unbind(self, name: str) -> None:
+        """Writing the interface's name to the driver's unbind file unbinds it, as in the kernel."""
+        if name != self.net_interface_name:
+            log.warning("unbind %r: no such device bound here (the kernel answers ENODEV)", name)
+            return
+        log.info("driver unbind written")
+        self.vanish()
+
+    def _on_bind(self, name: str) -> None:
+        if name != self.net_interface_name:
+            log.warning("bind %r: no such device (the kernel answers ENODEV)", name)
+            return
+        log.info("driver bind written")
+        self.come_back()
 
     # ----------------------------------------------------------------- control (qcm sim ctl)
 
@@ -338,6 +359,7 @@ class Simulator:
             "present": self.present, "muted": self.qmi_port.muted, "client_connected": self.qmi_port.connected,
             "mode": m.mode, "sim": m.sim_state, "pin_retries": m.pin_retries, "puk_retries": m.puk_retries,
             "registration": m.registration, "link_layer": m.link_layer, "clients": m.held_clients(),
+            "host_raw_ip": self.attributes.value(self.layout.raw_ip) if self.attributes and self.layout else None,
             "calls": [{"family": c.family, "cid": c.client[1], "handle": c.handle, "apn": c.apn,
                        "address": str(c.ipv4 or c.ipv6)} for c in m.calls.values()],
             "last_call_end": list(m.last_call_end) if m.last_call_end else None,
