@@ -1,5 +1,7 @@
 """The simulated modem, driven sans I/O: frames and time in, frames out."""
 
+import pytest
+
 from qcm.qmi.catalogue import catalogue
 from qcm.qmi.message import build_frame, decode
 from qcm.sim import handlers  # noqa: F401 - registers the handlers
@@ -134,3 +136,24 @@ def test_a_modem_starting_in_802_3_can_go_back_and_forth():
     assert response["link_layer_protocol"].name == "raw-ip"
     response, _ = d.request("WDA", "Set Data Format", {"link_layer_protocol": "802-3"})
     assert response["link_layer_protocol"].name == "802-3"
+
+
+@pytest.mark.parametrize("service,name", [
+    ("CTL", "Allocate CID"), ("CTL", "Release CID"), ("DMS", "Set Operating Mode"), ("DMS", "UIM Verify PIN"),
+    ("UIM", "Verify PIN"), ("WDS", "Set IP Family"), ("WDS", "Stop Network"), ("WDS", "Get Profile Settings"),
+    ("WDS", "Modify Profile"), ("WDS", "Delete Profile"), ("WDS", "Set Autoconnect Settings"),
+])
+def test_a_request_without_its_mandatory_tlv_gets_missing_argument(service, name):
+    d = Driver()
+    response, _ = d.request(service, name, {})
+    assert response.result.error.name == "MissingArgument"
+
+
+def test_a_tlv_the_modem_cannot_parse_gets_malformed_message():
+    from qcm.qmi.qmux import Frame
+    d = Driver()
+    cid = d.allocate("DMS")
+    frame = build_frame(catalogue().method("DMS", "Set Operating Mode"), "request", cid, 7, {"mode": "low-power"})
+    cut = Frame(frame.service, frame.client_id, frame.kind, frame.transaction, frame.message_id, ((0x01, b""),))
+    response = decode(d.modem.handle(cut, 0.0)[0])
+    assert response.result.error.name == "MalformedMessage" and d.modem.mode == "online"

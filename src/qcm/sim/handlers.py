@@ -29,7 +29,7 @@ def _version_info(m: SimModem, r: Request) -> Dict[str, Any]:
 
 @handler("CTL", "Allocate CID")
 def _allocate(m: SimModem, r: Request) -> Dict[str, Any]:
-    service = r.values["service"]
+    service = r.need("service")
     name = service.name.upper()
     if name not in SERVICE_VERSIONS or name == "CTL":
         raise SimQmiError("InvalidServiceType")
@@ -38,7 +38,7 @@ def _allocate(m: SimModem, r: Request) -> Dict[str, Any]:
 
 @handler("CTL", "Release CID")
 def _release(m: SimModem, r: Request) -> Dict[str, Any]:
-    info = r.values["release_info"]
+    info = r.need("release_info")
     m.release_client(info["service"].name.upper(), info["cid"])
     return {"release_info": info}
 
@@ -112,7 +112,7 @@ def _get_mode(m: SimModem, r: Request) -> Dict[str, Any]:
 def _set_mode(m: SimModem, r: Request) -> None:
     if m.config.set_mode_error:
         raise SimQmiError(m.config.set_mode_error)
-    mode = r.values["mode"].name
+    mode = r.need("mode").name
     if m.config.hardware_restricted and mode == "online":
         raise SimQmiError("HardwareRestricted")
     if mode == "reset":
@@ -146,7 +146,7 @@ def _dms_pin_status(m: SimModem, r: Request) -> Dict[str, Any]:
 
 @handler("DMS", "UIM Verify PIN")
 def _dms_verify(m: SimModem, r: Request) -> Dict[str, Any]:
-    info = r.values["info"]
+    info = r.need("info")
     return _verify_pin(m, info["pin"], r.now, lambda left: {"pin_retries_status": left})
 
 
@@ -218,7 +218,7 @@ def _card_status(m: SimModem, r: Request) -> Dict[str, Any]:
 
 @handler("UIM", "Verify PIN")
 def _uim_verify(m: SimModem, r: Request) -> Dict[str, Any]:
-    info = r.values["info"]
+    info = r.need("info")
     return _verify_pin(m, info["pin_value"], r.now, lambda left: {"retries_remaining": left})
 
 
@@ -417,7 +417,7 @@ def _family_of(m: SimModem, r: Request) -> int:
 
 @handler("WDS", "Set IP Family")
 def _set_ip_family(m: SimModem, r: Request) -> None:
-    family = int(r.values["preference"])
+    family = int(r.need("preference"))
     if family not in (4, 6, 8):
         raise SimQmiError("InvalidIpFamilyPreference")
     m.ip_family[r.client] = 4 if family == 8 else family
@@ -470,7 +470,7 @@ def _start_network(m: SimModem, r: Request) -> Dict[str, Any]:
 @handler("WDS", "Stop Network")
 def _stop_network(m: SimModem, r: Request) -> None:
     call = m.calls.get(r.client)
-    handle = int(r.values["packet_data_handle"])
+    handle = int(r.need("packet_data_handle"))
     if call is None:
         raise SimQmiError("NoEffect" if handle == 0xFFFFFFFF else "InvalidHandle")
     if handle not in (call.handle, 0xFFFFFFFF):
@@ -525,7 +525,7 @@ def _profile_values(p: Dict[str, Any], index: int) -> Dict[str, Any]:
 
 
 def _profile_index(m: SimModem, r: Request, key: str) -> int:
-    ident = r.values[key]
+    ident = r.need(key)
     index = int(ident["profile_index"])
     if index not in m.profiles:
         raise SimQmiError("ExtendedInternal", extended_error_code="invalid-profile-number")
@@ -592,7 +592,7 @@ def _get_autoconnect(m: SimModem, r: Request) -> Dict[str, Any]:
 
 @handler("WDS", "Set Autoconnect Settings")
 def _set_autoconnect(m: SimModem, r: Request) -> None:
-    m.autoconnect = int(r.values["status"])
+    m.autoconnect = int(r.need("status"))
 
 
 @handler("WDS", "Bind Mux Data Port")

@@ -19,7 +19,7 @@ from ..qmi.message import build_frame, decode
 from ..qmi.qmux import CTL, Frame
 from .config import SimConfig
 
-__all__ = ["SimModem", "SimQmiError", "Call", "Request", "Indications", "handler", "HANDLERS"]
+__all__ = ["SimModem", "SimQmiError", "Call", "Request", "Indications", "handler", "HANDLERS", "internal_error"]
 
 log = logging.getLogger("qcm.sim")
 
@@ -66,6 +66,13 @@ class Request:
     @property
     def client(self) -> Tuple[str, int]:
         return (self.service, self.client_id)
+
+    def need(self, key: str) -> Any:
+        """A TLV the request must carry: without it a modem answers MissingArgument (0x11)."""
+        value = self.values.get(key)
+        if value is None:
+            raise SimQmiError("MissingArgument")
+        return value
 
 
 @dataclass
@@ -345,6 +352,8 @@ class SimModem:
             return out
         forced = self.config.request_errors.get(name) or ("NotSupported" if fn is None or
                                                           name in self.config.unsupported else None)
+        if not forced and message.problems:
+            forced = "MalformedMessage"  # a TLV the modem cannot parse as its layout (wrong length...)
         if forced:
             return out + [build_frame(definition, RESPONSE, frame.client_id, frame.transaction,
                                       error=_error_code(forced))]
@@ -407,6 +416,11 @@ def _error_code(name: str) -> int:
         return catalogue().enum("QmiProtocolError").lookup(name)
     except EncodeError:
         raise ValueError("unknown QMI error %r" % name) from None
+
+
+def internal_error(frame: Frame) -> Frame:
+    """The answer of a modem that hit a bug of its own (the simulator's last resort: it logs and goes on)."""
+    return _error_frame(frame, "Internal")
 
 
 def _error_frame(frame: Frame, error: str) -> Frame:

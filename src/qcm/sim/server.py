@@ -31,7 +31,7 @@ from . import dns
 from .config import SimConfig
 from .datapath import DataPath
 from .at import SimAt
-from .modem import SimModem
+from .modem import SimModem, internal_error
 from .ptyport import PtyPort
 from .sysfs import Layout, lay_out
 from .sysfs_watch import AttributeWatch
@@ -223,7 +223,11 @@ class Simulator:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s", summary(decode(frame)))
         self._trace("host->modem", [frame])
-        replies = self.modem.handle(frame, time.monotonic())
+        try:
+            replies = self.modem.handle(frame, time.monotonic())
+        except Exception:  # a simulator bug: say so, answer as a modem with an internal error would, go on
+            log.exception("request %s: the simulator failed on it", frame)
+            replies = [internal_error(frame)] if frame.kind == "request" else []
         self._send_later(replies, self.config.latency_ms / 1000.0)
         self._schedule_timer()
 
