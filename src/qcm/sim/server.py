@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 from ..io.control import ControlServer
-from ..io.files import write_atomic
 from ..qmi.message import decode
 from ..qmi.qmux import Frame, FrameParser, FramingError
 from ..qmi.render import summary
@@ -32,6 +31,7 @@ from .config import SimConfig
 from .datapath import DataPath
 from .at import SimAt
 from .modem import SimModem, internal_error
+from .private_files import open_trace, write_private
 from .ptyport import PtyPort
 from .sysfs import Layout, lay_out
 from .sysfs_watch import AttributeWatch
@@ -47,7 +47,7 @@ class Simulator:
         self.config = config
         self.want_data_path = data_path
         self.data_path: Optional[DataPath] = None
-        self.trace = trace.open("a", buffering=1) if trace is not None else None
+        self.trace = open_trace(trace) if trace is not None else None
         self.directory = directory
         self.modem = SimModem(config, now=time.monotonic())
         self.parser = FrameParser()
@@ -125,7 +125,7 @@ class Simulator:
 
     def _write_description(self) -> None:
         # Written last and atomically: its appearance tells a waiting test the simulator is ready.
-        write_atomic(self.directory / "sim.json", json.dumps(self.describe(), indent=2) + "\n")
+        write_private(self.directory / "sim.json", json.dumps(self.describe(), indent=2) + "\n")
 
     async def wait_closed(self) -> None:
         assert self._stopped is not None
