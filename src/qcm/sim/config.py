@@ -128,6 +128,9 @@ class SimConfig:
     dns6: Tuple[str, ...] = ("2001:db8:100::53",)
     max_clients: int = 16
     latency_ms: float = 0.0
+    dhcp_lease_s: int = 7200           # the lease the module's DHCP server gives
+    lan_subnet: str = "192.0.2.0/24"   # the module's LAN in Ethernet-style modes with NAT (a real EC25: 192.168.225.0/24)
+    nat: bool = True                   # Ethernet-style modes: NAT to the LAN (AT+QCFG="nat",1), else the call's address by DHCP
 
     @property
     def accepted_link_layers(self) -> Tuple[str, ...]:
@@ -194,6 +197,13 @@ class SimConfig:
         _range("nwscanmode", self.nwscanmode, 0, 255)
         _range("latency_ms", self.latency_ms, 0.0, 60000.0)
         _range("register_after_s", self.register_after_s, 0.0, 86400.0)
+        _range("dhcp_lease_s", self.dhcp_lease_s, 10, 604800)
+        try:
+            lan = ipaddress.ip_network(self.lan_subnet)
+        except ValueError as exc:
+            raise UsageError("lan_subnet: %s" % exc) from None
+        if lan.version != 4 or not 16 <= lan.prefixlen <= 29:
+            raise UsageError("lan_subnet = %r: expected an IPv4 network from /16 to /29" % self.lan_subnet)
         if self.set_mode_error:
             _qmi_error("set_mode_error", self.set_mode_error)
         for request, error in self.request_errors.items():

@@ -201,6 +201,8 @@ class Simulator:
             self.loop.call_later(self.config.latency_ms / 1000.0, port.write, reply)
             self.send_now(self.modem.take_pending())
             self._schedule_timer()
+            if self.data_path is not None:
+                self.data_path.changed()
 
     def _at_reset(self) -> None:
         """AT+CFUN=1,1: answer OK, then restart the module (with a new usbnet mode if one was set)."""
@@ -230,6 +232,8 @@ class Simulator:
             replies = [internal_error(frame)] if frame.kind == "request" else []
         self._send_later(replies, self.config.latency_ms / 1000.0)
         self._schedule_timer()
+        if self.data_path is not None:
+            self.data_path.changed()  # a new data format, a call that came up
 
     def _send_later(self, frames: List[Frame], delay: float) -> None:
         if not frames:
@@ -318,6 +322,7 @@ class Simulator:
         log.info("host framing (qmi/raw_ip): %s", "raw-IP" if value else "802.3")
         if self.data_path is not None:
             self.data_path.host_raw_ip = value
+            self.data_path.changed()
 
     def _on_unbind(self, name: str) -> None:
         """Writing the interface's name to the driver's unbind file unbinds it, as in the kernel."""
