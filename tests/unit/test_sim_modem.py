@@ -157,3 +157,33 @@ def test_a_tlv_the_modem_cannot_parse_gets_malformed_message():
     cut = Frame(frame.service, frame.client_id, frame.kind, frame.transaction, frame.message_id, ((0x01, b""),))
     response = decode(d.modem.handle(cut, 0.0)[0])
     assert response.result.error.name == "MalformedMessage" and d.modem.mode == "online"
+
+
+def test_at_port_dials_an_ethernet_style_call_and_reports_its_end():
+    from qcm.sim.at import SimAt
+    d = Driver(usbnet="ecm")
+    at = SimAt(lambda: d.modem, lambda: None)
+    at.echo = False
+    assert at.handle("AT+QNETDEVCTL=?") == ["+QNETDEVCTL: (1-16),(0,1),(0,1)", "OK"]
+    assert at.handle("AT+QNETDEVSTATUS=1") == ["ERROR"]
+    assert at.handle("AT+QNETDEVCTL=1,1,1") == ["OK"]
+    assert at.unsolicited() == ['+QNETDEVSTATUS: 1,1,"IPV4"']
+    status = at.handle("AT+QNETDEVSTATUS=1")[0]
+    call = d.modem.calls[("AT", 1)]
+    assert status.startswith("+QNETDEVSTATUS: %s," % call.ipv4.ip.packed[::-1].hex().upper())
+    assert at.handle("AT+CGACT?")[0] == "+CGACT: 1,1"
+    d.modem.drop_calls("no-service")          # the network ends it
+    assert at.unsolicited() == ['+QNETDEVSTATUS: 1,0,"IPV4"']
+    assert at.handle("AT+QNETDEVCTL=1,1,1") == ["OK"] and at.handle("AT+QNETDEVCTL=1,0,0") == ["OK"]
+    at.unsolicited()
+    assert ("AT", 1) not in d.modem.calls and at.unsolicited() == []  # hung up by the host: no URC
+
+
+def test_at_registration_reporting():
+    from qcm.sim.at import SimAt
+    d = Driver()
+    at = SimAt(lambda: d.modem, lambda: None)
+    at.echo = False
+    assert at.handle("AT+CEREG=2") == ["OK"] and at.handle("AT+CEREG?") == ["+CEREG: 2,1", "OK"]
+    d.modem.force_registration("searching", 1.0)
+    assert at.unsolicited() == ["+CEREG: 2"]

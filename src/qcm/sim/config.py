@@ -32,7 +32,8 @@ RATS = ("lte", "umts", "gsm", "5gnr", "none")
 AUTHS = ("none", "pap", "chap", "pap-or-chap")
 IP_TYPES = ("ipv4", "ipv6", "ipv4v6")
 DATA_FORMATS = ("raw-ip", "802-3")
-USBNET_MODES = ("qmi", "ecm", "mbim", "rndis")  # AT+QCFG="usbnet" values 0, 1, 2, 3
+USBNET_MODES = ("qmi", "ecm", "mbim", "rndis", "ncm")  # AT+QCFG="usbnet" values 0, 1, 2, 3, 5
+ETHERNET_MODES = ("ecm", "rndis", "ncm")  # an Ethernet netdev (usb0) with the module's router behind it
 AGGREGATIONS = ("none", "qmap")
 
 

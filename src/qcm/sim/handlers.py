@@ -11,7 +11,7 @@ from typing import Any, Dict, Optional
 
 from .modem import Call, HANDLERS, Request, SERVICE_VERSIONS, SimModem, SimQmiError, handler
 
-__all__ = ["HANDLERS", "card_status", "serving_system", "signal_info", "system_info"]
+__all__ = ["HANDLERS", "card_status", "serving_system", "signal_info", "system_info", "start_call"]
 
 _RAT_RADIO = {"lte": "lte", "umts": "umts", "gsm": "gsm", "5gnr": "5gnr", "none": "none"}
 _RAT_DATA_CAPABILITY = {"lte": "lte", "umts": "hsdpa-plus", "gsm": "edge", "5gnr": "lte", "none": "none"}
@@ -427,13 +427,34 @@ def _reject(m: SimModem, reason: str, verbose_type: str, verbose: str) -> SimQmi
     return SimQmiError("CallFailed", **m.call_end_values(reason, (verbose_type, verbose)))
 
 
+def start_call(m: SimModem, client: Any, family: int, apn_name: str, username: str, password: str,
+               offered_auth: Any, now: float) -> Call:
+    """Admit a call as the network would (QMI Start Network, and the AT commands that dial), or
+    raise SimQmiError CallFailed with the call-end reason a real network gives."""
+    if not m.sim_ready or not m.online or not m.registered:
+        raise _reject(m, "no-service", "cm", "no-service")
+    apn = next((a for a in m.config.apns if a.name.lower() == apn_name.lower()), None)
+    if apn is None:
+        raise _reject(m, "gsm-wcdma-unknown-apn", "3gpp", "unknown-apn")
+    if apn.auth != "none":
+        acceptable = {"pap": {"pap"}, "chap": {"chap"}, "pap-or-chap": {"pap", "chap"}}[apn.auth]
+        if not (set(offered_auth) & acceptable) or username != apn.username or password != apn.password:
+            raise _reject(m, "authentication-failed", "3gpp", "authentication-failed")
+    wanted = "ipv4" if family == 4 else "ipv6"
+    if wanted not in apn.ip_types and "ipv4v6" not in apn.ip_types:
+        raise _reject(m, "gsm-wcdma-unknown-pdp", "3gpp", "ipv4-only-allowed" if family == 6 else "ipv6-only-allowed")
+    call = Call(client, m.next_handle, family, apn.name, now)
+    m.next_handle = (m.next_handle + 0x1330) & 0xFFFFFFFF
+    m.allocate_addresses(call)
+    m.calls[client] = call
+    return call
+
+
 @handler("WDS", "Start Network")
 def _start_network(m: SimModem, r: Request) -> Dict[str, Any]:
     v = r.values
     if r.client in m.calls:
         raise SimQmiError("NoEffect")
-    if not m.sim_ready or not m.online or not m.registered:
-        raise _reject(m, "no-service", "cm", "no-service")
     family = int(v.get("ip_family_preference", _family_of(m, r)))
     family = 4 if family not in (4, 6) else family
     apn_name = v.get("apn")
@@ -444,24 +465,11 @@ def _start_network(m: SimModem, r: Request) -> Dict[str, Any]:
         if profile is None:
             raise _reject(m, "unspecified", "internal", "invalid-profile-id")
         apn_name = profile["apn"]
-    apn = next((a for a in m.config.apns if a.name.lower() == apn_name.lower()), None)
-    if apn is None:
-        raise _reject(m, "gsm-wcdma-unknown-apn", "3gpp", "unknown-apn")
     username = v.get("username") if v.get("username") is not None else (profile or {}).get("username", "")
     password = v.get("password") if v.get("password") is not None else (profile or {}).get("password", "")
     offered = v.get("authentication_preference")
     offered_names = set(offered.names) if offered is not None else {"pap", "chap"}
-    if apn.auth != "none":
-        acceptable = {"pap": {"pap"}, "chap": {"chap"}, "pap-or-chap": {"pap", "chap"}}[apn.auth]
-        if not (offered_names & acceptable) or username != apn.username or password != apn.password:
-            raise _reject(m, "authentication-failed", "3gpp", "authentication-failed")
-    wanted = "ipv4" if family == 4 else "ipv6"
-    if wanted not in apn.ip_types and "ipv4v6" not in apn.ip_types:
-        raise _reject(m, "gsm-wcdma-unknown-pdp", "3gpp", "ipv4-only-allowed" if family == 6 else "ipv6-only-allowed")
-    call = Call(r.client, m.next_handle, family, apn.name, r.now)
-    m.next_handle = (m.next_handle + 0x1330) & 0xFFFFFFFF
-    m.allocate_addresses(call)
-    m.calls[r.client] = call
+    call = start_call(m, r.client, family, apn_name, username, password, offered_names, r.now)
     m.after_response([m.indication("WDS", "Packet Service Status", r.client_id, {
         "connection_status": {"status": "connected", "reconfiguration_required": False}, "ip_family": family})])
     return {"packet_data_handle": call.handle}

@@ -259,6 +259,9 @@ class SimModem:
         if call is None:
             return []
         log.info("call %#x (IPv%d) ended: %s", call.handle, call.family, reason)
+        if client[0] != "WDS":
+            self.call_end_values(reason, verbose)
+            return []  # a call the AT port started: its end is told there (URCs), not to a QMI client
         values = {"connection_status": {"status": "disconnected", "reconfiguration_required": False},
                   "ip_family": call.family, **self.call_end_values(reason, verbose)}
         return [self.indication("WDS", "Packet Service Status", client[1], values)]
@@ -285,6 +288,8 @@ class SimModem:
         for client, call in self.calls.items():
             if call.family == family:
                 self.allocate_addresses(call)
+                if client[0] != "WDS":
+                    continue
                 out.append(self.indication("WDS", "Packet Service Status", client[1], {
                     "connection_status": {"status": "connected", "reconfiguration_required": True},
                     "ip_family": family}))

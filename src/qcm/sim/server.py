@@ -9,6 +9,7 @@ and cleans up everything it created on SIGINT/SIGTERM.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import os
@@ -27,13 +28,14 @@ from ..qmi.qmux import Frame, FrameParser, FramingError
 from ..qmi.render import summary
 from . import handlers  # noqa: F401 - registers the request handlers
 from . import dns
-from .config import SimConfig
+from .config import ETHERNET_MODES, SimConfig
 from .datapath import DataPath
 from .at import SimAt
 from .modem import SimModem, internal_error
 from .private_files import open_trace, write_private
 from .ptyport import PtyPort
-from .sysfs import Layout, lay_out
+from .router import Lan
+from .sysfs import Layout, lay_out, netdev_name
 from .sysfs_watch import AttributeWatch
 
 __all__ = ["Simulator", "run", "FAULTS"]
@@ -79,11 +81,12 @@ class Simulator:
         self._watch_attributes(drivers=True)
         self.qmi_port.start(self.loop)
         self.at_port.start(self.loop)
-        if self.want_data_path and self.config.usbnet == "qmi":
+        if self.want_data_path and self.config.usbnet in ("qmi",) + ETHERNET_MODES:
             if os.geteuid() != 0:
-                log.warning("no data path: creating %s and the carrier network needs root", self.config.netdev)
+                log.warning("no data path: creating %s and the carrier network needs root", netdev_name(self.config))
             else:
-                self.data_path = DataPath(self.modem, self.config.netdev, self.layout.raw_ip)
+                self.data_path = DataPath(self.modem, netdev_name(self.config), None)
+                self._fit_data_path()
                 self.data_path.start(self.loop)
         self._schedule_timer()
         if self.config.port_holder:
@@ -114,7 +117,7 @@ class Simulator:
         c = self.config
         return {
             "pid": os.getpid(), "control_port": self.qmi_port.path, "control_link": str(self.layout.control_link),
-            "sysfs_root": str(self.layout.sysfs), "dev_root": str(self.layout.dev), "netdev": c.netdev,
+            "sysfs_root": str(self.layout.sysfs), "dev_root": str(self.layout.dev), "netdev": netdev_name(c),
             "model": c.model, "manufacturer": c.manufacturer, "revision": c.revision, "imei": c.imei,
             "usb": c.usb, "usb_path": c.usb_path, "driver": c.driver, "usbnet": c.usbnet,
             "at_port": str(next(iter(self.layout.tty_links.values()), "")),
@@ -201,8 +204,7 @@ class Simulator:
             self.loop.call_later(self.config.latency_ms / 1000.0, port.write, reply)
             self.send_now(self.modem.take_pending())
             self._schedule_timer()
-            if self.data_path is not None:
-                self.data_path.changed()
+            self.later(0.05 + self.config.latency_ms / 1000.0, self._after_event)  # URCs come after the answer
 
     def _at_reset(self) -> None:
         """AT+CFUN=1,1: answer OK, then restart the module (with a new usbnet mode if one was set)."""
@@ -211,6 +213,10 @@ class Simulator:
             self.config = replace(self.config, usbnet=self.at.pending_usbnet)
             self.modem.config = replace(self.modem.config, usbnet=self.at.pending_usbnet)
         self.at.pending_usbnet = None
+        if self.at.pending_nat is not None and self.at.pending_nat != self.config.nat:
+            self.config = replace(self.config, nat=self.at.pending_nat)
+            self.modem.config = replace(self.modem.config, nat=self.at.pending_nat)
+        self.at.pending_nat = None
         self.later(0.1 + self.config.latency_ms / 1000.0, self.vanish)
         self.later(2.0, self.come_back)
 
@@ -232,8 +238,7 @@ class Simulator:
             replies = [internal_error(frame)] if frame.kind == "request" else []
         self._send_later(replies, self.config.latency_ms / 1000.0)
         self._schedule_timer()
-        if self.data_path is not None:
-            self.data_path.changed()  # a new data format, a call that came up
+        self._after_event()
 
     def _send_later(self, frames: List[Frame], delay: float) -> None:
         if not frames:
@@ -264,6 +269,27 @@ class Simulator:
         self._timer = None
         self._send_later(self.modem.advance(time.monotonic()), 0)
         self._schedule_timer()
+        self._after_event()
+
+    def _after_event(self) -> None:
+        """What follows any change of state: the data path's framing and announcements, the AT
+        port's unsolicited results (a call the AT port started came up or ended, registration)."""
+        if self.data_path is not None:
+            self.data_path.changed()
+        urcs = self.at.unsolicited()
+        if urcs and self.present:
+            self.at_port.write("".join("\r\n%s\r\n" % line for line in urcs).encode())
+
+    def _fit_data_path(self) -> None:
+        """The data path as the current USB mode shows it: wwan0 with raw_ip for QMI, usb0 with the
+        module's LAN (NAT) or the call's address (no NAT) for ECM, RNDIS and NCM."""
+        assert self.data_path is not None and self.layout is not None
+        ethernet = self.config.usbnet in ETHERNET_MODES
+        self.data_path.netdev = netdev_name(self.config)
+        self.data_path.raw_ip_path = None if ethernet else self.layout.raw_ip
+        self.data_path.host_raw_ip = self.config.host_raw_ip
+        self.data_path.router.lan = Lan(ipaddress.ip_network(self.config.lan_subnet)) \
+            if ethernet and self.config.nat else None  # type: ignore[arg-type]
 
     # ----------------------------------------------------------------- the module leaving and returning
 
@@ -293,9 +319,8 @@ class Simulator:
         self._watch_attributes()
         self.qmi_port.start(self.loop)
         self.at_port.start(self.loop)
-        if self.data_path is not None and self.config.usbnet == "qmi":
-            self.data_path.raw_ip_path = self.layout.raw_ip
-            self.data_path.host_raw_ip = self.config.host_raw_ip  # a new interface starts where the kernel's does
+        if self.data_path is not None and self.config.usbnet in ("qmi",) + ETHERNET_MODES:
+            self._fit_data_path()  # a new interface starts where the kernel's does (maybe in a new USB mode)
             self.data_path.attach()
         self.present = True
         self._schedule_timer()
@@ -322,7 +347,7 @@ class Simulator:
         log.info("host framing (qmi/raw_ip): %s", "raw-IP" if value else "802.3")
         if self.data_path is not None:
             self.data_path.host_raw_ip = value
-            self.data_path.changed()
+        self._after_event()
 
     def _on_unbind(self, name: str) -> None:
         """Writing the interface's name to the driver's unbind file unbinds it, as in the kernel."""
@@ -353,6 +378,7 @@ class Simulator:
         except (KeyError, ValueError) as exc:
             return {"ok": False, "error": "%s: %s" % (command, exc)}
         self._schedule_timer()
+        self._after_event()
         return {"ok": True, "done": detail or command}
 
     def later(self, seconds: float, action: Callable[[], None]) -> None:

@@ -17,9 +17,9 @@ from .config import SimConfig
 
 __all__ = ["Layout", "lay_out", "interfaces", "netdev_name"]
 
-NET_DRIVERS = {"ecm": "cdc_ether", "mbim": "cdc_mbim", "rndis": "rndis_host"}  # qmi: the configured driver
+NET_DRIVERS = {"ecm": "cdc_ether", "mbim": "cdc_mbim", "rndis": "rndis_host", "ncm": "cdc_ncm"}  # qmi: the configured driver
 NET_CLASSES = {"qmi": ("ff", "ff", "ff"), "mbim": ("02", "0e", "00"), "ecm": ("02", "06", "00"),
-               "rndis": ("e0", "01", "03")}
+               "rndis": ("e0", "01", "03"), "ncm": ("02", "0d", "00")}
 
 
 def interfaces(config: SimConfig) -> List[Tuple[int, Tuple[str, str, str], str, str]]:
