@@ -37,7 +37,9 @@ _REQUESTS = [("DMS", "Get Revision", {}), ("DMS", "Get IDs", {}), ("DMS", "Get O
              ("WDS", "Start Network", {}), ("WDS", "Get Current Settings", {"requested_settings": 0xFFFF}),
              ("DMS", "UIM Get PIN Status", {}), ("DMS", "Set Operating Mode", {"mode": "online"})]
 _AT = ["ATI", "AT+CSQ", "AT+QCSQ", "AT+COPS?", "AT+CEREG?", "AT+QNWINFO", 'AT+QENG="servingcell"', "AT+CGPADDR",
-       "AT+CGDCONT?", "AT+CEER", 'AT+QCFG="usbnet"', 'AT+QCFGEXT="usbnet"', "AT+CPIN?", "AT+QGMR", "AT+CFUN?"]
+       "AT+CGDCONT?", "AT+CEER", 'AT+QCFG="usbnet"', 'AT+QCFGEXT="usbnet"', "AT+CPIN?", "AT+QGMR", "AT+CFUN?",
+       "AT+QNETDEVCTL=1,1,1", "AT+QNETDEVSTATUS=1", "AT+QIACT=1", "AT+QIACT?", "AT+CGACT?", "AT+QICSGP=1",
+       'AT+QCFG="nat"', "AT+CEREG=2"]
 
 
 def seeds() -> List[bytes]:
@@ -62,6 +64,7 @@ def exercise(config: SimConfig) -> None:
     at = SimAt(lambda: modem, lambda: None)
     for command in _AT:
         at.handle(command)
+    at.unsolicited()
 
 
 def run(data: bytes) -> None:
