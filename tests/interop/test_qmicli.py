@@ -98,6 +98,14 @@ def test_data_format_get_and_set(start_sim):
     assert field(qmicli(sim, "--wda-get-data-format"), "Link layer protocol") == "raw-ip"
 
 
+def test_ec25_answers_802_3_with_raw_ip(start_sim):
+    sim = start_sim()
+    out = qmicli(sim, "--wda-set-data-format=link-layer-protocol=802-3")
+    assert field(out, "Link layer protocol") == "raw-ip"
+    sim = start_sim("--model", "BG96", name="bg96")
+    assert field(qmicli(sim, "--wda-set-data-format=link-layer-protocol=802-3"), "Link layer protocol") == "802-3"
+
+
 def test_qmap_aggregation(start_sim):
     sim = start_sim("--aggregation", "qmap")
     out = qmicli(sim, "--wda-get-data-format")

@@ -77,3 +77,86 @@ def test_missing_scenario_file(tmp_path):
 def test_apn_option():
     assert parse_apn_option("secure,auth=pap,user=a,password=b,ip=ipv4+ipv6") == \
         Apn("secure", "pap", "a", "b", ("ipv4", "ipv6"))
+
+
+def test_link_layers(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('link_layers = ["raw-ip"]\ndata_format = "802-3"\n')
+    with pytest.raises(UsageError, match="data_format = '802-3': not among link_layers"):
+        load_scenario(path)
+    path.write_text('link_layers = ["raw-ip", "ethernet"]\n')
+    with pytest.raises(UsageError, match="link_layers = 'ethernet': expected one of raw-ip, 802-3"):
+        load_scenario(path)
+    assert load_scenario(None).accepted_link_layers == ("raw-ip",)               # EC25: MDM9x07
+    assert load_scenario(None, {"model": "BG96"}).accepted_link_layers == ("raw-ip", "802-3")
+
+
+# Each of these once crashed the simulator (a traceback at load time, or later when it served the
+# value) or was taken silently; each is now refused at load time, naming the key.
+REFUSED = [
+    (b'model = "\xc7"', "not UTF-8"),
+    (b"a = " + b"[" * 5000 + b"]" * 5000, "nested too deeply|not valid TOML"),
+    (b'cfun = [1]', "cfun"),
+    (b'apn = 5', "apn: expected"),
+    (b'apn = ["x"]', r"\[\[apn\]\]: expected tables"),
+    (b'[[apn]]\nname = "x"\nip_types = 5', "ip_types"),
+    (b'[[profile]]\nindex = "abc"', "index"),
+    (b'[[profile]]\nindex = 99', "profile.index"),
+    (b'[request_errors]\n"WDS Get Packet Service Status" = "NoSuchError"', "not a QMI error name"),
+    (b'[request_errors]\n"WDS Get Pakcet Service Status" = "OutOfCall"', "not a request the simulator knows"),
+    (b'[request_errors]\n"WDS Start Network" = 5', "request_errors"),
+    (b'unsupported = ["WDS Nothing"]', "unsupported"),
+    (b'set_mode_error = "Nope"', "set_mode_error"),
+    (b'last_call_end = "sunspots"', "last_call_end"),
+    (b'mcc = 3103', "mcc"),
+    (b'mnc = -1', "mnc"),
+    (b'snr = 4000.0', "snr"),
+    (b'snr = nan', "snr"),
+    (b'rssi = 300', "rssi"),
+    (b'rsrp = -40000', "rsrp"),
+    (b'max_clients = 0', "max_clients"),
+    (b'latency_ms = nan', "latency_ms"),
+    (b'latency_ms = inf', "latency_ms"),
+    (b'latency_ms = -5', "latency_ms"),
+    (b'register_after_s = -1', "register_after_s"),
+    (b'mtu = 0', "mtu"),
+    (b'pin_retries = 300', "pin_retries"),
+    (b'net_interface = 1000000000', "net_interface"),
+    (b'at_interface = 7', "at_interface"),
+    (b'usb = "+abc:0125"', "usb"),
+    (b'control = "../../etc/passwd"', "control"),
+    (b'netdev = "a/b"', "netdev"),
+    (b'usb_path = "1-1/../.."', "usb_path"),
+    ('pin = "١٢٣٤"'.encode(), "pin"),
+    (b'imei = "abc"', "imei"),
+    (b'ipv4_pool = "2001:db8::/48"', "ipv4_pool"),
+    (b'ipv4_pool = "100.64.0.0/31"', "ipv4_pool"),
+    (b'dns4 = ["2001:db8::1"]', "dns4"),
+    (b'dns6 = ["x"]', "dns6"),
+    (b'model = ["EC25"]', "model"),
+    (b'mcc = 1.5', "mcc"),
+    (b'mcc = true', "mcc"),
+    (b'[[apn]]\nname = ""', "apn.name"),
+    (b'port_holder = "a\\u0000b"', "port_holder"),
+    (b'link_layers = "ethernet"', "link_layers"),
+]
+
+
+@pytest.mark.parametrize("text,message", REFUSED, ids=[t.decode("utf-8", "replace")[:30] for t, _ in REFUSED])
+def test_values_the_simulator_cannot_serve_are_refused_at_load_time(text, message):
+    from qcm.sim.config import load_scenario_bytes
+    with pytest.raises(UsageError, match=message):
+        load_scenario_bytes(text)
+
+
+def test_command_line_refuses_nan_with_one_line_and_status_2(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from netns import SRC
+    result = subprocess.run([sys.executable, "-m", "qcm", "sim", "--dir", str(tmp_path / "m"), "--latency-ms", "nan"],
+                            capture_output=True, text=True, timeout=30, env=dict(os.environ, PYTHONPATH=str(SRC)))
+    assert result.returncode == 2
+    assert "latency_ms" in result.stderr and len(result.stderr.strip().splitlines()) <= 2, result.stderr
+    assert not (tmp_path / "m").exists()

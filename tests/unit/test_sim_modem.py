@@ -1,5 +1,7 @@
 """The simulated modem, driven sans I/O: frames and time in, frames out."""
 
+import pytest
+
 from qcm.qmi.catalogue import catalogue
 from qcm.qmi.message import build_frame, decode
 from qcm.sim import handlers  # noqa: F401 - registers the handlers
@@ -107,3 +109,81 @@ def test_at_port_tells_the_same_story_as_qmi():
     mode, _ = d.request("DMS", "Get Operating Mode")
     assert mode["mode"].name == "low-power"
     assert at.handle("AT+CEREG?") == ["+CEREG: 0,0", "OK"] and at.handle("AT+CGPADDR")[0] == '+CGPADDR: 1,"0.0.0.0"'
+
+
+def test_ec25_firmware_answers_802_3_with_raw_ip():
+    d = Driver()
+    response, _ = d.request("WDA", "Set Data Format", {"link_layer_protocol": "802-3"})
+    assert response.ok and response["link_layer_protocol"].name == "raw-ip"
+    assert d.modem.link_layer == "raw-ip"
+    response, _ = d.request("CTL", "Set Data Format", {"protocol": "802-3"})
+    assert response["protocol"].name == "raw-ip"
+
+
+def test_firmware_that_does_802_3_switches_to_it():
+    d = Driver(model="BG96")
+    response, _ = d.request("WDA", "Set Data Format", {"link_layer_protocol": "802-3"})
+    assert response["link_layer_protocol"].name == "802-3" and d.modem.link_layer == "802-3"
+    d = Driver(link_layers=("raw-ip", "802-3"))
+    response, _ = d.request("WDA", "Set Data Format", {"link_layer_protocol": "802-3"})
+    assert response["link_layer_protocol"].name == "802-3"
+
+
+def test_a_modem_starting_in_802_3_can_go_back_and_forth():
+    d = Driver(data_format="802-3")
+    assert d.modem.link_layer == "802-3"
+    response, _ = d.request("WDA", "Set Data Format", {"link_layer_protocol": "raw-ip"})
+    assert response["link_layer_protocol"].name == "raw-ip"
+    response, _ = d.request("WDA", "Set Data Format", {"link_layer_protocol": "802-3"})
+    assert response["link_layer_protocol"].name == "802-3"
+
+
+@pytest.mark.parametrize("service,name", [
+    ("CTL", "Allocate CID"), ("CTL", "Release CID"), ("DMS", "Set Operating Mode"), ("DMS", "UIM Verify PIN"),
+    ("UIM", "Verify PIN"), ("WDS", "Set IP Family"), ("WDS", "Stop Network"), ("WDS", "Get Profile Settings"),
+    ("WDS", "Modify Profile"), ("WDS", "Delete Profile"), ("WDS", "Set Autoconnect Settings"),
+])
+def test_a_request_without_its_mandatory_tlv_gets_missing_argument(service, name):
+    d = Driver()
+    response, _ = d.request(service, name, {})
+    assert response.result.error.name == "MissingArgument"
+
+
+def test_a_tlv_the_modem_cannot_parse_gets_malformed_message():
+    from qcm.qmi.qmux import Frame
+    d = Driver()
+    cid = d.allocate("DMS")
+    frame = build_frame(catalogue().method("DMS", "Set Operating Mode"), "request", cid, 7, {"mode": "low-power"})
+    cut = Frame(frame.service, frame.client_id, frame.kind, frame.transaction, frame.message_id, ((0x01, b""),))
+    response = decode(d.modem.handle(cut, 0.0)[0])
+    assert response.result.error.name == "MalformedMessage" and d.modem.mode == "online"
+
+
+def test_at_port_dials_an_ethernet_style_call_and_reports_its_end():
+    from qcm.sim.at import SimAt
+    d = Driver(usbnet="ecm")
+    at = SimAt(lambda: d.modem, lambda: None)
+    at.echo = False
+    assert at.handle("AT+QNETDEVCTL=?") == ["+QNETDEVCTL: (1-16),(0,1),(0,1)", "OK"]
+    assert at.handle("AT+QNETDEVSTATUS=1") == ["ERROR"]
+    assert at.handle("AT+QNETDEVCTL=1,1,1") == ["OK"]
+    assert at.unsolicited() == ['+QNETDEVSTATUS: 1,1,"IPV4"']
+    status = at.handle("AT+QNETDEVSTATUS=1")[0]
+    call = d.modem.calls[("AT", 1)]
+    assert status.startswith("+QNETDEVSTATUS: %s," % call.ipv4.ip.packed[::-1].hex().upper())
+    assert at.handle("AT+CGACT?")[0] == "+CGACT: 1,1"
+    d.modem.drop_calls("no-service")          # the network ends it
+    assert at.unsolicited() == ['+QNETDEVSTATUS: 1,0,"IPV4"']
+    assert at.handle("AT+QNETDEVCTL=1,1,1") == ["OK"] and at.handle("AT+QNETDEVCTL=1,0,0") == ["OK"]
+    at.unsolicited()
+    assert ("AT", 1) not in d.modem.calls and at.unsolicited() == []  # hung up by the host: no URC
+
+
+def test_at_registration_reporting():
+    from qcm.sim.at import SimAt
+    d = Driver()
+    at = SimAt(lambda: d.modem, lambda: None)
+    at.echo = False
+    assert at.handle("AT+CEREG=2") == ["OK"] and at.handle("AT+CEREG?") == ["+CEREG: 2,1", "OK"]
+    d.modem.force_registration("searching", 1.0)
+    assert at.unsolicited() == ["+CEREG: 2"]

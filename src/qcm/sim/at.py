@@ -10,14 +10,15 @@ from __future__ import annotations
 import re
 from typing import Callable, Dict, List, Optional
 
+from .at_data import AtDataCalls
 from .config import CFUN_MODES
 from .modem import SimModem
 
 __all__ = ["SimAt"]
 
 CFUN_OF_MODE = {**{mode: n for n, mode in CFUN_MODES.items()}, "persistent-low-power": 0}
-USBNET_NUMBERS = {"qmi": 0, "ecm": 1, "mbim": 2, "rndis": 3}
-USBNET_NAMES_EXT = {"qmi": "rmnet", "ecm": "ecm", "mbim": "mbim", "rndis": "rndis"}  # AT+QCFGEXT spelling
+USBNET_NUMBERS = {"qmi": 0, "ecm": 1, "mbim": 2, "rndis": 3, "ncm": 5}
+USBNET_NAMES_EXT = {"qmi": "rmnet", "ecm": "ecm", "mbim": "mbim", "rndis": "rndis", "ncm": "ncm"}  # AT+QCFGEXT spelling
 _STAT = {"home": 1, "roaming": 5, "searching": 2, "denied": 3, "none": 0}
 _ACT = {"lte": 7, "umts": 2, "gsm": 0, "5gnr": 13}
 _PDP = {"ipv4": "IP", "ipv6": "IPV6", "ipv4v6": "IPV4V6"}
@@ -38,6 +39,10 @@ class SimAt:
         self.clock = clock  # the time comes from outside (the server's monotonic clock), as for SimModem
         self.echo = True  # modules start with echo on
         self.pending_usbnet: Optional[str] = None
+        self.pending_nat: Optional[bool] = None
+        self.data_calls = AtDataCalls()
+        self.registration_urc: Dict[str, int] = {}   # AT+CREG/CGREG/CEREG=n: n >= 1 reports changes
+        self._registration_seen: Optional[str] = None
 
     @property
     def modem(self) -> SimModem:
@@ -83,9 +88,15 @@ class SimAt:
         }
         if upper in simple:
             return simple[upper]()
-        match = re.fullmatch(r"\+(CREG|CGREG|CEREG)\?", upper)
+        match = re.fullmatch(r"\+(CREG|CGREG|CEREG|C5GREG)\?", upper)
         if match:
-            return ["+%s: 0,%d" % (match.group(1), _STAT.get(m.registration, 0))]
+            return ["+%s: %d,%d" % (match.group(1), self.registration_urc.get(match.group(1), 0),
+                                    _STAT.get(m.registration, 0))]
+        match = re.fullmatch(r"\+(CREG|CGREG|CEREG|C5GREG)=([0-2])", upper)
+        if match:
+            self.registration_urc[match.group(1)] = int(match.group(2))
+            self._registration_seen = m.registration
+            return []
         if upper in ("+CIMI", "+QCCID", "+CPIN?"):
             return self._sim(upper)
         if upper.startswith("+CPIN="):
@@ -102,7 +113,19 @@ class SimAt:
             return self._qcfg(part.split("=", 1)[1])
         if upper.startswith("+QCFGEXT="):
             return self._qcfgext(part.split("=", 1)[1])
-        return None
+        return self.data_calls.handle(m, part, self.clock())
+
+    def unsolicited(self) -> List[str]:
+        """URCs due since the last look: calls the AT port started that came up or ended, and
+        registration changes for the +CxREG reporting switched on."""
+        m = self.modem
+        lines = self.data_calls.unsolicited(m)
+        if self._registration_seen is not None and m.registration != self._registration_seen:
+            for name, n in sorted(self.registration_urc.items()):
+                if n:
+                    lines.append("+%s: %d" % (name, _STAT.get(m.registration, 0)))
+        self._registration_seen = m.registration
+        return lines
 
     # ------------------------------------------------------------------ SIM
 
@@ -225,6 +248,14 @@ class SimAt:
                 self.pending_usbnet = wanted
                 return []
             return ['+QCFG: "usbnet",%d' % USBNET_NUMBERS[self._usbnet()]]
+        if name == "nat":
+            if len(values) > 1:
+                if values[1] not in ("0", "1"):
+                    return None
+                self.pending_nat = values[1] == "1"  # takes effect at the next restart, as on the module
+                return []
+            nat = c.nat if self.pending_nat is None else self.pending_nat
+            return ['+QCFG: "nat",%d' % int(nat)]
         readings = {"band": c.bands, "nwscanmode": str(c.nwscanmode), "nwscanseq": c.nwscanseq}
         if name in readings:
             return ['+QCFG: "%s",%s' % (name, readings[name])] if len(values) == 1 else []

@@ -8,6 +8,8 @@ and bad values are errors that name the key and the accepted values.
 from __future__ import annotations
 
 import ipaddress
+import math
+import re
 import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -20,7 +22,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.9/3.10
     import tomli as tomllib
 
-__all__ = ["Apn", "Profile", "SimConfig", "load_scenario", "scenario_path", "SCENARIO_DIR", "apply_overrides", "parse_apn_option", "SIM_STATES", "REGISTRATIONS", "MODES", "CFUN_MODES"]
+__all__ = ["Apn", "Profile", "SimConfig", "load_scenario", "load_scenario_bytes", "scenario_path", "SCENARIO_DIR", "apply_overrides", "parse_apn_option", "SIM_STATES", "REGISTRATIONS", "MODES", "CFUN_MODES"]
 
 SIM_STATES = ("ready", "pin", "puk", "absent", "blocked")
 REGISTRATIONS = ("home", "roaming", "searching", "denied", "none")
@@ -30,7 +32,8 @@ RATS = ("lte", "umts", "gsm", "5gnr", "none")
 AUTHS = ("none", "pap", "chap", "pap-or-chap")
 IP_TYPES = ("ipv4", "ipv6", "ipv4v6")
 DATA_FORMATS = ("raw-ip", "802-3")
-USBNET_MODES = ("qmi", "ecm", "mbim", "rndis")  # AT+QCFG="usbnet" values 0, 1, 2, 3
+USBNET_MODES = ("qmi", "ecm", "mbim", "rndis", "ncm")  # AT+QCFG="usbnet" values 0, 1, 2, 3, 5
+ETHERNET_MODES = ("ecm", "rndis", "ncm")  # an Ethernet netdev (usb0) with the module's router behind it
 AGGREGATIONS = ("none", "qmap")
 
 
@@ -101,6 +104,7 @@ class SimConfig:
     apns: Tuple[Apn, ...] = (Apn("internet"),)
     profiles: Tuple[Profile, ...] = (Profile(1, "internet"),)
     data_format: str = "raw-ip"
+    link_layers: Tuple[str, ...] = ()  # what the firmware accepts; () = the model's (EC2x/EG2x: raw-ip only)
     host_raw_ip: bool = False          # what the host driver's qmi/raw_ip starts at (the kernel's default: N)
     aggregation: str = "none"
     unsupported: Tuple[str, ...] = ()  # "SERVICE Message Name" answered with NotSupported (BG95-style)
@@ -125,6 +129,16 @@ class SimConfig:
     dns6: Tuple[str, ...] = ("2001:db8:100::53",)
     max_clients: int = 16
     latency_ms: float = 0.0
+    dhcp_lease_s: int = 7200           # the lease the module's DHCP server gives
+    lan_subnet: str = "192.0.2.0/24"   # the module's LAN in Ethernet-style modes with NAT (a real EC25: 192.168.225.0/24)
+    nat: bool = True                   # Ethernet-style modes: NAT to the LAN (AT+QCFG="nat",1), else the call's address by DHCP
+
+    @property
+    def accepted_link_layers(self) -> Tuple[str, ...]:
+        """Link layers WDA Set Data Format can choose. EC2x/EG2x firmware (MDM9x07) does raw IP only
+        and answers a request for 802-3 with raw-ip; the layer a scenario starts in is always one."""
+        accepted = self.link_layers or (("raw-ip",) if re.match(r"E[CG]2\d", self.model.upper()) else DATA_FORMATS)
+        return accepted if self.data_format in accepted else accepted + (self.data_format,)
 
     @property
     def vendor_id(self) -> int:
@@ -135,33 +149,158 @@ class SimConfig:
         return int(self.usb.split(":")[1], 16)
 
     def validate(self) -> "SimConfig":
+        """Refuse, at load time, every value the simulator cannot serve (one line naming the key
+        and what is accepted), so that nothing it accepted crashes it later."""
         _choice("sim", self.sim, SIM_STATES)
         _choice("mode", self.mode, MODES)
         _choice("registration", self.registration, REGISTRATIONS)
         _choice("rat", self.rat, RATS)
         _choice("data_format", self.data_format, DATA_FORMATS)
+        for layer in self.link_layers:
+            _choice("link_layers", layer, DATA_FORMATS)
+        if self.link_layers and self.data_format not in self.link_layers:
+            raise UsageError("data_format = %r: not among link_layers (%s)" % (self.data_format, ", ".join(self.link_layers)))
         _choice("aggregation", self.aggregation, AGGREGATIONS)
         _choice("usbnet", self.usbnet, USBNET_MODES)
         _choice("usbnet_command", self.usbnet_command, ("qcfg", "qcfgext"))
-        parts = self.usb.split(":")
-        if len(parts) != 2 or not all(len(p) == 4 and _is_hex(p) for p in parts):
+        if not re.fullmatch(r"[0-9a-fA-F]{4}:[0-9a-fA-F]{4}", self.usb):
             raise UsageError("usb = %r: expected vendor:product in hex, like 2c7c:0125" % self.usb)
-        if not (self.pin.isdigit() and 4 <= len(self.pin) <= 8):
-            raise UsageError("pin = %r: a SIM PIN has 4 to 8 digits" % self.pin)
+        _pattern("pin", self.pin, r"[0-9]{4,8}", "a SIM PIN has 4 to 8 digits (0-9)")
+        _pattern("puk", self.puk, r"[0-9]{8}", "a PUK has 8 digits (0-9)")
+        _pattern("imei", self.imei, r"[0-9]{14,16}", "14 to 16 digits")
+        _pattern("imsi", self.imsi, r"[0-9]{5,15}", "5 to 15 digits")
+        _pattern("iccid", self.iccid, r"[0-9A-Fa-f]{10,22}", "10 to 22 digits")
+        _pattern("msisdn", self.msisdn, r"\+?[0-9]{0,15}", "up to 15 digits, optionally after +")
+        _pattern("usb_path", self.usb_path, r"[0-9]{1,3}-[0-9]{1,3}(\.[0-9]{1,3}){0,6}", "like 1-1.2 (bus-port.port)")
+        for key in ("control", "netdev", "driver"):
+            _pattern(key, getattr(self, key), r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}", "a name of 1 to 15 letters, "
+                     "digits, '_', '.' or '-' (it becomes a file name and an interface name)")
+        if self.serial_driver:
+            _pattern("serial_driver", self.serial_driver, r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}", "a driver name, or \"\"")
+        if self.port_holder:
+            _pattern("port_holder", self.port_holder, r"[\x20-\x7e]{1,15}", "a process name of 1 to 15 printable characters")
+        for key in ("model", "manufacturer", "revision", "operator", "firmware_build", "bands", "nwscanseq",
+                    "driver_version"):
+            _text(key, getattr(self, key))
+        _range("pin_retries", self.pin_retries, 0, 10)
+        _range("puk_retries", self.puk_retries, 0, 10)
+        _range("reject_cause", self.reject_cause, 0, 255)
+        _range("mcc", self.mcc, 0, 999)
+        _range("mnc", self.mnc, 0, 999)
+        _range("rssi", self.rssi, -128, 0)
+        _range("rsrq", self.rsrq, -128, 0)
+        _range("rsrp", self.rsrp, -200, 0)
+        _range("snr", self.snr, -20.0, 50.0)
+        _range("mtu", self.mtu, 576, 9000)
+        _range("max_clients", self.max_clients, 1, 254)
+        _range("net_interface", self.net_interface, 1, 15)
+        _range("at_interface", self.at_interface, 0, self.net_interface - 1)
+        _range("nwscanmode", self.nwscanmode, 0, 255)
+        _range("latency_ms", self.latency_ms, 0.0, 60000.0)
+        _range("register_after_s", self.register_after_s, 0.0, 86400.0)
+        _range("dhcp_lease_s", self.dhcp_lease_s, 10, 604800)
+        try:
+            lan = ipaddress.ip_network(self.lan_subnet)
+        except ValueError as exc:
+            raise UsageError("lan_subnet: %s" % exc) from None
+        if lan.version != 4 or not 16 <= lan.prefixlen <= 29:
+            raise UsageError("lan_subnet = %r: expected an IPv4 network from /16 to /29" % self.lan_subnet)
+        if self.set_mode_error:
+            _qmi_error("set_mode_error", self.set_mode_error)
+        for request, error in self.request_errors.items():
+            _request_name("request_errors", request)
+            _qmi_error("request_errors.%s" % request, error)
+        for request in self.unsupported:
+            _request_name("unsupported", request)
+        for request in self.unanswered:
+            if not request.upper().startswith("AT"):
+                _request_name("unanswered", request)
+        if self.last_call_end:
+            _call_end_reason(self.last_call_end)
+        if not self.apns:
+            raise UsageError("[[apn]]: give at least one APN the network accepts")
         for apn in self.apns:
+            _text("apn.name", apn.name, empty=False)
             _choice("apn.auth", apn.auth, AUTHS)
             for ip_type in apn.ip_types:
                 _choice("apn.ip_types", ip_type, IP_TYPES)
         for profile in self.profiles:
+            _range("profile.index", profile.index, 1, 24)
             _choice("profile.pdp_type", profile.pdp_type, IP_TYPES)
-        for name in ("ipv4_pool", "ipv6_pool"):
+            _choice("profile.auth", profile.auth, AUTHS)
+        if len({p.index for p in self.profiles}) != len(self.profiles):
+            raise UsageError("[[profile]]: each index may appear once")
+        for name, version, widest in (("ipv4_pool", 4, 30), ("ipv6_pool", 6, 64)):
             try:
-                ipaddress.ip_network(getattr(self, name))
+                network = ipaddress.ip_network(getattr(self, name))
             except ValueError as exc:
                 raise UsageError("%s: %s" % (name, exc)) from None
-        if self.latency_ms < 0 or self.register_after_s < 0:
-            raise UsageError("latency_ms and register_after_s cannot be negative")
+            if network.version != version or network.prefixlen > widest:
+                raise UsageError("%s = %r: expected an IPv%d network of /%d or larger" % (
+                    name, getattr(self, name), version, widest))
+        for name, version in (("dns4", 4), ("dns6", 6)):
+            addresses = getattr(self, name)
+            if len(addresses) > 2:
+                raise UsageError("%s: at most two servers (primary and secondary)" % name)
+            for address in addresses:
+                try:
+                    ok = ipaddress.ip_address(address).version == version
+                except ValueError:
+                    ok = False
+                if not ok:
+                    raise UsageError("%s: %r is not an IPv%d address" % (name, address, version))
         return self
+
+
+def _pattern(key: str, value: str, pattern: str, accepted: str) -> None:
+    if not re.fullmatch(pattern, value):
+        raise UsageError("%s = %r: %s" % (key, _short(value), accepted))
+
+
+def _text(key: str, value: str, empty: bool = True) -> None:
+    if (not value and not empty) or len(value) > 255 or "\0" in value:
+        raise UsageError("%s = %r: expected %stext of at most 255 characters, without NUL" % (
+            key, _short(value), "" if empty else "non-empty "))
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError("%s = %r: not valid Unicode text" % (key, _short(value))) from None
+
+
+def _short(value: str) -> str:
+    return value if len(value) <= 40 else value[:37] + "..."
+
+
+def _range(key: str, value: float, low: float, high: float) -> None:
+    if not (math.isfinite(value) and low <= value <= high):
+        raise UsageError("%s = %r: expected a number from %s to %s" % (key, value, low, high))
+
+
+def _qmi_error(key: str, name: str) -> None:
+    from ..qmi.catalogue import catalogue
+    if name.lower() not in catalogue().enum("QmiProtocolError").by_name:
+        raise UsageError("%s = %r: not a QMI error name (for example %s)" % (
+            key, _short(name), ", ".join(["DeviceNotReady", "NotSupported", "OutOfCall", "CallFailed"])))
+
+
+def _request_name(key: str, name: str) -> None:
+    """"SERVICE Message Name", as the catalogue names a request."""
+    from ..qmi.catalogue import catalogue
+    service, _, message = name.partition(" ")
+    try:
+        canonical = "%s %s" % (service.upper(), catalogue().method(service, message).name)
+    except (KeyError, ValueError, LookupError):
+        canonical = ""
+    if canonical != name:
+        raise UsageError("%s: %r is not a request the simulator knows (\"SERVICE Message Name\", like "
+                         "\"WDS Get Profile List\")" % (key, _short(name))) from None
+
+
+def _call_end_reason(name: str) -> None:
+    from ..qmi.catalogue import catalogue
+    if name.lower() not in catalogue().enum("WdsCallEndReason").by_name:
+        raise UsageError("last_call_end = %r: not a call-end reason name (for example gsm-wcdma-unknown-apn)"
+                         % _short(name))
 
 
 def _is_hex(text: str) -> bool:
@@ -180,46 +319,83 @@ def _choice(key: str, value: str, allowed: Tuple[str, ...]) -> None:
 _SCALAR_KEYS = {f.name: f for f in fields(SimConfig) if f.name not in ("apns", "profiles", "request_errors")}
 
 
+_SPLIT_ON_COMMAS = ("link_layers", "dns4", "dns6")  # lists that a --set KEY=a,b may give
+
+
 def _coerce(key: str, value: Any) -> Any:
+    """A scenario or command-line value in the type of the key's default, or UsageError."""
     default = getattr(SimConfig, key, None)
     if isinstance(default, tuple):
         if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list):
-            raise UsageError("%s: expected a list" % key)
-        return tuple(str(v) for v in value)
+            value = value.split(",") if key in _SPLIT_ON_COMMAS and value else [value]
+        if not isinstance(value, list) or not all(isinstance(v, (str, int)) and not isinstance(v, bool)
+                                                  for v in value):
+            raise UsageError("%s: expected a list of text values, got %r" % (key, _short(repr(value))))
+        return tuple(str(v).strip() for v in value)
     if isinstance(default, bool):
         if isinstance(value, str) and value.lower() in ("yes", "true", "1", "no", "false", "0"):
             return value.lower() in ("yes", "true", "1")
         if not isinstance(value, bool):
-            raise UsageError("%s: expected true or false, got %r" % (key, value))
+            raise UsageError("%s: expected true or false, got %r" % (key, _short(repr(value))))
         return value
-    if isinstance(default, (int, float)) and not isinstance(default, bool):
-        try:
-            return type(default)(value)
-        except (TypeError, ValueError):
-            raise UsageError("%s: expected a number, got %r" % (key, value)) from None
+    if isinstance(default, int):
+        if isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]{1,12}\s*", value):
+            return int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise UsageError("%s: expected a whole number, got %r" % (key, _short(repr(value))))
+    if isinstance(default, float):
+        if isinstance(value, str) and value.isascii():
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise UsageError("%s: expected a number, got %r" % (key, _short(repr(value))))
+    if isinstance(value, (list, dict, bool)):
+        raise UsageError("%s: expected text, got %r" % (key, _short(repr(value))))
     return str(value)
 
 
-def _apn(entry: Mapping[str, Any]) -> Apn:
+def _string(where: str, value: Any) -> str:
+    if isinstance(value, (list, dict, bool)):
+        raise UsageError("%s: expected text, got %r" % (where, _short(repr(value))))
+    return str(value)
+
+
+def _apn(entry: Any) -> Apn:
     allowed = {"name", "auth", "username", "password", "ip_types"}
+    if not isinstance(entry, dict):
+        raise UsageError("[[apn]]: expected tables ([[apn]] with name = ...), got %r" % _short(repr(entry)))
     _known_keys("[[apn]]", entry, allowed)
     if "name" not in entry:
         raise UsageError("[[apn]] needs a name")
-    ip_types = entry.get("ip_types", IP_TYPES)
-    return Apn(str(entry["name"]), str(entry.get("auth", "none")), str(entry.get("username", "")),
-               str(entry.get("password", "")), tuple(ip_types))
+    ip_types = entry.get("ip_types", list(IP_TYPES))
+    if isinstance(ip_types, str):
+        ip_types = [ip_types]
+    if not isinstance(ip_types, list) or not all(isinstance(t, str) for t in ip_types):
+        raise UsageError("[[apn]] ip_types: expected a list from %s" % ", ".join(IP_TYPES))
+    return Apn(_string("[[apn]] name", entry["name"]), _string("[[apn]] auth", entry.get("auth", "none")),
+               _string("[[apn]] username", entry.get("username", "")),
+               _string("[[apn]] password", entry.get("password", "")), tuple(ip_types))
 
 
-def _profile(entry: Mapping[str, Any]) -> Profile:
+def _profile(entry: Any) -> Profile:
     allowed = {"index", "apn", "pdp_type", "name", "auth", "username", "password"}
+    if not isinstance(entry, dict):
+        raise UsageError("[[profile]]: expected tables ([[profile]] with index = ...), got %r" % _short(repr(entry)))
     _known_keys("[[profile]]", entry, allowed)
     if "index" not in entry:
         raise UsageError("[[profile]] needs an index")
-    return Profile(int(entry["index"]), str(entry.get("apn", "")), str(entry.get("pdp_type", "ipv4v6")),
-                   str(entry.get("name", "")), str(entry.get("auth", "none")),
-                   str(entry.get("username", "")), str(entry.get("password", "")))
+    index = entry["index"]
+    if isinstance(index, str) and re.fullmatch(r"[0-9]{1,3}", index):
+        index = int(index)
+    if not isinstance(index, int) or isinstance(index, bool):
+        raise UsageError("[[profile]] index: expected a number from 1 to 24, got %r" % _short(repr(index)))
+    text = {key: _string("[[profile]] " + key, entry.get(key, default)) for key, default in (
+        ("apn", ""), ("pdp_type", "ipv4v6"), ("name", ""), ("auth", "none"), ("username", ""), ("password", ""))}
+    return Profile(index, **text)
 
 
 def _known_keys(where: str, entry: Mapping[str, Any], allowed: Any) -> None:
@@ -235,8 +411,8 @@ def apply_overrides(config: SimConfig, values: Mapping[str, Any]) -> SimConfig:
     for key, value in values.items():
         if key == "cfun":
             try:
-                changes["mode"] = CFUN_MODES[int(value)]
-            except (KeyError, ValueError):
+                changes["mode"] = CFUN_MODES[int(_coerce("nwscanmode", value))]  # a whole number, however given
+            except (KeyError, ValueError, UsageError):
                 raise UsageError("cfun = %r: expected one of %s" % (value, ", ".join(map(str, CFUN_MODES)))) from None
             continue
         if key not in _SCALAR_KEYS:
@@ -262,31 +438,56 @@ def load_scenario(path: Optional[Path], overrides: Optional[Mapping[str, Any]] =
     if path is not None:
         try:
             with open(path, "rb") as handle:
-                data = tomllib.load(handle)
+                data = handle.read(_MAX_SCENARIO + 1)
         except OSError as exc:
             raise UsageError("cannot read scenario %s: %s" % (path, exc.strerror)) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise UsageError("scenario %s is not valid TOML: %s" % (path, exc)) from None
-        data = dict(data)
-        data.pop("description", None)
-        data.pop("expect", None)  # the findings qcm doctor should make (read by the tests)
-        apn_entries = data.pop("apn", None)
-        profile_entries = data.pop("profile", None)
-        errors = data.pop("request_errors", None)
-        config = apply_overrides(config, data)
-        if errors is not None:
-            if not isinstance(errors, dict):
-                raise UsageError("request_errors: a table of \"SERVICE Message\" = \"QmiError\"")
-            config = replace(config, request_errors={str(k): str(v) for k, v in errors.items()})
-        if apn_entries is not None:
-            config = replace(config, apns=tuple(_apn(e) for e in apn_entries))
-        if profile_entries is not None:
-            config = replace(config, profiles=tuple(_profile(e) for e in profile_entries))
+        config = _apply_scenario(config, data, "scenario %s" % path)
     if overrides:
         config = apply_overrides(config, overrides)
     if apns:
         config = replace(config, apns=tuple(apns))
     return config.validate()
+
+
+def load_scenario_bytes(data: bytes, where: str = "scenario") -> SimConfig:
+    """A scenario from its TOML text (what ``load_scenario`` reads from a file), validated."""
+    return _apply_scenario(SimConfig(), data, where).validate()
+
+
+_MAX_SCENARIO = 1 << 20  # a scenario is a few hundred bytes; a megabyte is surely not one
+
+
+def _apply_scenario(config: SimConfig, raw: bytes, where: str) -> SimConfig:
+    if len(raw) > _MAX_SCENARIO:
+        raise UsageError("%s is over 1 MiB: not a scenario" % where)
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise UsageError("%s is not valid TOML: not UTF-8 text" % where) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError("%s is not valid TOML: %s" % (where, exc)) from None
+    except RecursionError:
+        raise UsageError("%s is not valid TOML: nested too deeply" % where) from None
+    data = dict(data)
+    data.pop("description", None)
+    data.pop("expect", None)  # the findings qcm doctor should make (read by the tests)
+    apn_entries = data.pop("apn", None)
+    profile_entries = data.pop("profile", None)
+    errors = data.pop("request_errors", None)
+    config = apply_overrides(config, data)
+    if errors is not None:
+        if not isinstance(errors, dict) or not all(isinstance(v, str) for v in errors.values()):
+            raise UsageError("request_errors: a table of \"SERVICE Message\" = \"QmiError\"")
+        config = replace(config, request_errors={str(k): v for k, v in errors.items()})
+    if apn_entries is not None:
+        if not isinstance(apn_entries, list):
+            raise UsageError("apn: expected [[apn]] tables")
+        config = replace(config, apns=tuple(_apn(e) for e in apn_entries))
+    if profile_entries is not None:
+        if not isinstance(profile_entries, list):
+            raise UsageError("profile: expected [[profile]] tables")
+        config = replace(config, profiles=tuple(_profile(e) for e in profile_entries))
+    return config
 
 
 def parse_apn_option(text: str) -> Apn:

@@ -1,12 +1,16 @@
-"""The simulated modem's data path: a raw-IP TUN as wwan0, and a carrier network behind it.
+"""The simulated modem's data path: wwan0 (or usb0), and a carrier network behind it.
 
 The host sees ``wwan0``, a TUN device (IFF_TUN | IFF_NO_PI), exactly what qmi_wwan shows in
-raw-IP mode. Behind it the simulator owns a "carrier" network namespace with a second TUN
-(``pgw0``, the packet gateway), an internet host at 198.51.100.1 and 2001:db8:100::1 that
-answers ping, and a DNS server (198.51.100.53, 2001:db8:100::53) that knows internet.example.
+raw-IP mode; when the module and the host both use 802-3 framing, or in Ethernet-style modes
+(ECM, RNDIS, NCM: ``usb0``), a TAP instead. Behind it the simulator owns a "carrier" network
+namespace with a second TUN (``pgw0``, the packet gateway), an internet host at 198.51.100.1
+and 2001:db8:100::1 that answers ping, and a DNS server (198.51.100.53, 2001:db8:100::53) that
+knows internet.example.
 
-Packets are relayed only as a real network would: while a call is up, for the address the
-call was given, and only when the host's framing (qmi/raw_ip) matches the modem's.
+What happens to each packet is decided by ``router.ModuleRouter`` (the module's DHCP server,
+router advertisements, ARP and neighbour discovery, NAT, and the rule that packets pass only
+while a call is up, for its address, with both ends agreeing on the framing); this module
+only reads and writes the file descriptors.
 """
 
 from __future__ import annotations
@@ -16,13 +20,15 @@ import ipaddress
 import logging
 import os
 import socket
+import time
 from collections import Counter
 from pathlib import Path
-from typing import Callable, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 from ..io.netlink import Netlink
 from . import dns, netns
 from .modem import SimModem
+from .router import Lan, ModuleRouter, framing
 
 __all__ = ["DataPath"]
 
@@ -31,19 +37,27 @@ log = logging.getLogger("qcm.sim.data")
 
 
 class DataPath:
-    def __init__(self, modem: SimModem, netdev: str, raw_ip_path: Optional[Path]) -> None:
+    def __init__(self, modem: SimModem, netdev: str, raw_ip_path: Optional[Path], lan: Optional[Lan] = None) -> None:
         self.modem = modem
         self.netdev = netdev
-        self.raw_ip_path = raw_ip_path
+        self.raw_ip_path = raw_ip_path   # None: an Ethernet-style function (always 802-3, no raw_ip)
+        self.router = ModuleRouter(modem, lan, modem.config.dhcp_lease_s)
         self.carrier = "qcm-carrier-%d" % os.getpid()
         self.ue_fd: Optional[int] = None
         self.pgw_fd: Optional[int] = None
         self.dns_sockets: List[socket.socket] = []
         self.counters: Counter = Counter()
         self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._raw_ip_cache: tuple = (None, False)
-        self.blackholed: set = set()   # handles of calls that are "up" but carry nothing (a fault)
+        self.host_raw_ip = modem.config.host_raw_ip
         self.up = False
+
+    @property
+    def blackholed(self) -> set:
+        return self.router.blackholed
+
+    @blackholed.setter
+    def blackholed(self, handles: set) -> None:
+        self.router.blackholed = handles
 
     # ------------------------------------------------------------ set-up
 
@@ -70,9 +84,29 @@ class DataPath:
     def attach(self) -> None:
         """Create the host's wwan0 (at start, and when a simulated reset brings the module back)."""
         assert self._loop is not None
-        self.ue_fd = netns.open_tun(self.netdev)
+        self._update_framing()
+        self.ue_fd = netns.open_tun(self.netdev, ethernet=self.router.ethernet)
         self._loop.add_reader(self.ue_fd, self._uplink)
         self.up = True
+
+    def _update_framing(self) -> bool:
+        """Work out the framing from raw_ip and the module's data format; True if the host's
+        interface must change kind (TUN <-> TAP: the kernel changes qmi_wwan's type likewise)."""
+        if self.raw_ip_path is None:
+            ethernet, agree = True, True
+        else:
+            ethernet, agree = framing(self.modem.link_layer, self.host_raw_ip)
+        changed = ethernet != self.router.ethernet
+        self.router.ethernet, self.router.framing_ok = ethernet, agree
+        return changed
+
+    def changed(self) -> None:
+        """After a request, an AT command or a raw_ip write: new framing, a call that came up."""
+        if self._update_framing() and self.up:
+            log.info("%s is now %s", self.netdev, "802-3 (TAP)" if self.router.ethernet else "raw IP (TUN)")
+            self.detach()
+            self.attach()
+        self._to_host(self.router.announcements())
 
     def detach(self) -> None:
         """wwan0 vanishes, as when the module resets or is unplugged."""
@@ -114,76 +148,57 @@ class DataPath:
         self.dns_sockets = []
         netns.delete(self.carrier)
 
-    # ------------------------------------------------------------ policy
-
-    def _host_raw_ip(self) -> bool:
-        """The host's qmi/raw_ip, re-read whenever the file changes (a stat per packet is cheap)."""
-        if self.raw_ip_path is None:
-            return True
-        try:
-            st = self.raw_ip_path.stat()
-        except OSError:
-            return False
-        key = (st.st_mtime_ns, st.st_size, st.st_ino)
-        seen, value = self._raw_ip_cache
-        if key != seen:
-            try:
-                value = self.raw_ip_path.read_text().strip().upper().startswith("Y")
-            except OSError:
-                value = False
-            self._raw_ip_cache = (key, value) if st.st_size else (None, value)
-        return value
-
-    def _call_address_matches(self, packet: bytes, source: bool) -> bool:
-        version = packet[0] >> 4
-        if version == 4 and len(packet) >= 20:
-            address = ipaddress.IPv4Address(packet[12:16] if source else packet[16:20])
-            return any(c.ipv4 is not None and c.ipv4.ip == address for c in self.modem.calls.values())
-        if version == 6 and len(packet) >= 40:
-            address = ipaddress.IPv6Address(packet[8:24] if source else packet[24:40])
-            return any(c.ipv6 is not None and address in c.ipv6.network for c in self.modem.calls.values())
-        return False
-
-    def _allowed(self, packet: bytes, uplink: bool) -> Optional[str]:
-        """None if the network would carry this packet, else why not."""
-        if self.modem.link_layer != "raw-ip" or not self._host_raw_ip():
-            return "framing-mismatch"  # the host sends raw IP, the modem expects 802.3 (or the reverse)
-        if not self.modem.calls:
-            return "no-call"
-        if not self._call_address_matches(packet, source=uplink):
-            return "wrong-address"
-        if self.blackholed and any(c.handle in self.blackholed for c in self.modem.calls.values()):
-            return "blackhole"
-        return None
-
     # ------------------------------------------------------------ relay
 
-    def _relay(self, source_fd: Optional[int], target: Callable[[], Optional[int]], uplink: bool) -> None:
-        if source_fd is None:
-            return
-        for _ in range(64):
-            try:
-                packet = os.read(source_fd, 65536)
-            except (BlockingIOError, OSError):
+    def _to_host(self, packets: List[bytes]) -> None:
+        for packet in packets:
+            if self.ue_fd is None:
                 return
-            direction = "up" if uplink else "down"
-            refused = self._allowed(packet, uplink)
-            fd = target()
-            if refused or fd is None:
-                self.counters["%s-dropped-%s" % (direction, refused or "no-interface")] += 1
-                continue
             try:
-                os.write(fd, packet)
-                self.counters["%s-packets" % direction] += 1
-                self.counters["%s-bytes" % direction] += len(packet)
+                os.write(self.ue_fd, packet)
+                self.counters["to-host-answers"] += 1
             except OSError:
-                self.counters["%s-dropped-write" % direction] += 1
+                self.counters["to-host-dropped-write"] += 1
 
     def _uplink(self) -> None:
-        self._relay(self.ue_fd, lambda: self.pgw_fd, uplink=True)
+        for _ in range(64):
+            if self.ue_fd is None:
+                return
+            try:
+                data = os.read(self.ue_fd, 65536)
+            except (BlockingIOError, OSError):
+                return
+            verdict = self.router.from_host(data, time.monotonic())
+            self._to_host(verdict.to_host)
+            if verdict.to_network is not None:
+                self._write_counted(self.pgw_fd, verdict.to_network, "up")
+            elif verdict.refused and not verdict.to_host:
+                self.counters["up-dropped-%s" % verdict.refused] += 1
 
     def _downlink(self) -> None:
-        self._relay(self.pgw_fd, lambda: self.ue_fd, uplink=False)
+        for _ in range(64):
+            if self.pgw_fd is None:
+                return
+            try:
+                packet = os.read(self.pgw_fd, 65536)
+            except (BlockingIOError, OSError):
+                return
+            verdict = self.router.from_network(packet)
+            if not verdict.to_host:
+                self.counters["down-dropped-%s" % (verdict.refused or "no-interface")] += 1
+            for frame in verdict.to_host:
+                self._write_counted(self.ue_fd, frame, "down")
+
+    def _write_counted(self, fd: Optional[int], packet: bytes, direction: str) -> None:
+        if fd is None:
+            self.counters["%s-dropped-no-interface" % direction] += 1
+            return
+        try:
+            os.write(fd, packet)
+            self.counters["%s-packets" % direction] += 1
+            self.counters["%s-bytes" % direction] += len(packet)
+        except OSError:
+            self.counters["%s-dropped-write" % direction] += 1
 
     def _dns(self, sock: socket.socket) -> None:
         try:

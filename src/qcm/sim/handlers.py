@@ -11,7 +11,7 @@ from typing import Any, Dict, Optional
 
 from .modem import Call, HANDLERS, Request, SERVICE_VERSIONS, SimModem, SimQmiError, handler
 
-__all__ = ["HANDLERS", "card_status", "serving_system", "signal_info", "system_info"]
+__all__ = ["HANDLERS", "card_status", "serving_system", "signal_info", "system_info", "start_call"]
 
 _RAT_RADIO = {"lte": "lte", "umts": "umts", "gsm": "gsm", "5gnr": "5gnr", "none": "none"}
 _RAT_DATA_CAPABILITY = {"lte": "lte", "umts": "hsdpa-plus", "gsm": "edge", "5gnr": "lte", "none": "none"}
@@ -29,7 +29,7 @@ def _version_info(m: SimModem, r: Request) -> Dict[str, Any]:
 
 @handler("CTL", "Allocate CID")
 def _allocate(m: SimModem, r: Request) -> Dict[str, Any]:
-    service = r.values["service"]
+    service = r.need("service")
     name = service.name.upper()
     if name not in SERVICE_VERSIONS or name == "CTL":
         raise SimQmiError("InvalidServiceType")
@@ -38,7 +38,7 @@ def _allocate(m: SimModem, r: Request) -> Dict[str, Any]:
 
 @handler("CTL", "Release CID")
 def _release(m: SimModem, r: Request) -> Dict[str, Any]:
-    info = r.values["release_info"]
+    info = r.need("release_info")
     m.release_client(info["service"].name.upper(), info["cid"])
     return {"release_info": info}
 
@@ -51,9 +51,18 @@ def _sync(m: SimModem, r: Request) -> None:
 @handler("CTL", "Set Data Format")
 def _ctl_data_format(m: SimModem, r: Request) -> Dict[str, Any]:
     protocol = r.values.get("protocol")
-    if protocol is not None and protocol.name in ("raw-ip", "802-3"):
-        m.link_layer = protocol.name
+    if protocol is not None:
+        m.link_layer = _link_layer_chosen(m, protocol.name)
     return {"protocol": m.link_layer}
+
+
+def _link_layer_chosen(m: SimModem, wanted: str) -> str:
+    """What the firmware sets when asked for ``wanted``: it if it can, else raw IP (EC2x/EG2x answer
+    a request for 802-3 with raw-ip, and tools branch on that answer)."""
+    accepted = m.config.accepted_link_layers
+    if wanted in accepted:
+        return wanted
+    return "raw-ip" if "raw-ip" in accepted else m.link_layer
 
 
 # ---------------------------------------------------------------------- DMS
@@ -103,7 +112,7 @@ def _get_mode(m: SimModem, r: Request) -> Dict[str, Any]:
 def _set_mode(m: SimModem, r: Request) -> None:
     if m.config.set_mode_error:
         raise SimQmiError(m.config.set_mode_error)
-    mode = r.values["mode"].name
+    mode = r.need("mode").name
     if m.config.hardware_restricted and mode == "online":
         raise SimQmiError("HardwareRestricted")
     if mode == "reset":
@@ -137,7 +146,7 @@ def _dms_pin_status(m: SimModem, r: Request) -> Dict[str, Any]:
 
 @handler("DMS", "UIM Verify PIN")
 def _dms_verify(m: SimModem, r: Request) -> Dict[str, Any]:
-    info = r.values["info"]
+    info = r.need("info")
     return _verify_pin(m, info["pin"], r.now, lambda left: {"pin_retries_status": left})
 
 
@@ -209,7 +218,7 @@ def _card_status(m: SimModem, r: Request) -> Dict[str, Any]:
 
 @handler("UIM", "Verify PIN")
 def _uim_verify(m: SimModem, r: Request) -> Dict[str, Any]:
-    info = r.values["info"]
+    info = r.need("info")
     return _verify_pin(m, info["pin_value"], r.now, lambda left: {"retries_remaining": left})
 
 
@@ -392,7 +401,7 @@ def _set_data_format(m: SimModem, r: Request) -> Dict[str, Any]:
     if link is not None:
         if link.name not in ("raw-ip", "802-3"):
             raise SimQmiError("InvalidDataFormat")
-        m.link_layer = link.name
+        m.link_layer = _link_layer_chosen(m, link.name)
     for key in ("downlink_data_aggregation_protocol", "uplink_data_aggregation_protocol"):
         value = r.values.get(key)
         if value is not None:
@@ -408,7 +417,7 @@ def _family_of(m: SimModem, r: Request) -> int:
 
 @handler("WDS", "Set IP Family")
 def _set_ip_family(m: SimModem, r: Request) -> None:
-    family = int(r.values["preference"])
+    family = int(r.need("preference"))
     if family not in (4, 6, 8):
         raise SimQmiError("InvalidIpFamilyPreference")
     m.ip_family[r.client] = 4 if family == 8 else family
@@ -418,13 +427,34 @@ def _reject(m: SimModem, reason: str, verbose_type: str, verbose: str) -> SimQmi
     return SimQmiError("CallFailed", **m.call_end_values(reason, (verbose_type, verbose)))
 
 
+def start_call(m: SimModem, client: Any, family: int, apn_name: str, username: str, password: str,
+               offered_auth: Any, now: float) -> Call:
+    """Admit a call as the network would (QMI Start Network, and the AT commands that dial), or
+    raise SimQmiError CallFailed with the call-end reason a real network gives."""
+    if not m.sim_ready or not m.online or not m.registered:
+        raise _reject(m, "no-service", "cm", "no-service")
+    apn = next((a for a in m.config.apns if a.name.lower() == apn_name.lower()), None)
+    if apn is None:
+        raise _reject(m, "gsm-wcdma-unknown-apn", "3gpp", "unknown-apn")
+    if apn.auth != "none":
+        acceptable = {"pap": {"pap"}, "chap": {"chap"}, "pap-or-chap": {"pap", "chap"}}[apn.auth]
+        if not (set(offered_auth) & acceptable) or username != apn.username or password != apn.password:
+            raise _reject(m, "authentication-failed", "3gpp", "authentication-failed")
+    wanted = "ipv4" if family == 4 else "ipv6"
+    if wanted not in apn.ip_types and "ipv4v6" not in apn.ip_types:
+        raise _reject(m, "gsm-wcdma-unknown-pdp", "3gpp", "ipv4-only-allowed" if family == 6 else "ipv6-only-allowed")
+    call = Call(client, m.next_handle, family, apn.name, now)
+    m.next_handle = (m.next_handle + 0x1330) & 0xFFFFFFFF
+    m.allocate_addresses(call)
+    m.calls[client] = call
+    return call
+
+
 @handler("WDS", "Start Network")
 def _start_network(m: SimModem, r: Request) -> Dict[str, Any]:
     v = r.values
     if r.client in m.calls:
         raise SimQmiError("NoEffect")
-    if not m.sim_ready or not m.online or not m.registered:
-        raise _reject(m, "no-service", "cm", "no-service")
     family = int(v.get("ip_family_preference", _family_of(m, r)))
     family = 4 if family not in (4, 6) else family
     apn_name = v.get("apn")
@@ -435,24 +465,11 @@ def _start_network(m: SimModem, r: Request) -> Dict[str, Any]:
         if profile is None:
             raise _reject(m, "unspecified", "internal", "invalid-profile-id")
         apn_name = profile["apn"]
-    apn = next((a for a in m.config.apns if a.name.lower() == apn_name.lower()), None)
-    if apn is None:
-        raise _reject(m, "gsm-wcdma-unknown-apn", "3gpp", "unknown-apn")
     username = v.get("username") if v.get("username") is not None else (profile or {}).get("username", "")
     password = v.get("password") if v.get("password") is not None else (profile or {}).get("password", "")
     offered = v.get("authentication_preference")
     offered_names = set(offered.names) if offered is not None else {"pap", "chap"}
-    if apn.auth != "none":
-        acceptable = {"pap": {"pap"}, "chap": {"chap"}, "pap-or-chap": {"pap", "chap"}}[apn.auth]
-        if not (offered_names & acceptable) or username != apn.username or password != apn.password:
-            raise _reject(m, "authentication-failed", "3gpp", "authentication-failed")
-    wanted = "ipv4" if family == 4 else "ipv6"
-    if wanted not in apn.ip_types and "ipv4v6" not in apn.ip_types:
-        raise _reject(m, "gsm-wcdma-unknown-pdp", "3gpp", "ipv4-only-allowed" if family == 6 else "ipv6-only-allowed")
-    call = Call(r.client, m.next_handle, family, apn.name, r.now)
-    m.next_handle = (m.next_handle + 0x1330) & 0xFFFFFFFF
-    m.allocate_addresses(call)
-    m.calls[r.client] = call
+    call = start_call(m, r.client, family, apn_name, username, password, offered_names, r.now)
     m.after_response([m.indication("WDS", "Packet Service Status", r.client_id, {
         "connection_status": {"status": "connected", "reconfiguration_required": False}, "ip_family": family})])
     return {"packet_data_handle": call.handle}
@@ -461,7 +478,7 @@ def _start_network(m: SimModem, r: Request) -> Dict[str, Any]:
 @handler("WDS", "Stop Network")
 def _stop_network(m: SimModem, r: Request) -> None:
     call = m.calls.get(r.client)
-    handle = int(r.values["packet_data_handle"])
+    handle = int(r.need("packet_data_handle"))
     if call is None:
         raise SimQmiError("NoEffect" if handle == 0xFFFFFFFF else "InvalidHandle")
     if handle not in (call.handle, 0xFFFFFFFF):
@@ -516,7 +533,7 @@ def _profile_values(p: Dict[str, Any], index: int) -> Dict[str, Any]:
 
 
 def _profile_index(m: SimModem, r: Request, key: str) -> int:
-    ident = r.values[key]
+    ident = r.need(key)
     index = int(ident["profile_index"])
     if index not in m.profiles:
         raise SimQmiError("ExtendedInternal", extended_error_code="invalid-profile-number")
@@ -583,7 +600,7 @@ def _get_autoconnect(m: SimModem, r: Request) -> Dict[str, Any]:
 
 @handler("WDS", "Set Autoconnect Settings")
 def _set_autoconnect(m: SimModem, r: Request) -> None:
-    m.autoconnect = int(r.values["status"])
+    m.autoconnect = int(r.need("status"))
 
 
 @handler("WDS", "Bind Mux Data Port")

@@ -19,7 +19,7 @@ from ..qmi.message import build_frame, decode
 from ..qmi.qmux import CTL, Frame
 from .config import SimConfig
 
-__all__ = ["SimModem", "SimQmiError", "Call", "Request", "Indications", "handler", "HANDLERS"]
+__all__ = ["SimModem", "SimQmiError", "Call", "Request", "Indications", "handler", "HANDLERS", "internal_error"]
 
 log = logging.getLogger("qcm.sim")
 
@@ -66,6 +66,13 @@ class Request:
     @property
     def client(self) -> Tuple[str, int]:
         return (self.service, self.client_id)
+
+    def need(self, key: str) -> Any:
+        """A TLV the request must carry: without it a modem answers MissingArgument (0x11)."""
+        value = self.values.get(key)
+        if value is None:
+            raise SimQmiError("MissingArgument")
+        return value
 
 
 @dataclass
@@ -252,6 +259,9 @@ class SimModem:
         if call is None:
             return []
         log.info("call %#x (IPv%d) ended: %s", call.handle, call.family, reason)
+        if client[0] != "WDS":
+            self.call_end_values(reason, verbose)
+            return []  # a call the AT port started: its end is told there (URCs), not to a QMI client
         values = {"connection_status": {"status": "disconnected", "reconfiguration_required": False},
                   "ip_family": call.family, **self.call_end_values(reason, verbose)}
         return [self.indication("WDS", "Packet Service Status", client[1], values)]
@@ -278,6 +288,8 @@ class SimModem:
         for client, call in self.calls.items():
             if call.family == family:
                 self.allocate_addresses(call)
+                if client[0] != "WDS":
+                    continue
                 out.append(self.indication("WDS", "Packet Service Status", client[1], {
                     "connection_status": {"status": "connected", "reconfiguration_required": True},
                     "ip_family": family}))
@@ -345,6 +357,8 @@ class SimModem:
             return out
         forced = self.config.request_errors.get(name) or ("NotSupported" if fn is None or
                                                           name in self.config.unsupported else None)
+        if not forced and message.problems:
+            forced = "MalformedMessage"  # a TLV the modem cannot parse as its layout (wrong length...)
         if forced:
             return out + [build_frame(definition, RESPONSE, frame.client_id, frame.transaction,
                                       error=_error_code(forced))]
@@ -407,6 +421,11 @@ def _error_code(name: str) -> int:
         return catalogue().enum("QmiProtocolError").lookup(name)
     except EncodeError:
         raise ValueError("unknown QMI error %r" % name) from None
+
+
+def internal_error(frame: Frame) -> Frame:
+    """The answer of a modem that hit a bug of its own (the simulator's last resort: it logs and goes on)."""
+    return _error_frame(frame, "Internal")
 
 
 def _error_frame(frame: Frame, error: str) -> Frame:

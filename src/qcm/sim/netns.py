@@ -20,6 +20,7 @@ __all__ = ["create", "delete", "entered", "open_tun", "write_sysctl"]
 CLONE_NEWNET = 0x40000000
 TUNSETIFF = 0x400454CA
 IFF_TUN = 0x0001
+IFF_TAP = 0x0002
 IFF_NO_PI = 0x1000
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -55,11 +56,12 @@ def entered(name: str) -> Iterator[None]:
         os.close(home)
 
 
-def open_tun(name: str) -> int:
-    """A raw-IP TUN device (IFF_TUN | IFF_NO_PI): what a qmi_wwan interface in raw_ip mode looks like."""
+def open_tun(name: str, ethernet: bool = False) -> int:
+    """A raw-IP TUN device (IFF_TUN | IFF_NO_PI): what a qmi_wwan interface in raw_ip mode looks like;
+    with ``ethernet`` a TAP (802-3 framing: qmi_wwan without raw_ip, cdc_ether, rndis_host, cdc_ncm)."""
     fd = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC | os.O_NONBLOCK)
     try:
-        fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TUN | IFF_NO_PI))
+        fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), (IFF_TAP if ethernet else IFF_TUN) | IFF_NO_PI))
     except OSError:
         os.close(fd)
         raise

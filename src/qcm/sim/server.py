@@ -9,6 +9,7 @@ and cleans up everything it created on SIGINT/SIGTERM.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import os
@@ -22,24 +23,24 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 from ..io.control import ControlServer
-from ..io.files import write_atomic
 from ..qmi.message import decode
 from ..qmi.qmux import Frame, FrameParser, FramingError
 from ..qmi.render import summary
 from . import handlers  # noqa: F401 - registers the request handlers
 from . import dns
-from .config import SimConfig
+from .config import ETHERNET_MODES, SimConfig
 from .datapath import DataPath
 from .at import SimAt
-from .modem import SimModem
+from .modem import SimModem, internal_error
+from .private_files import open_trace, write_private
 from .ptyport import PtyPort
-from .sysfs import Layout, lay_out
+from .router import Lan
+from .sysfs import Layout, lay_out, netdev_name
+from .sysfs_watch import AttributeWatch
 
 __all__ = ["Simulator", "run", "FAULTS"]
 
 log = logging.getLogger("qcm.sim")
-
-REBIND_POLL = 0.2
 
 
 class Simulator:
@@ -48,11 +49,11 @@ class Simulator:
         self.config = config
         self.want_data_path = data_path
         self.data_path: Optional[DataPath] = None
-        self.trace = trace.open("a", buffering=1) if trace is not None else None
+        self.trace = open_trace(trace) if trace is not None else None
         self.directory = directory
         self.modem = SimModem(config, now=time.monotonic())
         self.parser = FrameParser()
-        self.qmi_port = PtyPort("qmi", self._on_qmi_data, self._on_qmi_connect)
+        self.qmi_port = PtyPort("qmi", self._on_qmi_data, self._on_qmi_connect, messages=True)
         self.at = SimAt(lambda: self.modem, self._at_reset, time.monotonic)
         self.at_port = PtyPort("at", self._on_at_data, self._on_at_connect)
         self._at_buffer = b""
@@ -64,7 +65,7 @@ class Simulator:
         self._timer: Optional[asyncio.TimerHandle] = None
         self._stopped: Optional[asyncio.Event] = None
         self._created_directory = False
-        self._driver_files: Dict[str, float] = {}
+        self.attributes: Optional[AttributeWatch] = None
         self.holder: Optional[subprocess.Popen] = None
 
     # ----------------------------------------------------------------- lifecycle
@@ -76,16 +77,18 @@ class Simulator:
             self.directory.mkdir(parents=True)
             self._created_directory = True
         self.layout = self._lay_out()
+        self.attributes = AttributeWatch(self.loop)
+        self._watch_attributes(drivers=True)
         self.qmi_port.start(self.loop)
         self.at_port.start(self.loop)
-        if self.want_data_path and self.config.usbnet == "qmi":
+        if self.want_data_path and self.config.usbnet in ("qmi",) + ETHERNET_MODES:
             if os.geteuid() != 0:
-                log.warning("no data path: creating %s and the carrier network needs root", self.config.netdev)
+                log.warning("no data path: creating %s and the carrier network needs root", netdev_name(self.config))
             else:
-                self.data_path = DataPath(self.modem, self.config.netdev, self.layout.raw_ip)
+                self.data_path = DataPath(self.modem, netdev_name(self.config), None)
+                self._fit_data_path()
                 self.data_path.start(self.loop)
         self._schedule_timer()
-        self._watch_driver_files()
         if self.config.port_holder:
             self.holder = self._start_holder(self.config.port_holder)
         control = ControlServer(self.directory / "ctl.sock", self._on_control)
@@ -114,7 +117,7 @@ class Simulator:
         c = self.config
         return {
             "pid": os.getpid(), "control_port": self.qmi_port.path, "control_link": str(self.layout.control_link),
-            "sysfs_root": str(self.layout.sysfs), "dev_root": str(self.layout.dev), "netdev": c.netdev,
+            "sysfs_root": str(self.layout.sysfs), "dev_root": str(self.layout.dev), "netdev": netdev_name(c),
             "model": c.model, "manufacturer": c.manufacturer, "revision": c.revision, "imei": c.imei,
             "usb": c.usb, "usb_path": c.usb_path, "driver": c.driver, "usbnet": c.usbnet,
             "at_port": str(next(iter(self.layout.tty_links.values()), "")),
@@ -125,7 +128,7 @@ class Simulator:
 
     def _write_description(self) -> None:
         # Written last and atomically: its appearance tells a waiting test the simulator is ready.
-        write_atomic(self.directory / "sim.json", json.dumps(self.describe(), indent=2) + "\n")
+        write_private(self.directory / "sim.json", json.dumps(self.describe(), indent=2) + "\n")
 
     async def wait_closed(self) -> None:
         assert self._stopped is not None
@@ -145,6 +148,8 @@ class Simulator:
             self.holder.stdout.close()
         self.qmi_port.close()
         self.at_port.close()
+        if self.attributes is not None:
+            self.attributes.close()
         if self.data_path is not None:
             self.data_path.close()
         if self.trace is not None:
@@ -199,6 +204,7 @@ class Simulator:
             self.loop.call_later(self.config.latency_ms / 1000.0, port.write, reply)
             self.send_now(self.modem.take_pending())
             self._schedule_timer()
+            self.later(0.05 + self.config.latency_ms / 1000.0, self._after_event)  # URCs come after the answer
 
     def _at_reset(self) -> None:
         """AT+CFUN=1,1: answer OK, then restart the module (with a new usbnet mode if one was set)."""
@@ -207,6 +213,10 @@ class Simulator:
             self.config = replace(self.config, usbnet=self.at.pending_usbnet)
             self.modem.config = replace(self.modem.config, usbnet=self.at.pending_usbnet)
         self.at.pending_usbnet = None
+        if self.at.pending_nat is not None and self.at.pending_nat != self.config.nat:
+            self.config = replace(self.config, nat=self.at.pending_nat)
+            self.modem.config = replace(self.modem.config, nat=self.at.pending_nat)
+        self.at.pending_nat = None
         self.later(0.1 + self.config.latency_ms / 1000.0, self.vanish)
         self.later(2.0, self.come_back)
 
@@ -221,21 +231,30 @@ class Simulator:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s", summary(decode(frame)))
         self._trace("host->modem", [frame])
-        replies = self.modem.handle(frame, time.monotonic())
+        try:
+            replies = self.modem.handle(frame, time.monotonic())
+        except Exception:  # a simulator bug: say so, answer as a modem with an internal error would, go on
+            log.exception("request %s: the simulator failed on it", frame)
+            replies = [internal_error(frame)] if frame.kind == "request" else []
         self._send_later(replies, self.config.latency_ms / 1000.0)
         self._schedule_timer()
+        self._after_event()
 
     def _send_later(self, frames: List[Frame], delay: float) -> None:
         if not frames:
             return
         self._trace("modem->host", frames)
-        data = b"".join(f.encode() for f in frames)
+        messages = [f.encode() for f in frames]  # one per read() of the port, as cdc-wdm delivers them
         assert self.loop is not None
         port = self.qmi_port  # answers to a port that went away in the meantime are lost
+
+        def deliver() -> None:
+            for message in messages:
+                port.write(message)
         if delay > 0:
-            self.loop.call_later(delay, port.write, data)
+            self.loop.call_later(delay, deliver)
         else:
-            port.write(data)
+            deliver()
 
     def _schedule_timer(self) -> None:
         assert self.loop is not None
@@ -250,6 +269,27 @@ class Simulator:
         self._timer = None
         self._send_later(self.modem.advance(time.monotonic()), 0)
         self._schedule_timer()
+        self._after_event()
+
+    def _after_event(self) -> None:
+        """What follows any change of state: the data path's framing and announcements, the AT
+        port's unsolicited results (a call the AT port started came up or ended, registration)."""
+        if self.data_path is not None:
+            self.data_path.changed()
+        urcs = self.at.unsolicited()
+        if urcs and self.present:
+            self.at_port.write("".join("\r\n%s\r\n" % line for line in urcs).encode())
+
+    def _fit_data_path(self) -> None:
+        """The data path as the current USB mode shows it: wwan0 with raw_ip for QMI, usb0 with the
+        module's LAN (NAT) or the call's address (no NAT) for ECM, RNDIS and NCM."""
+        assert self.data_path is not None and self.layout is not None
+        ethernet = self.config.usbnet in ETHERNET_MODES
+        self.data_path.netdev = netdev_name(self.config)
+        self.data_path.raw_ip_path = None if ethernet else self.layout.raw_ip
+        self.data_path.host_raw_ip = self.config.host_raw_ip
+        self.data_path.router.lan = Lan(ipaddress.ip_network(self.config.lan_subnet)) \
+            if ethernet and self.config.nat else None  # type: ignore[arg-type]
 
     # ----------------------------------------------------------------- the module leaving and returning
 
@@ -272,38 +312,57 @@ class Simulator:
             return
         assert self.loop is not None
         self.modem.reset(time.monotonic())
-        self.qmi_port = PtyPort("qmi", self._on_qmi_data, self._on_qmi_connect)
+        self.qmi_port = PtyPort("qmi", self._on_qmi_data, self._on_qmi_connect, messages=True)
         self.at_port = PtyPort("at", self._on_at_data, self._on_at_connect)
         self.at.echo = True
         self.layout = self._lay_out()
+        self._watch_attributes()
         self.qmi_port.start(self.loop)
         self.at_port.start(self.loop)
-        if self.data_path is not None and self.config.usbnet == "qmi":
-            self.data_path.raw_ip_path = self.layout.raw_ip
+        if self.data_path is not None and self.config.usbnet in ("qmi",) + ETHERNET_MODES:
+            self._fit_data_path()  # a new interface starts where the kernel's does (maybe in a new USB mode)
             self.data_path.attach()
         self.present = True
         self._schedule_timer()
         self._write_description()
         log.info("module back on %s", self.qmi_port.path)
 
-    def _watch_driver_files(self) -> None:
-        """A write to the fake driver's unbind/bind files unbinds/binds the module, like the kernel."""
-        assert self.loop is not None and self.layout is not None
-        for name in ("unbind", "bind"):
-            path = self.layout.driver_dir / name
-            try:
-                mtime = path.stat().st_mtime_ns
-            except OSError:
-                continue
-            previous = self._driver_files.setdefault(name, mtime)
-            if mtime != previous:
-                self._driver_files[name] = mtime
-                log.info("driver %s written", name)
-                if name == "unbind":
-                    self.vanish()
-                else:
-                    self.come_back()
-        self.loop.call_later(REBIND_POLL, self._watch_driver_files)
+    @property
+    def net_interface_name(self) -> str:
+        return "%s:1.%d" % (self.config.usb_path, self.config.net_interface)
+
+    def _watch_attributes(self, drivers: bool = False) -> None:
+        """sysfs semantics for the writable files: raw_ip and pass_through of the interface (anew
+        after each re-enumeration), the driver's bind and unbind (once: drivers stay)."""
+        assert self.attributes is not None and self.layout is not None
+        raw_ip = self.layout.raw_ip
+        if raw_ip.name == "raw_ip" and raw_ip.exists():
+            self.attributes.watch_bool(raw_ip, self._on_raw_ip)
+            self.attributes.watch_bool(raw_ip.with_name("pass_through"), lambda value: None)
+        if drivers:
+            self.attributes.watch_action(self.layout.driver_dir / "unbind", self._on_unbind)
+            self.attributes.watch_action(self.layout.driver_dir / "bind", self._on_bind)
+
+    def _on_raw_ip(self, value: bool) -> None:
+        log.info("host framing (qmi/raw_ip): %s", "raw-IP" if value else "802.3")
+        if self.data_path is not None:
+            self.data_path.host_raw_ip = value
+        self._after_event()
+
+    def _on_unbind(self, name: str) -> None:
+        """Writing the interface's name to the driver's unbind file unbinds it, as in the kernel."""
+        if name != self.net_interface_name:
+            log.warning("unbind %r: no such device bound here (the kernel answers ENODEV)", name)
+            return
+        log.info("driver unbind written")
+        self.vanish()
+
+    def _on_bind(self, name: str) -> None:
+        if name != self.net_interface_name:
+            log.warning("bind %r: no such device (the kernel answers ENODEV)", name)
+            return
+        log.info("driver bind written")
+        self.come_back()
 
     # ----------------------------------------------------------------- control (qcm sim ctl)
 
@@ -319,6 +378,7 @@ class Simulator:
         except (KeyError, ValueError) as exc:
             return {"ok": False, "error": "%s: %s" % (command, exc)}
         self._schedule_timer()
+        self._after_event()
         return {"ok": True, "done": detail or command}
 
     def later(self, seconds: float, action: Callable[[], None]) -> None:
@@ -334,6 +394,7 @@ class Simulator:
             "present": self.present, "muted": self.qmi_port.muted, "client_connected": self.qmi_port.connected,
             "mode": m.mode, "sim": m.sim_state, "pin_retries": m.pin_retries, "puk_retries": m.puk_retries,
             "registration": m.registration, "link_layer": m.link_layer, "clients": m.held_clients(),
+            "host_raw_ip": self.attributes.value(self.layout.raw_ip) if self.attributes and self.layout else None,
             "calls": [{"family": c.family, "cid": c.client[1], "handle": c.handle, "apn": c.apn,
                        "address": str(c.ipv4 or c.ipv6)} for c in m.calls.values()],
             "last_call_end": list(m.last_call_end) if m.last_call_end else None,

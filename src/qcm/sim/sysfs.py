@@ -17,9 +17,9 @@ from .config import SimConfig
 
 __all__ = ["Layout", "lay_out", "interfaces", "netdev_name"]
 
-NET_DRIVERS = {"ecm": "cdc_ether", "mbim": "cdc_mbim", "rndis": "rndis_host"}  # qmi: the configured driver
+NET_DRIVERS = {"ecm": "cdc_ether", "mbim": "cdc_mbim", "rndis": "rndis_host", "ncm": "cdc_ncm"}  # qmi: the configured driver
 NET_CLASSES = {"qmi": ("ff", "ff", "ff"), "mbim": ("02", "0e", "00"), "ecm": ("02", "06", "00"),
-               "rndis": ("e0", "01", "03")}
+               "rndis": ("e0", "01", "03"), "ncm": ("02", "0d", "00")}
 
 
 def interfaces(config: SimConfig) -> List[Tuple[int, Tuple[str, str, str], str, str]]:
@@ -110,6 +110,8 @@ def lay_out(root: Path, config: SimConfig, control_pty: str, tty_ptys: Optional[
             tty_index += 1
             node = interface / tty / "tty" / tty
             _write(node / "dev", "188:%d\n" % number)
+            _link(node / "device", interface / tty)  # the usb-serial port, as the kernel links it
+            _link(node / "subsystem", sysfs / "class" / "tty")
             _link(sysfs / "class" / "tty" / tty, node)
             target = (tty_ptys or {}).get(number)
             if target:
@@ -120,6 +122,9 @@ def lay_out(root: Path, config: SimConfig, control_pty: str, tty_ptys: Optional[
                 misc = interface / "usbmisc" / config.control
                 _write(misc / "dev", "180:0\n")
                 _write(misc / "uevent", "MAJOR=180\nMINOR=0\nDEVNAME=%s\n" % config.control)
+                # libqmi's and libmbim's AUTO mode read the driver through these two links
+                _link(misc / "device", interface)
+                _link(misc / "subsystem", sysfs / "class" / "usbmisc")
                 _link(sysfs / "class" / "usbmisc" / config.control, misc)
             netdev_dir = interface / "net" / netdev
             raw_ip = netdev_dir / "qmi" / "raw_ip"
@@ -128,6 +133,8 @@ def lay_out(root: Path, config: SimConfig, control_pty: str, tty_ptys: Optional[
                 _write(netdev_dir / "qmi" / "pass_through", "N\n")
             _write(netdev_dir / "uevent", "DEVTYPE=%s\nINTERFACE=%s\n" % ("wwan" if kind == "qmi" else "", netdev))
             _write(netdev_dir / "type", "1\n")  # ARPHRD_ETHER until the host switches raw_ip on
+            _link(netdev_dir / "device", interface)
+            _link(netdev_dir / "subsystem", sysfs / "class" / "net")
             _link(sysfs / "class" / "net" / netdev, netdev_dir)
             (sysfs / "module" / driver).mkdir(parents=True, exist_ok=True)
             _write(sysfs / "module" / driver / "version", config.driver_version + "\n")

@@ -1,0 +1,101 @@
+"""Makes the fake sysfs's writable files behave as sysfs attributes (raw_ip, pass_through, bind,
+unbind): each write is the new value whatever the offset, the file then shows what sysfs would
+show, and the simulator hears the value at once (inotify, no polling)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, Optional
+
+from .attributes import bool_content, parse_bool, written_value
+from .inotify import IN_CLOSE_WRITE, IN_IGNORED, IN_MODIFY, Inotify
+
+__all__ = ["AttributeWatch"]
+
+log = logging.getLogger("qcm.sim.sysfs")
+
+
+@dataclass
+class _Attribute:
+    path: Path
+    boolean: bool                     # a Y/N attribute; else write-only (bind, unbind): shows nothing
+    on_value: Callable[[Any], None]   # gets a bool, or the text written
+    shown: bytes                      # what the file holds when nobody is writing
+
+
+class AttributeWatch:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.inotify = Inotify()
+        self._watches: Dict[int, _Attribute] = {}
+        loop.add_reader(self.inotify.fd, self._events)
+
+    def watch_bool(self, path: Path, on_value: Callable[[bool], None]) -> None:
+        self._watch(_Attribute(path, True, on_value, b""))
+
+    def watch_action(self, path: Path, on_value: Callable[[str], None]) -> None:
+        self._watch(_Attribute(path, False, on_value, b""))
+
+    def _watch(self, attribute: _Attribute) -> None:
+        try:
+            attribute.shown = attribute.path.read_bytes()
+            wd = self.inotify.add(str(attribute.path), IN_MODIFY | IN_CLOSE_WRITE)
+        except OSError as exc:
+            log.warning("cannot watch %s: %s", attribute.path, exc)
+            return
+        self._watches[wd] = attribute
+
+    def value(self, path: Path) -> Optional[bool]:
+        """The current value of a boolean attribute being watched."""
+        for attribute in self._watches.values():
+            if attribute.path == path and attribute.boolean:
+                return parse_bool(attribute.shown.decode("ascii", "replace"))
+        return None
+
+    def _events(self) -> None:
+        for wd, mask in self.inotify.read():
+            attribute = self._watches.get(wd)
+            if attribute is None:
+                continue
+            if mask & IN_IGNORED:  # the file went (the module left the bus)
+                del self._watches[wd]
+                continue
+            self._changed(attribute)
+
+    def _changed(self, attribute: _Attribute) -> None:
+        try:
+            content = attribute.path.read_bytes()
+        except OSError:
+            return
+        text = written_value(attribute.shown, content)
+        if text is None:
+            if content != attribute.shown:
+                self._show(attribute)  # emptied without a value: sysfs ignores that
+            return
+        if attribute.boolean:
+            value = parse_bool(text)
+            if value is None:
+                log.warning("%s: %r refused (the kernel answers EINVAL)", attribute.path, text)
+            else:
+                attribute.shown = bool_content(value)
+            self._show(attribute)
+            if value is not None:
+                attribute.on_value(value)
+        else:
+            self._show(attribute)
+            attribute.on_value(text)
+
+    def _show(self, attribute: _Attribute) -> None:
+        try:
+            if attribute.path.read_bytes() != attribute.shown:
+                attribute.path.write_bytes(attribute.shown)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.loop.remove_reader(self.inotify.fd)
+        self.inotify.close()
+        self._watches.clear()
