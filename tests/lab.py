@@ -98,8 +98,9 @@ class Lab:
         addrs = [(a["ifname"], a.get("operstate"), sorted((i["local"], i["prefixlen"]) for i in a.get("addr_info", [])
                                                           if i.get("scope") != "link"))
                  for a in ip("address", "show")]
-        return {"addresses": addrs, "routes4": ip("-4", "route", "show"), "routes6": ip("-6", "route", "show"),
-                "resolv": self.resolv.read_text()}
+        def routes(*args: str) -> Any:  # without the seconds a router advertisement's route has left
+            return [{k: v for k, v in r.items() if k != "expires"} for r in ip(*args, "route", "show")]
+        return {"addresses": addrs, "routes4": routes("-4"), "routes6": routes("-6"), "resolv": self.resolv.read_text()}
 
     def stop(self) -> None:
         for process in self.processes:
