@@ -259,7 +259,7 @@ class FrameParser:
             if len(buf) < _HEADER.size:
                 return NEED_DATA
             _, length, transaction = _HEADER.unpack_from(buf)
-            if length < _MIN_LENGTH[kind]:
+            if length < (_PREFIX + 1 if kind in _FRAGMENTED else _MIN_LENGTH[kind]):
                 return self._skip("%s of %d bytes is shorter than its header" % (TYPE_NAMES[kind], length), 1)
             if length > self.max_message_size:
                 return self._skip("oversize %s (%d bytes)" % (TYPE_NAMES[kind], length), 1)
@@ -289,7 +289,9 @@ class FrameParser:
         if total == 0 or current >= total:
             return "fragment %d of %d is impossible" % (current, total)
         if total == 1:
-            fixed = 44 if kind == INDICATE_STATUS else 48
+            fixed = _MIN_LENGTH[kind]
+            if length < fixed:
+                return "%s of %d bytes is shorter than its header" % (TYPE_NAMES[kind], length)
             if len(buf) < fixed:
                 return NEED_DATA
             size = _U32.unpack_from(buf, fixed - 4)[0]

@@ -76,7 +76,7 @@ def _plain(fmt: Optional[Format], value: Any, show_personal: bool) -> Any:
 
 def _inner_qmi(message: Message) -> Optional[QmuxFrame]:
     """The QMUX frame a QMI-over-MBIM message carries, if it is exactly one."""
-    raw = message.values.get("qmux_message")
+    raw = message.values.get("qmi_msg", message.values.get("qmux"))
     if not isinstance(raw, bytes) or message.definition is None or message.definition.service.nick != "qmi":
         return None
     parser = QmuxParser(max_frame_size=0x10000)
