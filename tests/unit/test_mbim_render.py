@@ -90,6 +90,9 @@ def test_decode_stream_follows_the_agreed_version():
     items = decode_stream(stream)
     assert items[-1].version == 3 and items[-1]["access_string"] == "internet"
     assert any(not hasattr(item, "frame") for item in items)  # the junk, reported
+    cut = decode_stream(stream[:-5])
+    assert cut[-1].reason == "incomplete message at the end" and len(cut[-1].discarded) == len(stream[:-5]) - len(
+        stream[:stream.index(b"junk") + 4])
 
 
 def test_guess_protocol():

@@ -233,6 +233,13 @@ class FrameParser:
     def buffered(self) -> int:
         return len(self._buffer) + (self._partial.raw_size if self._partial else 0)
 
+    def take_buffered(self) -> bytes:
+        """What is left over (a message cut short at the end of a trace), removed from the parser."""
+        left = (bytes(self._partial.payload) if self._partial else b"") + bytes(self._buffer)
+        self._partial = None
+        self._buffer.clear()
+        return left
+
     def feed(self, data: bytes, now: Optional[float] = None) -> None:
         if now is not None:
             self._now = now

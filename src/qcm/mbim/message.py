@@ -217,9 +217,9 @@ def decode_stream(data: bytes, version: int = 1) -> List[Union[Message, FramingE
         agreed = agreed_version(message)
         if agreed is not None:
             version = agreed
-    leftover = parser.buffered
+    leftover = parser.take_buffered()
     if leftover:
-        out.append(FramingError("incomplete message at the end", b"", None, None))
+        out.append(FramingError("incomplete message at the end", leftover))
     return out
 
 
