@@ -99,7 +99,7 @@ def test_fatal_failures_stop():
     s.start(0.0)
     actions = s.handle(sv.ConnectFailed("PIN rejected", Recovery.FATAL, status=4), 0.0)
     assert acts(actions) == [sv.Disconnect(BOTH), sv.Exit(4)]
-    assert notes(actions) == ["connecting -> stopping: PIN rejected"]
+    assert [n for n in actions if isinstance(n, sv.Note)] == [sv.Note("connecting -> stopping: PIN rejected", True)]
     assert s.handle(sv.CallDropped(V4), 1.0) == []
 
 
@@ -180,7 +180,8 @@ def test_address_change_and_stop():
     s.start(0.0)
     connected(s)
     assert s.handle(sv.AddressChanged(V4), 1.0) == [sv.Refresh(V4)]
-    assert acts(s.handle(sv.StopRequested("SIGTERM"), 2.0)) == [sv.Disconnect(BOTH), sv.Exit(0)]
+    assert s.handle(sv.StopRequested("stopped by SIGTERM"), 2.0) == [
+        sv.Note("connected -> stopping: stopped by SIGTERM"), sv.Disconnect(BOTH), sv.Exit(0)]
     assert s.state == State.STOPPING
 
 

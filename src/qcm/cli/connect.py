@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
                              probe_interval=args.probe_interval, probe_failures=args.probe_failures,
                              metrics_file=args.metrics_file, rebind_first=args.rebind)
     if args.verbose:
-        logging.getLogger("qcm.qmi.trace").setLevel(logging.DEBUG)
+        logging.getLogger("qcm.io.qmi_port.trace").setLevel(logging.DEBUG)
         logging.getLogger().setLevel(logging.DEBUG)
     manager = Manager(options, TextReporter(show_personal=args.show_personal), Notifier.from_environment())
     return asyncio.run(manager.run())

@@ -11,10 +11,14 @@ import argparse
 import importlib
 import logging
 import sys
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from .. import __version__
 from ..errors import EXIT_BUG, EXIT_INTERRUPTED, QcmError
+from ..log import journal_stream, priority_prefix, setup_output
+from ..printable import printable
+
+PROGRESS_COMMANDS = ("connect", "disconnect", "sim")
 
 # (name, module, one-line help)
 COMMANDS = [
@@ -49,31 +53,42 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not getattr(args, "module", None):
         parser.print_help()
         return 2
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
-                        format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+    # Commands that report progress log on stdout, between their progress lines; commands whose
+    # stdout is data (JSON, decoded frames, AT answers) log on stderr.
+    setup_output(sys.stdout if args.command in PROGRESS_COMMANDS else sys.stderr, args.debug)
     return run_guarded(lambda: args.module.run(args), args.debug)
 
 
-def run_guarded(job, debug: bool = False, prog: str = "qcm") -> int:
-    """Run ``job``; turn known errors into one line and an exit status."""
+def run_guarded(job: Callable[[], Optional[int]], debug: bool = False, prog: str = "qcm") -> int:
+    """Run ``job``; turn known errors into one line (and a hint) on stderr and an exit status."""
     try:
         return int(job() or 0)
     except QcmError as exc:
-        print("%s: %s" % (prog, exc), file=sys.stderr)
+        say(prog, str(exc), logging.ERROR)
         if exc.hint:
-            print("%s: hint: %s" % (prog, exc.hint), file=sys.stderr)
+            say(prog, "hint: %s" % exc.hint, logging.ERROR)
         if debug:
             raise
         return exc.exit_status
     except KeyboardInterrupt:
-        print("%s: interrupted" % prog, file=sys.stderr)
+        say(prog, "interrupted", logging.WARNING)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return 0
     except Exception as exc:  # a bug: say so in one line, details with --debug
         if debug:
             raise
-        print("%s: internal error: %s: %s (run with --debug for details, and please report it)"
-              % (prog, type(exc).__name__, exc), file=sys.stderr)
+        say(prog, "internal error: %s: %s (run with --debug for details, and please report it)"
+            % (type(exc).__name__, exc), logging.CRITICAL)
         return EXIT_BUG
+
+
+def say(prog: str, text: str, level: int) -> None:
+    """The command's last word: ``qcm: text`` on stderr (with its priority under systemd)."""
+    prefix = priority_prefix(level) if journal_stream(sys.stderr) else ""
+    try:
+        sys.stderr.write("%s%s: %s\n" % (prefix, prog, printable(text)))
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass  # nowhere left to say it
 

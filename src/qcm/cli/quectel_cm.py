@@ -264,7 +264,7 @@ def _connect(options: CompatOptions, log: QuectelLog) -> int:
     connect = ConnectOptions(plan=plan, interface=options.interface, first_found=True,  # type: ignore[arg-type]
                              rebind_first=options.rebind, **environment_roots())
     if options.verbose:
-        logging.getLogger("qcm.qmi.trace").setLevel(logging.DEBUG)
+        logging.getLogger("qcm.io.qmi_port.trace").setLevel(logging.DEBUG)
     return asyncio.run(Manager(connect, log).run())
 
 

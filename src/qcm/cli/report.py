@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-import time
-from typing import Callable, Optional, TextIO
+import logging
+from typing import Optional
 
 from ..connect import events as ev
+from ..log import REPORT
 
 __all__ = ["TextReporter", "describe_event"]
 
@@ -68,22 +68,19 @@ def describe_event(event: ev.Event, show_personal: bool = False) -> Optional[str
     if isinstance(event, ev.Disconnected):
         return "disconnected%s" % (": " + ", ".join(event.details) if event.details else "")
     if isinstance(event, ev.Notice):
-        return ("warning: " if event.warning else "") + event.text
+        return event.text
     return None
 
 
 class TextReporter:
-    def __init__(self, stream: TextIO = sys.stdout, show_personal: bool = False,
-                 clock: Callable[[], float] = time.time) -> None:
-        self.stream = stream
+    """Events as lines, through the one output path (``qcm.log``): warnings at warning level."""
+
+    def __init__(self, show_personal: bool = False) -> None:
         self.show_personal = show_personal
-        self.clock = clock
+        self.log = logging.getLogger(REPORT)
 
     def __call__(self, event: ev.Event) -> None:
         line = describe_event(event, self.show_personal)
-        if line is None:
-            return
-        now = self.clock()
-        stamp = time.strftime("%H:%M:%S", time.localtime(now)) + ".%03d" % int((now % 1) * 1000)
-        self.stream.write("%s %s\n" % (stamp, line))
-        self.stream.flush()
+        if line is not None:
+            warning = isinstance(event, ev.Notice) and event.warning
+            self.log.log(logging.WARNING if warning else logging.INFO, line)

@@ -265,7 +265,11 @@ class Supervisor:
         actions: List[Action] = getattr(self, handler)(event, now)
         assert self.state in targets, "%s: %s -> %s is not in the table" % (handler, before, self.state)
         if self.state != before:
-            actions.insert(0, Note("%s -> %s: %s" % (before, self.state, self._cause(event, now))))
+            # Going down, backing off or stopping on an error is worth a warning (journalctl -p warning).
+            failed = self.state in (State.BACKING_OFF, State.WAITING_FOR_MODEM) \
+                or (before, self.state) == (State.CONNECTED, State.CONNECTING) \
+                or any(isinstance(a, Exit) and a.status != 0 for a in actions)
+            actions.insert(0, Note("%s -> %s: %s" % (before, self.state, self._cause(event, now)), failed))
         return actions
 
     def timer(self) -> Optional[float]:

@@ -20,7 +20,7 @@ from ..errors import ModemError, PermissionProblem
 
 __all__ = ["AtPort", "AtError", "AtTimeout"]
 
-log = logging.getLogger("qcm.at")
+log = logging.getLogger(__name__)
 
 
 class AtError(ModemError):

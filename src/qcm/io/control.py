@@ -20,7 +20,7 @@ from .files import ensure_private_dir
 
 __all__ = ["ControlServer", "ask", "socket_path", "NotRunning"]
 
-log = logging.getLogger("qcm.control")
+log = logging.getLogger(__name__)
 
 Handler = Callable[[Dict[str, Any]], Awaitable[Dict[str, Any]]]
 
