@@ -10,7 +10,6 @@ the kernel's extended-ack text.
 from __future__ import annotations
 
 import ipaddress
-import socket
 import struct
 from dataclasses import dataclass, field
 from typing import Dict, Iterator, Optional, Union
@@ -24,6 +23,8 @@ __all__ = [
     "IFF_UP", "IFA_F_NODAD", "IFA_F_TENTATIVE", "RTNH_F_ONLINK", "RT_TABLE_MAIN",
 ]
 
+# Address families, as Linux numbers them (the socket module belongs to the I/O layer).
+AF_UNSPEC, AF_INET, AF_INET6 = 0, 2, 10
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 RTM_NEWLINK, RTM_GETLINK = 16, 18
 RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
@@ -130,14 +131,14 @@ def _message(kind: int, flags: int, seq: int, body: bytes) -> bytes:
 def link_request(seq: int, index: int, up: Optional[bool] = None, mtu: Optional[int] = None) -> bytes:
     flags = IFF_UP if up else 0
     change = IFF_UP if up is not None else 0
-    body = _IFINFO.pack(socket.AF_UNSPEC, 0, index, flags, change)
+    body = _IFINFO.pack(AF_UNSPEC, 0, index, flags, change)
     if mtu is not None:
         body += _nla(IFLA_MTU, struct.pack("=I", mtu))
     return _message(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, seq, body)
 
 
 def addr_request(seq: int, kind: int, index: int, address: IPAddress, prefixlen: int, flags: int = 0) -> bytes:
-    family = socket.AF_INET if address.version == 4 else socket.AF_INET6
+    family = AF_INET if address.version == 4 else AF_INET6
     body = _IFADDR.pack(family, prefixlen, flags & 0xFF, RT_SCOPE_UNIVERSE, index)
     body += _nla(IFA_LOCAL, address.packed) + _nla(IFA_ADDRESS, address.packed)
     if flags > 0xFF or flags & IFA_F_NODAD:
@@ -163,7 +164,7 @@ def route_request(seq: int, kind: int, route: Route, replace: bool = False) -> b
     return _message(kind, nl_flags, seq, body)
 
 
-def dump_request(seq: int, kind: int, family: int = socket.AF_UNSPEC) -> bytes:
+def dump_request(seq: int, kind: int, family: int = AF_UNSPEC) -> bytes:
     if kind == RTM_GETLINK:
         body = _IFINFO.pack(family, 0, 0, 0, 0)
     elif kind == RTM_GETADDR:
@@ -216,7 +217,7 @@ def _attributes(data: bytes, pos: int) -> Dict[int, bytes]:
 def _address(family: int, raw: Optional[bytes]) -> Optional[IPAddress]:
     if raw is None:
         return None
-    return ipaddress.IPv4Address(raw) if family == socket.AF_INET else ipaddress.IPv6Address(raw)
+    return ipaddress.IPv4Address(raw) if family == AF_INET else ipaddress.IPv6Address(raw)
 
 
 def parse_link(message: Message) -> Link:
