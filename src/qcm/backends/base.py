@@ -100,7 +100,7 @@ class BackendContext:
     pin_guard: Any = None               # qcm.connect.pin_guard.PinGuard (None: remembered by this process only)
     request_timeout: float = 10.0
     show_personal: bool = False
-    transport: Any = None               # a ready transport (tests: memory); None: open the module's control port
+    transport: Any = None               # Modem -> Transport (tests: memory); None: the module's control port
 
 
 class Backend:

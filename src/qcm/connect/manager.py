@@ -30,10 +30,11 @@ STOP_TIMEOUT = 15.0        # the whole teardown on SIGTERM, even with a modem th
 
 
 class Manager(Hooks):
-    def __init__(self, options: ConnectOptions, report: ev.Reporter, notifier: Optional[Notifier] = None) -> None:
+    def __init__(self, options: ConnectOptions, report: ev.Reporter, notifier: Optional[Notifier] = None,
+                 **service_args: Any) -> None:
         self.options = options
         self.notifier = notifier or Notifier()
-        self.service = ConnectionService(options, report, self)
+        self.service = ConnectionService(options, report, self, **service_args)
         self.control: Optional[ControlServer] = None
         self._stopped_by: Optional[int] = None
         self._watchdog: Optional["asyncio.Task[Any]"] = None

@@ -37,4 +37,4 @@ class ConnectOptions:
     probe_failures: int = 3
     metrics_file: Optional[Path] = None
     rebind_first: bool = False          # quectel-CM -r: re-bind the driver before the first attempt
-    transport: Any = None               # tests: a ready transport (memory) instead of the module's port
+    transport: Any = None               # tests: Modem -> Transport (memory) instead of the module's port

@@ -17,7 +17,8 @@ import asyncio
 import logging
 import os
 import time
-from typing import Any, Dict, List, Optional
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Type
 
 from ..backends import backend_for
 from ..backends.base import Backend, BackendContext, Bearer, BearerId
@@ -30,7 +31,7 @@ from ..model import ModemIdentity
 from . import events as ev
 from . import supervisor as sv
 from .finder import Finder
-from .host import Host
+from .host import Host, HostOptions
 from .options import ConnectOptions
 from .pin_guard import PinGuard
 from .state import SavedBearer, SavedConnection, state_path
@@ -60,10 +61,14 @@ class Hooks:
 
 
 class ConnectionService:
-    def __init__(self, options: ConnectOptions, report: ev.Reporter, hooks: Optional[Hooks] = None) -> None:
+    def __init__(self, options: ConnectOptions, report: ev.Reporter, hooks: Optional[Hooks] = None, *,
+                 choose_backend: Callable[[Modem], Type[Backend]] = backend_for,
+                 make_host: Callable[[str, Optional[Path], HostOptions], Host] = Host) -> None:
         self.options = options
         self._reporter = report
         self.hooks = hooks or Hooks()
+        self.choose_backend = choose_backend    # tests: a backend without a modem behind it
+        self.make_host = make_host              # tests: a host that needs no root
         self.finder = Finder(options, lambda text, warning: self.report(ev.Notice(text, warning)))
         self.modem: Optional[Modem] = None
         self.backend: Optional[Backend] = None
@@ -246,12 +251,12 @@ class ConnectionService:
         modem = self.modem
         assert modem is not None and modem.netdev
         if self.host is None or self.host.netdev != modem.netdev:
-            self.host = Host(modem.netdev, modem.raw_ip_path, self.options.host)
+            self.host = self.make_host(modem.netdev, modem.raw_ip_path, self.options.host)
         else:
             self.host.raw_ip_path = modem.raw_ip_path
         context = BackendContext(self.options.plan, self.report, self.events.put_nowait, self.host, self.pin_guard,
                                  self.options.request_timeout, self.options.show_personal, self.options.transport)
-        backend = backend_for(modem)(modem, context)
+        backend = self.choose_backend(modem)(modem, context)
         self.prepared = False
         try:
             await backend.open()
@@ -368,7 +373,7 @@ class ConnectionService:
     def _found(self) -> None:
         modem = self.modem
         assert modem is not None
-        backend_for(modem)  # refuses a mode no backend speaks, with what to do instead
+        self.choose_backend(modem)  # refuses a mode no backend speaks, with what to do instead
         if not modem.control or not modem.netdev:
             raise NoModemError("%s has no %s" % (modem.usb_path, "control port" if not modem.control else
                                                   "network interface"))

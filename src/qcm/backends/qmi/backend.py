@@ -45,7 +45,8 @@ class QmiBackend(Backend):
         await self.close()
         context = self.context
         assert self.modem.control is not None
-        port = await QmiPort(context.transport or self.modem.control, show_personal=context.show_personal).open()
+        where = context.transport(self.modem) if context.transport else self.modem.control
+        port = await QmiPort(where, show_personal=context.show_personal).open()
         self.port = port
         port.on_lost(lambda reason: self._lost(port, reason))
         port.on_indication(self._on_indication)
