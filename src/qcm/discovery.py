@@ -181,9 +181,10 @@ def _scan_device(sysfs: Path, dev: Path, device: Path, name: str) -> Optional[Mo
     model, at_interface = KNOWN_MODULES.get((vendor, product_id), ("", 2))
     at_port = next((p.path for p in ports if p.role == "tty" and p.interface == at_interface), None)
     ports = [Port(p.path, p.interface, "at") if p.path == at_port else p for p in ports]
-    number, driver, netdev, raw_ip = None, "", None, None
+    net_number: Optional[int] = None
+    driver, netdev, raw_ip = "", None, None
     if net_function is not None:
-        number, driver, interface = net_function
+        net_number, driver, interface = net_function
         nets = _children(interface / "net")
         netdev = nets[0] if nets else None
         if netdev is not None and (interface / "net" / netdev / "qmi" / "raw_ip").exists():
@@ -194,7 +195,7 @@ def _scan_device(sysfs: Path, dev: Path, device: Path, name: str) -> Optional[Mo
         usb_path=name, vendor_id=vendor, product_id=product_id,
         manufacturer=_read(device / "manufacturer"), product=_read(device / "product"),
         model=model or _read(device / "product") or "unknown", mode=mode, driver=driver,
-        driver_version=_module_version(sysfs, driver), interface=number, control=control, netdev=netdev,
+        driver_version=_module_version(sysfs, driver), interface=net_number, control=control, netdev=netdev,
         raw_ip=raw_ip, at_port=at_port, ports=tuple(ports), at_interface=at_interface, unbound=tuple(sorted(unbound)),
         sysfs_path=str(device),
         busnum=int(_read(device / "busnum", "0") or 0), devnum=int(_read(device / "devnum", "0") or 0),

@@ -70,7 +70,8 @@ class DialPlan:
 
     @property
     def pdp_type(self) -> str:
-        return {(4,): "ipv4", (6,): "ipv6"}.get(tuple(sorted(self.families)), "ipv4-or-ipv6")
+        single: Dict[Tuple[int, ...], str] = {(4,): "ipv4", (6,): "ipv6"}
+        return single.get(tuple(sorted(self.families)), "ipv4-or-ipv6")
 
     @property
     def bearers(self) -> Tuple[BearerId, ...]:

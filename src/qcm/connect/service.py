@@ -18,7 +18,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Type
+from typing import Any, Callable, Dict, List, Optional, Type, cast
 
 from ..backends import backend_for
 from ..backends.base import Backend, BackendContext, Bearer, BearerId
@@ -155,11 +155,11 @@ class ConnectionService:
                     self.hooks.status(action.text)
             elif isinstance(action, sv.Disconnect):
                 if not exiting:  # else the teardown that follows takes everything down
-                    self._spawn("disconnect-%s" % sorted(action.bearers), self._disconnect(action))
+                    self._spawn("disconnect-%s" % sorted(_ids(action.bearers)), self._disconnect(action))
             elif isinstance(action, sv.Connect):
                 self._spawn("connect", self._connect_task(action))
             elif isinstance(action, sv.Refresh):
-                self._spawn("refresh-%s" % action.bearer, self._refresh(action.bearer))
+                self._spawn("refresh-%s" % action.bearer, self._refresh(cast(BearerId, action.bearer)))
             elif isinstance(action, sv.Exit):
                 if action.status == 0:
                     self.report(ev.Disconnecting("stop requested"))
@@ -174,8 +174,9 @@ class ConnectionService:
         task.add_done_callback(self._task_done)
 
     def _task_done(self, task: "asyncio.Task[Any]") -> None:
-        if not task.cancelled() and task.exception() is not None:
-            self._bug(task.exception(), "a background task")
+        failure = None if task.cancelled() else task.exception()
+        if failure is not None:
+            self._bug(failure, "a background task")
 
     def _bug(self, exc: BaseException, where: str) -> None:
         """A bug in qcm: its traceback once per kind, then one line; the connection carries on."""
@@ -188,7 +189,7 @@ class ConnectionService:
 
     async def _connect_task(self, action: sv.Connect) -> None:
         try:
-            await self._bring_up(action.bearers, action.rung)
+            await self._bring_up(_ids(action.bearers), action.rung)
         except asyncio.CancelledError:
             raise
         except QcmError as exc:
@@ -226,6 +227,7 @@ class ConnectionService:
             self.prepared = True
         await backend.wait_registered()
         netdev = self.modem.netdev
+        assert netdev is not None
         started = await asyncio.gather(*(backend.start(b, netdev) for b in sorted(wanted)), return_exceptions=True)
         for result in started:
             if isinstance(result, Bearer):
@@ -497,6 +499,11 @@ class ConnectionService:
             self.lock.release()
         if self.connected_at is not None and not self._keep_bearers:
             self.report(ev.Disconnected(details))
+
+
+def _ids(keys: "frozenset[Any]") -> "frozenset[BearerId]":
+    """The supervisor's opaque keys are this service's bearer ids."""
+    return cast("frozenset[BearerId]", keys)
 
 
 def _registration_json(registration: Any) -> Optional[Dict[str, Any]]:

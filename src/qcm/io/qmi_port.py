@@ -9,6 +9,7 @@ unplugged) every waiter fails with ``PortGone`` and ``on_lost`` is called.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Union
@@ -101,7 +102,7 @@ class QmiPort:
             raise UsageError("%s cannot carry these values: %s" % (definition, exc)) from None
         future: "asyncio.Future[Message]" = self.loop.create_future()
         self._waiters[id(pending)] = future
-        future.add_done_callback(lambda f, p=pending: self._forget(p, f))
+        future.add_done_callback(functools.partial(self._forget, pending))
         self._flush()
         self._arm_timer()
         return future

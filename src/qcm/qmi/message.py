@@ -203,10 +203,10 @@ def decode(frame: Frame, cat: Optional[Catalogue] = None) -> Message:
             values[tlv.key] = value
     elif frame.kind == RESPONSE:
         # Even for a message we do not know, the Result TLV is the same everywhere.
-        raw = frame.tlv(RESULT_TLV)
-        if raw is not None:
+        result = frame.tlv(RESULT_TLV)
+        if result is not None:
             try:
-                values["result"] = cat.result.format.decode(raw, 0, len(raw))[0]
+                values["result"] = cat.result.format.decode(result, 0, len(result))[0]
             except DecodeError as exc:
                 problems.append("TLV 0x02 Result: %s" % exc)
     return Message(frame, definition, values, tuple(problems))
