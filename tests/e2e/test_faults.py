@@ -214,3 +214,19 @@ def test_systemd_notify_and_metrics(lab, tmp_path):
             process.kill()
         listener.close()
         os.unlink(sock_path)
+
+
+def test_dns_that_cannot_be_written_warns_once_and_never_costs_the_link(lab, tmp_path):
+    lab = lab()
+    argv = ["connect", "--resolv-conf", str(tmp_path / "no-such-dir" / "resolv.conf"), "--dns", "file",
+            "-4", "-s", "internet", "--poll-interval", "1"]
+    process = lab.background(lab.qcm_argv(*argv))
+    lab.wait_connected(process)
+    time.sleep(2.5)
+    status = ask(lab.run_dir / "wwan0.sock", {"command": "status"}, timeout=10)["status"]
+    assert status["state"] == "connected" and status["reconnects"] == 0, status
+    assert lab.ping(V4)
+    output = lab.output(process)
+    assert output.count("the DNS servers could not be installed") == 1, output
+    process.terminate()
+    assert process.wait(20) == 0

@@ -80,3 +80,36 @@ def test_a_resolv_conf_link_another_user_planted_is_not_written_through(tmp_path
     with pytest.raises(PermissionProblem, match="refusing"):
         apply_dns("wwan0", ["198.51.100.53"], "file", planted)
     assert victim.read_text() == "root:x:0:0\n"
+
+
+def fake_program(tmp_path, name):
+    log = tmp_path / (name + ".log")
+    program = tmp_path / name
+    program.write_text("#!/bin/sh\necho \"$@\" >> %s\n" % log)
+    program.chmod(0o755)
+    return str(program), log
+
+
+def test_systemd_resolved_gets_the_servers_on_the_link_and_its_stub_is_left_alone(tmp_path):
+    stub = tmp_path / "resolv.conf"
+    text = ("# This is /run/systemd/resolve/stub-resolv.conf managed by man:systemd-resolved(8).\n"
+            "nameserver 127.0.0.53\n")
+    stub.write_text(text)
+    resolvectl, log = fake_program(tmp_path, "resolvectl")
+    resolvconf, _ = fake_program(tmp_path, "resolvconf")  # resolved's shim, which must not be used
+    change = apply_dns("wwan0", ["198.51.100.53", "2001:db8:100::53"], "auto", stub, resolvconf=resolvconf,
+                       resolvectl=resolvectl)
+    assert change.method == "resolved" and stub.read_text() == text
+    undo_dns(change, "wwan0", resolvectl=resolvectl)
+    assert log.read_text() == ("dns wwan0 198.51.100.53 2001:db8:100::53\ndefault-route wwan0 yes\n"
+                               "revert wwan0\n")
+
+
+def test_a_dns_failure_costs_a_warning_not_the_link(tmp_path):
+    from qcm.connect.host import Host, HostOptions
+    host = Host("wwan0", None, HostOptions(dns="file", resolv_conf=tmp_path / "missing" / "resolv.conf"))
+    host._sync_dns(["198.51.100.53"])  # the directory does not exist: nothing can be written
+    assert host.dns_problem and host.applied.dns is None
+    (tmp_path / "missing").mkdir()
+    host._sync_dns(["198.51.100.53"])  # the next change tries again, and succeeds
+    assert not host.dns_problem and host.applied.dns is not None

@@ -49,8 +49,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     routes.add_argument("--take-default", action="store_true",
                         help="make our default routes preferred over existing ones")
     routes.add_argument("--no-default-route", action="store_true", help="add no default route")
-    routes.add_argument("--dns", choices=["auto", "resolvconf", "file", "none"], default="auto",
-                        help="how to install DNS servers (auto: resolvconf if installed, else the file)")
+    routes.add_argument("--dns", choices=["auto", "resolved", "resolvconf", "file", "none"], default="auto",
+                        help="how to install DNS servers (auto: systemd-resolved when it manages resolv.conf, "
+                        "else resolvconf if installed, else the file)")
     routes.add_argument("--resolv-conf", type=Path, default=Path("/etc/resolv.conf"),
                         help="resolv.conf to edit (default /etc/resolv.conf)")
     parser.add_argument("--once", action="store_true",

@@ -1,4 +1,9 @@
-"""DNS servers of a call: through resolvconf when it is installed, else a careful resolv.conf edit.
+"""DNS servers of a call: through systemd-resolved when it manages resolv.conf, else resolvconf when
+it is installed, else a careful resolv.conf edit.
+
+With resolved (its stub file is /etc/resolv.conf), the servers go on the link with ``resolvectl dns``
+and come off with ``resolvectl revert``: replacing the stub file would take name resolution away
+from resolved, and resolvconf there is resolved's shim, which only knows real interface names.
 
 The file edit adds our ``nameserver`` lines, tagged with the interface, above the others;
 it writes a temporary file and renames it over the original (falling back to rewriting in
@@ -29,8 +34,8 @@ TAG = "# qcm %s"
 
 @dataclass(frozen=True)
 class DnsChange:
-    method: str                 # "resolvconf" or "file"
-    target: str                 # resolvconf record name, or the file path
+    method: str                 # "resolved", "resolvconf" or "file"
+    target: str                 # the link (resolved), the resolvconf record name, or the file path
     servers: Sequence[str]
     created: bool = False       # we created the file
 
@@ -42,22 +47,29 @@ class DnsChange:
     @classmethod
     def from_json(cls, data: Dict[str, object]) -> "DnsChange":
         method, servers = data["method"], data["servers"]
-        if method not in ("resolvconf", "file") or not isinstance(servers, list):
+        if method not in ("resolved", "resolvconf", "file") or not isinstance(servers, list):
             raise ValueError("not a DNS change: %r" % (data,))
         return cls(str(method), str(data["target"]), tuple(str(ipaddress.ip_address(s)) for s in servers),
                    bool(data.get("created", False)))
 
 
 def apply_dns(netdev: str, servers: Sequence[str], mode: str = "auto", path: Path = Path("/etc/resolv.conf"),
-              resolvconf: Optional[str] = None) -> Optional[DnsChange]:
+              resolvconf: Optional[str] = None, resolvectl: Optional[str] = None) -> Optional[DnsChange]:
     if not servers or mode == "none":
         return None
+    resolvectl = resolvectl or shutil.which("resolvectl")
+    if mode == "resolved" or (mode == "auto" and resolvectl and managed_by_resolved(path)):
+        if not resolvectl:
+            raise NetConfigError("--dns resolved: the resolvectl program is not installed")
+        _run([resolvectl, "dns", netdev, *servers], "")
+        _run([resolvectl, "default-route", netdev, "yes"], "")
+        return DnsChange("resolved", netdev, tuple(servers))
     resolvconf = resolvconf or shutil.which("resolvconf")
     if mode == "resolvconf" or (mode == "auto" and resolvconf):
         if not resolvconf:
             raise NetConfigError("--dns resolvconf: the resolvconf program is not installed")
         record = "%s.qcm" % netdev
-        _resolvconf([resolvconf, "-a", record], "".join("nameserver %s\n" % s for s in servers))
+        _run([resolvconf, "-a", record], "".join("nameserver %s\n" % s for s in servers))
         return DnsChange("resolvconf", record, tuple(servers))
     target = resolve_trusted(path)  # a link is followed only where no other user could have placed it
     existed = target.exists()
@@ -68,13 +80,17 @@ def apply_dns(netdev: str, servers: Sequence[str], mode: str = "auto", path: Pat
     return DnsChange("file", str(target), tuple(servers), created=not existed)
 
 
-def undo_dns(change: Optional[DnsChange], netdev: str, resolvconf: Optional[str] = None) -> None:
+def undo_dns(change: Optional[DnsChange], netdev: str, resolvconf: Optional[str] = None,
+             resolvectl: Optional[str] = None) -> None:
     if change is None:
         return
-    if change.method == "resolvconf":
-        program = resolvconf or shutil.which("resolvconf")
+    if change.method in ("resolved", "resolvconf"):
+        if change.method == "resolved":
+            program, argv = resolvectl or shutil.which("resolvectl"), ["revert", change.target]
+        else:
+            program, argv = resolvconf or shutil.which("resolvconf"), ["-d", change.target]
         if program:
-            _resolvconf([program, "-d", change.target], "")
+            _run([program, *argv], "")
         return
     target = resolve_trusted(Path(change.target))
     if not target.exists():
@@ -87,7 +103,17 @@ def undo_dns(change: Optional[DnsChange], netdev: str, resolvconf: Optional[str]
         _write(target, kept)
 
 
-def _resolvconf(argv: List[str], text: str) -> None:
+def managed_by_resolved(path: Path) -> bool:
+    """Whether resolv.conf is systemd-resolved's (its stub or its list, which say so in their header)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            head = handle.read(1024)
+    except OSError:
+        return False
+    return "systemd-resolved" in head
+
+
+def _run(argv: List[str], text: str) -> None:
     try:
         result = subprocess.run(argv, input=text, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired) as exc:

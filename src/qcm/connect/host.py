@@ -36,7 +36,7 @@ class HostOptions:
     metric: Optional[int] = None        # explicit metric for our default routes
     take_default: bool = False          # prefer our default route over existing ones
     default_route: bool = True
-    dns: str = "auto"                   # auto | resolvconf | file | none
+    dns: str = "auto"                   # auto | resolved | resolvconf | file | none
     resolv_conf: Path = Path("/etc/resolv.conf")
 
 
@@ -70,6 +70,8 @@ class Applied:
     def describe_dns(self) -> str:
         if self.dns is None:
             return "unchanged"
+        if self.dns.method == "resolved":
+            return "%s via systemd-resolved on %s" % (", ".join(self.dns.servers), self.dns.target)
         return "%s via %s" % (", ".join(self.dns.servers),
                               self.dns.method if self.dns.method == "resolvconf" else self.dns.target)
 
@@ -100,6 +102,7 @@ class Host(HostSide):
         self.raw_ip_path = raw_ip_path
         self.options = options
         self.applied = applied or Applied(netdev)
+        self.dns_problem = ""       # why the DNS servers could not be installed, if they could not
 
     # ---------------------------------------------------------------- framing
 
@@ -170,13 +173,23 @@ class Host(HostSide):
                             self._add_route(nl, link.index, bearer)
         except NetlinkError as exc:
             raise NetConfigError("configuring %s failed: %s" % (self.netdev, exc.text or exc.strerror)) from None
-        servers = [str(s) for b in sorted(bearers, key=lambda b: b.family) for s in b.settings.dns]
+        self._sync_dns([str(s) for b in sorted(bearers, key=lambda b: b.family) for s in b.settings.dns])
+        return applied
+
+    def _sync_dns(self, servers: List[str]) -> None:
+        """DNS is worth a warning, not the link: a host whose DNS cannot be written (read-only file,
+        refused link) still gets a working connection, and names resolve as they did before."""
+        applied = self.applied
         current = list(applied.dns.servers) if applied.dns else []
-        if servers != current:
+        if servers == current and not self.dns_problem:
+            return
+        try:
             undo_dns(applied.dns, self.netdev)
             applied.dns = None
             applied.dns = apply_dns(self.netdev, servers, self.options.dns, self.options.resolv_conf)
-        return applied
+            self.dns_problem = ""
+        except (NetConfigError, PermissionProblem) as exc:
+            self.dns_problem = str(exc)
 
     @staticmethod
     def _route_wanted(entry: Dict[str, Any], bearers: Sequence[Bearer]) -> bool:

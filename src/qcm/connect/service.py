@@ -242,10 +242,16 @@ class ConnectionService:
         self._sync_host()
 
     def _sync_host(self) -> None:
-        assert self.host is not None
-        applied = self.host.sync(list(self.bearers.values()))
-        self.report(ev.HostConfigured(self.host.netdev, tuple(b.settings for b in self.bearers.values()),
-                                      tuple(applied.describe_routes()), applied.describe_dns()))
+        host = self.host
+        assert host is not None
+        applied = host.sync(list(self.bearers.values()))
+        dns = applied.describe_dns()
+        if host.dns_problem:
+            dns = "not installed"
+            self.report(ev.Notice("the DNS servers could not be installed (%s); the connection is up, and names "
+                                  "resolve as they did before" % host.dns_problem, True))
+        self.report(ev.HostConfigured(host.netdev, tuple(b.settings for b in self.bearers.values()),
+                                      tuple(applied.describe_routes()), dns))
 
     async def _open_backend(self) -> Backend:
         """(Re)open the control channel with fresh state: after a reset, or when it stopped answering."""
