@@ -12,7 +12,6 @@ The decisions are pure (``PinMarks``); ``PinGuard`` only loads and saves them.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -32,8 +31,14 @@ class PinRefused(SimError):
     """qcm will not send this PIN: the SIM rejected it before."""
 
 
+def _sha256(text: str) -> str:
+    # Imported here: hashlib maps OpenSSL in (4 MB), and only a SIM with a PIN needs it.
+    import hashlib
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _digest(sim: str, pin: str) -> str:
-    return hashlib.sha256(("qcm-pin:%s:%s" % (sim, pin)).encode()).hexdigest()
+    return _sha256("qcm-pin:%s:%s" % (sim, pin))
 
 
 @dataclass
@@ -91,7 +96,7 @@ class PinGuard:
 
     def _path(self, sim: str) -> Path:
         assert self.directory is not None
-        return self.directory / (hashlib.sha256(sim.encode()).hexdigest()[:24] + ".json")
+        return self.directory / (_sha256(sim)[:24] + ".json")
 
     def load(self, sim: str) -> PinMarks:
         marks = self._memory.get(sim)
