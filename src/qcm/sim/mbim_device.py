@@ -120,6 +120,11 @@ class MbimDevice:
                 out += self.handle(event, now)
         return self._encode(out)
 
+    def host_changed(self) -> None:
+        """Another program opened the port: half a message the last one left is not its. The MBIM
+        function itself stays open (cdc-wdm does not tell the device), so sessions survive."""
+        self._parser = FrameParser()
+
     def advance(self, now: float) -> List[bytes]:
         """Timed changes (registration arriving, fragments stopping) and anything changed behind
         the device's back (a fault, the AT port), as notifications."""
