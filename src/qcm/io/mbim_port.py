@@ -164,9 +164,14 @@ class MbimPort:
         """MBIM OPEN (after the proxy's CONFIGURATION when there is one), resent every second
         until ``timeout`` as libmbim does: a modem still waking up drops the first ones."""
         if isinstance(self.transport, ProxyTransport):
-            response = await self.request("proxy-control", "configuration", "set", {
-                "device_path": self.transport.device, "timeout": PROXY_TIMEOUT}, timeout=PROXY_TIMEOUT + 5,
-                check=False)
+            try:
+                response = await self.request("proxy-control", "configuration", "set", {
+                    "device_path": self.transport.device, "timeout": PROXY_TIMEOUT}, timeout=PROXY_TIMEOUT + 5,
+                    check=False)
+            except PortGone:
+                raise ModemError("mbim-proxy closed the connection instead of opening %s" % self.transport.device,
+                                 "it accepts root (and its build's mbim user) from its own PID namespace or an "
+                                 "outer one only, and the device must exist; see its log, or use --no-proxy") from None
             if not response.ok:
                 raise ModemError("mbim-proxy refused to open %s: %s" % (
                     self.transport.device, response.status.name if response.status is not None else "no answer"),

@@ -77,7 +77,9 @@ class MbimBackend(Backend):
         self.dial = MbimDial(port, context, self.modem)
 
     def _lost(self, port: MbimPort, reason: str) -> None:
-        if port is self.port:
+        # Only an opened channel can be lost: a port that closes while opening (mbim-proxy refusing
+        # us, a module going away) fails open() instead, and the supervisor backs off.
+        if port is self.port and self.dial is not None:
             self.context.emit(sv.ModemLost("the control port %s" % reason))
 
     async def close(self) -> None:
@@ -156,8 +158,7 @@ class MbimBackend(Backend):
 
     @classmethod
     async def stop_saved(cls, control: str, bearers: List[Tuple[BearerId, Dict[str, Any]]]) -> List[str]:
-        through_proxy = any(handle.get("proxy") for _, handle in bearers)
-        port = MbimPort(_transport(control, True if through_proxy else None))
+        port = MbimPort(_transport(control, None))  # the sessions are the device's: the proxy only if it runs
         try:
             await port.open()
             await port.open_device(3.0)
