@@ -89,3 +89,23 @@ def test_pin_entered_once(lab):
     right = lab.qcm(*lab.connect_args("--once", "-s", "internet", "-p", "1234"))
     assert right.returncode == 0, right.stdout + right.stderr
     assert lab.qcm("disconnect").returncode == 0
+
+
+def test_quectel_cm_drop_in_on_an_mbim_module(lab):
+    """quectel-CM -s APN connects an MBIM-mode module and logs seed 000's MBIM steps."""
+    lab = lab("--set", "usbnet=mbim")
+    process = lab.background(["quectel-CM", "-s", "internet"])
+    lab.wait_connected(process)
+    assert lab.ping(V4)
+    process.terminate()
+    assert process.wait(20) == 0
+    output = lab.output(process)
+    for line in ("] Modem works in MBIM mode", "] apn internet, user (null), passwd (null), auth 0",
+                 "] IP Proto MBIMContextIPTypeIPv4", "] mbim_open_device()", "] mbim_device_caps_query()",
+                 "] mbim_set_radio_state( 1 )", "] SubscriberReadyState NotInitialized -> Initialized",
+                 "] RegisterState Unknown -> Home", "] PacketServiceState Unknown -> Attached",
+                 "] mbim_query_connect(sessionID=0)", "] mbim_set_connect(onoff=1, sessionID=0)",
+                 "] ActivationState Deactivated -> Activated", "] mbim_ip_config(sessionID=0)",
+                 "] < IPv4AddressOffset = 0x3c", "] < ipv4 mtu = 1500", "] mbim_set_connect(onoff=0, sessionID=0)"):
+        assert line in output, output
+    assert "requestSetupDataCall" not in output
