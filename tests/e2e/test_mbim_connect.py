@@ -19,6 +19,9 @@ def test_connect_once_and_disconnect(lab):
     assert lab.ping(V4) and lab.ping(V6)
     assert "nameserver 198.51.100.53" in lab.resolv.read_text()
     assert len(lab.sim_status()["calls"]) == 2  # the session outlives qcm: no MBIM CLOSE for --once
+    doctor = lab.qcm("doctor")  # it only reads: no OPEN of the open function, no CLOSE
+    assert "sim: ready" in doctor.stdout, doctor.stdout + doctor.stderr
+    assert len(lab.sim_status()["calls"]) == 2 and lab.sim_status()["mbim"]["opened"] and lab.ping(V4)
     result = lab.qcm("disconnect")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "session 0 stopped" in result.stdout

@@ -27,14 +27,14 @@ from . import readings
 from .calls import describe_nw_error
 from .dial import SPOKEN_VERSION, MbimDial, session_of
 
-__all__ = ["MbimBackend"]
+__all__ = ["MbimBackend", "transport_for"]
 
 log = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT = 1.0
 
 
-def _transport(control: str, proxy: Optional[bool]) -> Union[Transport, str]:
+def transport_for(control: str, proxy: Optional[bool]) -> Union[Transport, str]:
     """The device itself, or mbim-proxy: when asked to (starting it if needed), or when it runs."""
     if proxy is None:
         proxy = proxy_running()
@@ -62,7 +62,7 @@ class MbimBackend(Backend):
         await self.close()
         context = self.context
         assert self.modem.control is not None
-        transport = context.transport or _transport(self.modem.control, context.plan.mbim_proxy)
+        transport = context.transport or transport_for(self.modem.control, context.plan.mbim_proxy)
         direct = isinstance(transport, str)  # the device itself: its descriptor says how much it takes at once
         port = await MbimPort(transport, show_personal=context.show_personal, offered_version=SPOKEN_VERSION,
                               max_control_transfer=mbim_max_control_transfer(self.modem) if direct else 4096).open()
@@ -144,7 +144,7 @@ class MbimBackend(Backend):
     async def read_imei(cls, modem: Modem) -> str:
         if not modem.control:
             return ""
-        port = MbimPort(_transport(modem.control, None))
+        port = MbimPort(transport_for(modem.control, None))
         try:
             await port.open()
             await port.open_device(3.0)
@@ -158,7 +158,7 @@ class MbimBackend(Backend):
 
     @classmethod
     async def stop_saved(cls, control: str, bearers: List[Tuple[BearerId, Dict[str, Any]]]) -> List[str]:
-        port = MbimPort(_transport(control, None))  # the sessions are the device's: the proxy only if it runs
+        port = MbimPort(transport_for(control, None))  # the sessions are the device's: the proxy only if it runs
         try:
             await port.open()
             await port.open_device(3.0)
