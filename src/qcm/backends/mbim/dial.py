@@ -65,6 +65,7 @@ class MbimDial:
         self.live: Dict[BearerId, Bearer] = {}       # bearers up, to match the modem's notifications
         self.sim_iccid = ""
         self._activating: Dict[int, "asyncio.Future[Message]"] = {}
+        self._known: Set[int] = set()                # sessions whose state prepare() has just read
         self._changed: Optional[asyncio.Event] = None  # a register, packet-service or SIM notification came
         self._state_changed = False                  # prepare() entered a PIN or turned the radio on
         port.on_indication(self._on_indication)
@@ -89,12 +90,22 @@ class MbimDial:
     # ---------------------------------------------------------------- preparation
 
     async def prepare(self) -> ModemIdentity:
-        """Identity and services, the MBIMEx version, then indications, radio, SIM and registration together."""
+        """Two rounds of questions asked together: what the MBIMEx version does not change (caps,
+        services, the VERSION exchange itself, the indication list, radio on), then what it does
+        (SIM, registration, packet service, signal, the session), read in the layouts agreed."""
         self._event()
         self._state_changed = False
         self.report(ev.MbimRequest("device_caps"))
         self.report(ev.MbimRequest("device_services"))
-        caps, services = await asyncio.gather(self.request("device_caps"), self.request("device_services"))
+        self.report(ev.MbimRequest("radio_state", "set", value=1))
+        first = await asyncio.gather(self.request("device_caps"), self.request("device_services"),
+                                     self._version_exchange(), self._subscribe(),
+                                     self.request("radio_state", "set", {"radio_state": "on"}, check=False),
+                                     return_exceptions=True)
+        for result in first:
+            if isinstance(result, BaseException):
+                raise result
+        caps, services, version, _, radio = first
         self.identity = readings.identity(caps, self.modem.manufacturer)
         self.report(ev.MbimDeviceCaps(str(caps.get("device_id", "")), str(caps.get("firmware_info", "")),
                                       str(caps.get("hardware_info", ""))))
@@ -104,9 +115,9 @@ class MbimDial:
             uuid = entry["device_service_id"]
             nick = getattr(uuid, "name", None) or str(uuid)
             self.services.setdefault(str(nick), set()).update(int(c) for c in entry.get("cids") or [])
-        await self._agree_version()
-        results = await asyncio.gather(self._subscribe(), self._radio_on(), self._sim_ready(), self.read_registration(),
-                                       return_exceptions=True)
+        self._check_version(version)
+        results = await asyncio.gather(self._radio_on(radio), self._sim_ready(), self.read_registration(),
+                                       self._query_session(0), return_exceptions=True)
         for result in results:  # the most useful error first: a SIM problem explains the rest
             if isinstance(result, SimError):
                 raise result
@@ -118,17 +129,21 @@ class MbimDial:
     def offers(self, service: str, cid: int) -> bool:
         return cid in self.services.get(service, set())
 
-    async def _agree_version(self) -> None:
-        """MBIMEx: what mbim-proxy says is agreed (never renegotiated under another client's feet),
-        else the highest both sides speak, if the device has VERSION at all."""
+    async def _version_exchange(self) -> Optional[Message]:
+        """MBIMEx VERSION, offering the highest qcm speaks (libmbim sends it right after OPEN too; a
+        device without MS extensions answers no-device-support). Not when mbim-proxy said which
+        version is agreed: that is device-wide, never renegotiated under another client's feet."""
+        if self.port.proxy_version is not None:
+            return None
+        return await self.request("version", "query", {"mbim_version": 0x0100,
+                                                        "mbim_extended_version": SPOKEN_VERSION << 8},
+                                  service="ms-basic-connect-extensions", check=False)
+
+    def _check_version(self, response: Optional[Message]) -> None:
         port = self.port
-        if port.proxy_version is None and self.offers("ms-basic-connect-extensions", 15):
-            response = await self.request("version", "query", {"mbim_version": 0x0100,
-                                                                "mbim_extended_version": SPOKEN_VERSION << 8},
-                                          service="ms-basic-connect-extensions", check=False)
-            if not response.ok:
-                self.report(ev.Notice("the modem refused the MBIMEx version exchange (%s); speaking MBIM 1.0" % (
-                    describe_status(int(response.status)) if response.status is not None else "no answer"), True))
+        if response is not None and not response.ok and self.offers("ms-basic-connect-extensions", 15):
+            self.report(ev.Notice("the modem refused the MBIMEx version exchange (%s); speaking MBIM 1.0" % (
+                describe_status(int(response.status)) if response.status is not None else "no answer"), True))
         if port.version > SPOKEN_VERSION:
             raise ModemError("%s agreed MBIMEx %d.0 with the modem; qcm speaks MBIM 1.0 to MBIMEx %d.0" % (
                 "mbim-proxy says another program" if port.proxy_version else "the modem", port.version,
@@ -145,12 +160,10 @@ class MbimDial:
         await self.request("device_service_subscribe_list", "set", {
             "events": [{"device_service_id": basic, "cids": list(INDICATIONS)}]}, check=False)
 
-    async def _radio_on(self) -> None:
-        """Radio on, as quectel-CM does every time; an FCC-locked laptop unit gets the vendor unlock
-        when its ids are known to need it (as ModemManager's fcc-unlock scripts), a radio held by
-        W_DISABLE# a clear error."""
-        self.report(ev.MbimRequest("radio_state", "set", value=1))
-        state = await self.request("radio_state", "set", {"radio_state": "on"}, check=False)
+    async def _radio_on(self, state: Message) -> None:
+        """Radio on, as quectel-CM does every time (``state`` answers the set); an FCC-locked laptop
+        unit gets the vendor unlock when its ids are known to need it (as ModemManager's
+        fcc-unlock scripts), a radio held by W_DISABLE# a clear error."""
         hardware, software = name_of(state.get("hw_radio_state"), "off"), name_of(state.get("sw_radio_state"), "off")
         self.report(ev.MbimRadioState(hardware, software))
         if hardware == "off":
@@ -357,13 +370,22 @@ class MbimDial:
             self._activating[session] = task
         return await asyncio.shield(task)
 
+    async def _query_session(self, session: int) -> str:
+        """CONNECT query (quectel-CM's mbim_query_connect): what the session is before we dial."""
+        self.report(ev.MbimRequest("connect", session=session))
+        query = await self.request("connect", "query", {"session_id": session}, check=False)
+        state = readings.activation(query) if query.ok else "deactivated"
+        self._state("activation", state)
+        self.sessions[session] = state
+        self._known.add(session)
+        return state
+
     async def _activate_once(self, session: int) -> Message:
         riding = any(session_of(b) == session for b in self.live)  # the other family is up on it
         if not (riding and self.sessions.get(session) == "activated"):
-            self.report(ev.MbimRequest("connect", session=session))
-            query = await self.request("connect", "query", {"session_id": session}, check=False)
-            state = readings.activation(query) if query.ok else "deactivated"
-            self._state("activation", state)
+            # prepare() just asked; asked again only for a redial on a prepared modem
+            state = self.sessions[session] if session in self._known else await self._query_session(session)
+            self._known.discard(session)
             if state == "activated" and not riding:
                 # Left up by an earlier run or another program: end it and dial with our settings.
                 self.report(ev.Notice("session %d was already up on the modem; restarting it" % session, True))
