@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Iterable, List, Optional, Tuple
 
+from ...errors import ModemError
 from ...mbim.message import Message
 from ...model import IpSettings, ModemIdentity, Registration, SimStatus
 
@@ -95,7 +96,7 @@ def registration(register: Message, packet: Optional[Message] = None, signal: Op
     attached = packet is not None and packet.ok and name_of(packet.get("packet_service_state")) == "attached"
     provider = str(register.get("provider_id", "") or "")
     mcc = mnc = None
-    if provider.isdigit() and len(provider) in (5, 6):
+    if provider.isascii() and provider.isdigit() and len(provider) in (5, 6):  # "²" is a digit too
         mcc, mnc = int(provider[:3]), int(provider[3:])
     classes: List[str] = []
     if packet is not None and packet.ok:
@@ -123,8 +124,14 @@ def ip_settings(config: Message, family: int) -> Optional[IpSettings]:
     if not addresses:
         return None
     first = addresses[0]
-    address = ipaddress.ip_interface("%s/%d" % (first[key + "_address"], first["on_link_prefix_length"]))
+    prefix = first.get("on_link_prefix_length")
+    if not isinstance(prefix, int) or not 0 < prefix <= (32 if family == 4 else 128):
+        raise ModemError("the modem gave the IPv%d address %s an on-link prefix length of %r"
+                         % (family, first.get(key + "_address"), prefix), "its firmware is faulty; reset it")
+    address = ipaddress.ip_interface("%s/%d" % (first[key + "_address"], prefix))
     gateway = config.get(key + "_gateway")
     dns: Tuple[Any, ...] = tuple(ipaddress.ip_address(str(a)) for a in config.get(key + "_dns_server") or [])
-    mtu = config.get(key + "_mtu") or None
+    mtu = config.get(key + "_mtu")
+    if not isinstance(mtu, int) or not (1280 if family == 6 else 576) <= mtu <= 65535:
+        mtu = None  # none given, or one no interface can take: the interface keeps its own
     return IpSettings(family, address, ipaddress.ip_address(str(gateway)) if gateway else None, dns, mtu)
