@@ -1,6 +1,5 @@
 """quectel-CM's log in MBIM mode: the backend's steps rendered as the lines of seed 000's MBIM log."""
 
-import asyncio
 import io
 
 from test_mbim_backend import Rig, run
