@@ -51,7 +51,7 @@ def test_pcie_rm520n_with_wwan_names(lab):
     result = lab.qcm("list")
     assert "0000:01:00.0 1eac:1007 Quectel RM520N-GL, MBIM mode (mhi-pci-generic)" in result.stdout, result.stdout
     assert "control %s/dev/wwan0mbim0" % lab.modem_dir in result.stdout
-    result = lab.qcm(*lab.connect_args("--once", "-s", "internet"))
+    result = lab.qcm(*lab.connect_args("--once", "-s", "internet", "--imei", "866758045439136"))  # asked over MBIM
     assert result.returncode == 0, result.stdout + result.stderr
     assert lab.ping(V4)
     assert lab.qcm("disconnect").returncode == 0
