@@ -112,3 +112,15 @@ def test_quectel_cm_drop_in_on_an_mbim_module(lab):
                  "] < IPv4AddressOffset = 0x3c", "] < ipv4 mtu = 1500", "] mbim_set_connect(onoff=0, sessionID=0)"):
         assert line in output, output
     assert "requestSetupDataCall" not in output
+
+
+def test_a_module_switched_to_mbim_is_connected_over_mbim(lab):
+    """qcm usbnet mbim (AT+QCFG="usbnet",2 and a restart): the module comes back as cdc_mbim, and
+    the same qcm connect line now speaks MBIM to it."""
+    lab = lab()
+    switched = lab.qcm("usbnet", "mbim")
+    assert switched.returncode == 0 and "MBIM mode (cdc_mbim" in switched.stdout, switched.stdout + switched.stderr
+    result = lab.qcm(*lab.connect_args("--once", "-s", "internet"))
+    assert result.returncode == 0 and "MBIM mode" in result.stdout, result.stdout + result.stderr
+    assert lab.ping(V4)
+    assert lab.qcm("disconnect").returncode == 0

@@ -94,6 +94,7 @@ class ProxyTransport(DeviceTransport):
         self.spawned = subprocess.Popen([PROXY_PROGRAM], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL, close_fds=True, start_new_session=True)
         log.info("started %s (pid %d)", PROXY_PROGRAM, self.spawned.pid)
+        # Blocks the loop for at most a second, once, while the proxy starts (libmbim waits so too).
         for _ in range(PROXY_SPAWN_RETRIES):
             time.sleep(0.1)
             sock = _connect_proxy()

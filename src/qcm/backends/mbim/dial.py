@@ -79,7 +79,7 @@ class MbimDial:
     def _state(self, what: str, new: str) -> None:
         old = self.states.get(what, "unknown")
         self.states[what] = new
-        if old != new or what == "activation":
+        if old != new:
             self.report(ev.MbimState(what, old, new))
 
     def _event(self) -> asyncio.Event:
