@@ -1,20 +1,28 @@
 """Find cellular modules in sysfs: control port, network interface, driver, mode, AT ports.
 
-Reads ``<sysfs>/bus/usb/devices`` the way the kernel lays it out; both roots are parameters
-(defaults /sys and /dev) so the simulator and the tests can point at a fake tree. Nothing
-here talks to a modem: choosing by IMEI is done by the caller, which can ask each candidate.
+Reads ``<sysfs>/bus/usb/devices`` and the WWAN class (``<sysfs>/class/wwan``) the way the kernel
+lays them out; both roots are parameters (defaults /sys and /dev) so the simulator and the
+tests can point at a fake tree. USB modules are found by their interfaces (qmi_wwan, cdc_mbim,
+cdc_ether...); M.2 PCIe modules (mhi-pci-generic) by their WWAN ports: ``wwan0mbim0``,
+``wwan0at0``, and ``wwan0qmi0`` on Qualcomm-id modules (RM500Q-class), each under the PCI
+function. A kernel built with CONFIG_WWAN registers a USB module's cdc-wdm port in the WWAN
+class too, so ``/dev/cdc-wdm0`` and ``/dev/wwan0mbim0`` are one port (opening one makes the
+other busy): the module is listed once, with the second name as an alias of its control port.
+Nothing here talks to a modem: choosing by IMEI is done by the caller, which can ask each candidate.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from .errors import NoModemError, UsageError
 
-__all__ = ["Modem", "Port", "scan", "select", "KNOWN_MODULES", "MODE_OF_DRIVER", "bind_option_command"]
+__all__ = ["Modem", "Port", "scan", "select", "KNOWN_MODULES", "MODE_OF_DRIVER", "bind_option_command",
+           "mbim_max_control_transfer"]
 
 # Drivers of a module's network function, and the control protocol each implies.
 MODE_OF_DRIVER = {
@@ -39,7 +47,17 @@ KNOWN_MODULES: Dict[Tuple[int, int], Tuple[str, int]] = {
     (0x2C7C, 0x6026): ("EC200T", 3), (0x2C7C, 0x6005): ("EC200A", 3), (0x2C7C, 0x6002): ("EC200S", 3),
     (0x2C7C, 0x6001): ("EC100Y", 3), (0x2C7C, 0x6007): ("EG915Q/EG800Q", 3), (0x2C7C, 0x8101): ("RG801H", 2),
     (0x05C6, 0x9215): ("Qualcomm MDM9215 (EC20 R1)", 2),
+    # PCIe (Linux drivers/bus/mhi/host/pci_generic.c): Quectel's own ids are MBIM only, Qualcomm's
+    # reference ids (the RM500Q-GL enumerates as 17cb:0306) have QMI and MBIM ports.
+    (0x1EAC, 0x1001): ("EM120R-GL", 0), (0x1EAC, 0x1002): ("EM160R-GL", 0), (0x1EAC, 0x1004): ("RM520N-GL", 0),
+    (0x1EAC, 0x1007): ("RM520N-GL", 0), (0x1EAC, 0x100D): ("EM160R-GL", 0), (0x1EAC, 0x2001): ("EM120R-GL", 0),
+    (0x17CB, 0x0304): ("Qualcomm SDX24", 0), (0x17CB, 0x0306): ("Qualcomm SDX55 (RM500Q-GL)", 0),
+    (0x17CB, 0x0308): ("Qualcomm SDX65", 0),
 }
+# WWAN port kinds (the suffix of /dev/wwanN<kind>M, drivers/net/wwan/wwan_core.c) and their roles.
+_WWAN_ROLES = {"mbim": "control", "qmi": "control", "at": "at"}
+_PCI_VENDORS = {0x1EAC: "Quectel", 0x17CB: "Qualcomm", 0x105B: "Foxconn"}  # no manufacturer file on PCI
+_WWAN_PORT = re.compile(r"wwan\d+(at|mbim|qmi|qcdm|firehose|xmmrpc|fastboot|nmea)\d+$")
 
 
 @dataclass(frozen=True)
@@ -48,7 +66,7 @@ class Port:
 
     path: str
     interface: int
-    role: str  # "control", "at", "tty"
+    role: str  # "control", "at", "tty", "alias" (a second name of the control port: /dev/wwan0mbim0)
 
 
 @dataclass(frozen=True)
@@ -74,6 +92,8 @@ class Modem:
     busnum: int = 0
     devnum: int = 0
     sysfs_root: str = "/sys"
+    bus: str = "usb"           # usb, or pci (then usb_path is the PCI address)
+    control_aliases: Tuple[str, ...] = ()  # the control port's other names (cdc-wdm0 is also wwan0mbim0)
 
     @property
     def usb_id(self) -> str:
@@ -174,6 +194,9 @@ def _scan_device(sysfs: Path, dev: Path, device: Path, name: str) -> Optional[Mo
                     ports.append(Port(str(dev / node), number, "control"))
         for tty in _ttys(interface):
             ports.append(Port(str(dev / tty), number, "tty"))
+        for port_name, kind in _wwan_ports(interface / "wwan"):  # CONFIG_WWAN: cdc-wdm's port, a second name
+            if _WWAN_ROLES.get(kind) == "control":
+                ports.append(Port(str(dev / port_name), number, "alias"))
     if net_function is None and not (vendor in CELLULAR_VENDORS and ports):
         return None
     if net_function is not None and MODE_OF_DRIVER[net_function[1]] == "ethernet" and vendor not in CELLULAR_VENDORS:
@@ -190,6 +213,9 @@ def _scan_device(sysfs: Path, dev: Path, device: Path, name: str) -> Optional[Mo
         if netdev is not None and (interface / "net" / netdev / "qmi" / "raw_ip").exists():
             raw_ip = _read(interface / "net" / netdev / "qmi" / "raw_ip").upper().startswith("Y")
     control = next((p.path for p in ports if p.role == "control"), None)
+    if control is None:  # only the WWAN name: that one is the port
+        ports = [Port(p.path, p.interface, "control") if p.role == "alias" else p for p in ports]
+        control = next((p.path for p in ports if p.role == "control"), None)
     mode = MODE_OF_DRIVER.get(driver, "none")
     return Modem(
         usb_path=name, vendor_id=vendor, product_id=product_id,
@@ -199,11 +225,75 @@ def _scan_device(sysfs: Path, dev: Path, device: Path, name: str) -> Optional[Mo
         raw_ip=raw_ip, at_port=at_port, ports=tuple(ports), at_interface=at_interface, unbound=tuple(sorted(unbound)),
         sysfs_path=str(device),
         busnum=int(_read(device / "busnum", "0") or 0), devnum=int(_read(device / "devnum", "0") or 0),
-        sysfs_root=str(sysfs))
+        sysfs_root=str(sysfs), control_aliases=tuple(p.path for p in ports if p.role == "alias"))
+
+
+def _wwan_ports(directory: Path) -> List[Tuple[str, str]]:
+    """(name, kind) of the WWAN ports under a WWAN device directory (or a parent of WWAN devices)."""
+    found: List[Tuple[str, str]] = []
+    for wwan in _children(directory):
+        for name in [wwan] + _children(directory / wwan):
+            match = _WWAN_PORT.match(name)
+            if match:
+                found.append((name, match.group(1)))
+    return sorted(set(found))
+
+
+def _pci_function(path: Path) -> Optional[Path]:
+    """The PCI function a WWAN port hangs under, or None when it belongs to a USB device."""
+    for parent in path.parents:
+        if (parent / "idVendor").exists():
+            return None  # a USB module's port (scanned with its interfaces)
+        if re.match(r"[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$", parent.name) and (parent / "vendor").exists():
+            return parent
+    return None
+
+
+def _scan_pci(sysfs: Path, dev: Path) -> List[Modem]:
+    """M.2 modules on PCIe, found through their WWAN ports (mhi_wwan_ctrl) and network links."""
+    functions: Dict[Path, List[Tuple[str, str]]] = {}
+    for name in _children(sysfs / "class" / "wwan"):
+        match = _WWAN_PORT.match(name)
+        if not match:
+            continue
+        function = _pci_function(Path(os.path.realpath(sysfs / "class" / "wwan" / name)))
+        if function is not None:
+            functions.setdefault(function, []).append((name, match.group(1)))
+    nets: Dict[Path, List[str]] = {}
+    for name in _children(sysfs / "class" / "net"):
+        function = _pci_function(Path(os.path.realpath(sysfs / "class" / "net" / name)))
+        if function is not None:
+            nets.setdefault(function, []).append(name)
+    modems = []
+    for function, found in sorted(functions.items()):
+        vendor, product_id = _hex(function / "vendor"), _hex(function / "device")
+        kinds = {kind: str(dev / name) for name, kind in sorted(found)}
+        netdevs = nets.get(function, [])
+        # Qualcomm-id modules carry data on mhi_net (mhi_hwip0) for QMI; Quectel's on the wwan link for MBIM.
+        hwip = next((n for n in netdevs if n.startswith("mhi_hwip")), None)
+        if "qmi" in kinds and hwip:
+            mode, control, netdev = "qmi", kinds["qmi"], hwip
+        elif "mbim" in kinds:
+            mode, control = "mbim", kinds["mbim"]
+            netdev = next((n for n in netdevs if n.startswith("wwan")), hwip or (netdevs[0] if netdevs else None))
+        else:
+            mode, control, netdev = "none", None, hwip
+        driver = _driver(function)
+        ports = tuple(Port(path, 0, _WWAN_ROLES.get(kind, "tty") if path != control else "control")
+                      for kind, path in sorted(kinds.items()))
+        model = KNOWN_MODULES.get((vendor, product_id), ("", 0))[0]
+        modems.append(Modem(
+            usb_path=function.name, vendor_id=vendor, product_id=product_id,
+            manufacturer=_PCI_VENDORS.get(vendor, ""), product="",
+            model=model or "PCIe %04x:%04x" % (vendor, product_id), mode=mode, driver=driver,
+            driver_version=_module_version(sysfs, driver.replace("-", "_")), interface=None, control=control,
+            netdev=netdev, raw_ip=None, at_port=kinds.get("at"), ports=ports, at_interface=0, sysfs_path=str(function),
+            sysfs_root=str(sysfs), bus="pci"))
+    return modems
 
 
 def scan(sysfs: Path = Path("/sys"), dev: Path = Path("/dev")) -> List[Modem]:
-    """Every USB cellular module present, sorted by USB path."""
+    """Every cellular module present: USB ones sorted by USB path, then PCIe ones by address."""
     devices = sysfs / "bus" / "usb" / "devices"
     modems = []
     for name in _children(devices):
@@ -212,7 +302,21 @@ def scan(sysfs: Path = Path("/sys"), dev: Path = Path("/dev")) -> List[Modem]:
         modem = _scan_device(sysfs, dev, devices / name, name)
         if modem is not None:
             modems.append(modem)
-    return modems
+    return modems + _scan_pci(sysfs, dev)
+
+
+def mbim_max_control_transfer(modem: Modem, default: int = 4096) -> int:
+    """wMaxControlMessage from the MBIM functional descriptor in the USB device's raw descriptors
+    (what libmbim reads); ``default`` when there is none (PCIe, another driver)."""
+    try:
+        data = (Path(modem.sysfs_path) / "descriptors").read_bytes() if modem.bus == "usb" else b""
+    except OSError:
+        return default
+    at = data.find(bytes([0x0C, 0x24, 0x1B, 0x00]))  # bLength, CS_INTERFACE, MBIM, bcdMBIMVersion low byte
+    if at < 0 or at + 7 > len(data):
+        return default
+    value = int.from_bytes(data[at + 5:at + 7], "little")
+    return value if 64 <= value <= 0xFFFF else default
 
 
 def select(modems: Iterable[Modem], interface: Optional[str] = None, control: Optional[str] = None,
@@ -226,8 +330,9 @@ def select(modems: Iterable[Modem], interface: Optional[str] = None, control: Op
         wanted.append("interface %s" % interface)
     if control:
         real = os.path.realpath(control)
-        candidates = [m for m in candidates if m.control in (control, real)
-                      or (m.control and os.path.basename(m.control) == os.path.basename(control))]
+        candidates = [m for m in candidates if any(
+            port in (control, real) or os.path.basename(port) == os.path.basename(control)
+            for port in (m.control,) + m.control_aliases if port)]
         wanted.append("control port %s" % control)
     if usb_path:
         candidates = [m for m in candidates if m.usb_path == usb_path]

@@ -1,4 +1,8 @@
-"""Staying connected: every simulated fault ends with the connection restored (or a clear state)."""
+"""Staying connected: every simulated fault ends with the connection restored (or a clear state).
+
+The faults a module shows whatever its control protocol (a call dropped, the network lost, a
+reset, a mute modem, garbage, the SIM pulled, a new address) run in both modes: QMI, and MBIM
+(``usbnet = "mbim"``). One family dropping alone is QMI's: an MBIM session ends whole."""
 
 import json
 import os
@@ -65,11 +69,21 @@ class Session:
 
 
 @pytest.fixture
-def session(lab):
+def mode(request):
+    """The module's control protocol: QMI unless a test runs in both modes (BOTH_MODES)."""
+    return getattr(request, "param", "qmi")
+
+
+BOTH_MODES = pytest.mark.parametrize("mode", ["qmi", "mbim"], indirect=True)
+
+
+@pytest.fixture
+def session(lab, mode):
     sessions = []
 
     def start(*sim_args, connect=("-4", "-6", "-s", "internet")):
-        s = Session(lab(*sim_args), *connect)
+        usbnet = ("--set", "usbnet=mbim") if mode == "mbim" else ()
+        s = Session(lab(*usbnet, *sim_args), *connect)
         sessions.append(s)
         return s
 
@@ -80,6 +94,7 @@ def session(lab):
             s.process.wait(20)
 
 
+@BOTH_MODES
 def test_call_dropped_by_the_network(session):
     s = session()
     s.fault("drop", "reason=gsm-wcdma-regular-deactivation")
@@ -96,6 +111,7 @@ def test_one_family_drops_alone(session):
     assert [c for c in s.status()["bearers"] if c["family"] == 4][0]["address"] == v4_address  # v4 untouched
 
 
+@BOTH_MODES
 def test_deregistration_and_return(session):
     s = session()
     s.fault("deregister", "seconds=2")
@@ -103,6 +119,7 @@ def test_deregistration_and_return(session):
     s.restored(15, reconnects=1)
 
 
+@BOTH_MODES
 def test_modem_reset_vanishes_and_comes_back(session):
     s = session()
     s.fault("reset", "seconds=1.5")
@@ -111,6 +128,7 @@ def test_modem_reset_vanishes_and_comes_back(session):
     assert s.lab.ping(V6)
 
 
+@BOTH_MODES
 def test_modem_that_stops_answering_is_recovered_by_the_ladder(session):
     s = session(connect=("-4", "-s", "internet", "--timeout", "1", "--poll-interval", "1"))
     s.fault("mute")
@@ -119,6 +137,7 @@ def test_modem_that_stops_answering_is_recovered_by_the_ladder(session):
     assert "connection restored by" in out
 
 
+@BOTH_MODES
 def test_garbage_on_the_control_port_is_survived(session):
     s = session()
     s.fault("garbage", "bytes=300")
@@ -127,6 +146,7 @@ def test_garbage_on_the_control_port_is_survived(session):
     assert s.lab.ping(V4)
 
 
+@BOTH_MODES
 def test_sim_removed_gives_a_clear_state_and_reinsertion_restores(session):
     s = session()
     s.fault("sim-remove")
@@ -143,6 +163,7 @@ def test_signal_change_shows_in_status(session):
     s.until(lambda: s.status()["registration"]["signal_dbm"] == -112, 5, "new signal")
 
 
+@BOTH_MODES
 def test_address_change_is_followed(session):
     s = session()
     before = [c for c in s.status()["bearers"] if c["family"] == 4][0]["address"]
@@ -173,6 +194,7 @@ def test_probe_detects_connected_but_no_traffic(session):
     assert "probe failed" in s.status()["last_error"]
 
 
+@BOTH_MODES
 def test_sigterm_stops_within_bounds_even_when_the_modem_is_silent(session):
     s = session(connect=("-4", "-6", "-s", "internet", "--timeout", "2"))
     before = s.lab.snapshot()

@@ -247,3 +247,27 @@ def test_small_transfer_size_fragments_answers_both_ways():
     query = C.command("basic-connect", "Device Services")
     pieces = lk.device.receive(Frame(framing.COMMAND, 77, query.service.uuid_bytes, query.cid).encode(), 0.0)
     assert len(pieces) > 3 and all(len(p) <= 64 for p in pieces)
+
+
+def test_a_new_address_is_announced_as_ip_configuration():
+    lk, modem = link()
+    lk.open()
+    assert lk.call("basic-connect", "Connect", "set", CONNECT).ok
+    before = lk.call("basic-connect", "IP Configuration", "query", {"session_id": 0})["ipv4_address"][0]["ipv4_address"]
+    modem.readdress(4)  # the network moves the call (a fault), behind the device's back
+    lk.tick(0.1)
+    (config,) = [m for m in lk.indications if m.definition.key == "ip_configuration"]
+    assert config.kind == "notification" and config["ipv4_address"][0]["ipv4_address"] != before
+    assert config["ipv4_address"][0]["ipv4_address"] == modem.calls[session_clients(0)[0]].ipv4.ip
+
+
+def test_a_new_host_does_not_inherit_half_a_message():
+    lk, _ = link()
+    lk.open()
+    pending = lk.host.request(C.command("basic-connect", "Device Caps"), "query", None, 0.0, 5)
+    (piece,) = lk.host.frames_to_send()
+    assert lk.device.receive(piece[:20], 0.0) == []  # the old host wrote half and went away
+    lk.device.host_changed()
+    replies = lk.device.receive(piece, 0.0)  # the next host's whole message is read as such
+    events = [e for r in replies for e in lk.host.receive_data(r, 0.0)]
+    assert [e.pending for e in events if isinstance(e, ResponseReceived)] == [pending]

@@ -160,3 +160,14 @@ def test_command_line_refuses_nan_with_one_line_and_status_2(tmp_path):
     assert result.returncode == 2
     assert "latency_ms" in result.stderr and len(result.stderr.strip().splitlines()) <= 2, result.stderr
     assert not (tmp_path / "m").exists()
+
+
+def test_mbim_and_pcie_keys_are_checked():
+    config = load_scenario(None, {"usbnet": "mbim", "bus": "pci", "fcc_locked": "true", "mbim_max_version": "1"})
+    assert config.bus == "pci" and config.fcc_locked and config.mbim_max_version == 1
+    for overrides, words in (({"bus": "pci"}, "MBIM only"), ({"bus": "isa"}, "bus"),
+                             ({"mbim_max_version": "4"}, "mbim_max_version"), ({"mbim_max_transfer": "16"}, "mbim_max_transfer"),
+                             ({"pci_address": "01:00.0"}, "pci_address")):
+        with pytest.raises(UsageError) as caught:
+            load_scenario(None, overrides)
+        assert words in str(caught.value)

@@ -62,6 +62,7 @@ class DialPlan:
     register_timeout: float = 60.0
     start_timeout: float = 60.0
     retry_rejected_pin: bool = False    # the user vouches for a PIN the SIM rejected before
+    mbim_proxy: Optional[bool] = None   # MBIM through libmbim's mbim-proxy: True, False, None = when it runs
 
     @property
     def auth_flags(self) -> List[str]:

@@ -69,6 +69,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
                       help="re-bind the module's USB driver before the first attempt (quectel-CM -r)")
     keep.add_argument("--metrics-file", type=Path, metavar="FILE",
                       help="write Prometheus metrics to FILE (for node_exporter's textfile collector)")
+    share = parser.add_mutually_exclusive_group()
+    share.add_argument("--proxy", dest="proxy", action="store_true", default=None,
+                       help="MBIM: go through libmbim's mbim-proxy (started if needed), so that mbimcli -p and "
+                       "ModemManager can read the modem while qcm holds the call (default: when it runs)")
+    share.add_argument("--no-proxy", dest="proxy", action="store_false",
+                       help="MBIM: open the control port directly even when mbim-proxy runs")
     parser.add_argument("--register-timeout", type=float, default=60.0,
                         help="seconds to wait for the network (default 60)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each modem answer")
@@ -115,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
     families = tuple(f for f, on in ((4, args.ipv4 or not args.ipv6), (6, args.ipv6)) if on)
     plan = DialPlan(apn=apn, username=user, password=password, auth=auth, pin=check_pin(args.pin),
                     families=families, profile=args.profile, write_profile=not args.keep_profile,
-                    register_timeout=args.register_timeout, retry_rejected_pin=args.retry_rejected_pin)
+                    register_timeout=args.register_timeout, retry_rejected_pin=args.retry_rejected_pin,
+                    mbim_proxy=args.proxy)
     host = HostOptions(metric=args.metric, take_default=args.take_default, default_route=not args.no_default_route,
                        dns=args.dns, resolv_conf=args.resolv_conf)
     try:

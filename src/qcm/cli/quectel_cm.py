@@ -14,7 +14,7 @@ import logging
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import IO, List, Optional, Sequence
+from typing import IO, Any, List, Optional, Sequence
 
 from .. import __version__
 from ..connect import events as ev
@@ -165,6 +165,8 @@ class QuectelLog:
         self.stream = stream
         self.logfile = logfile
         self.show_personal = show_personal
+        self.mode = ""                  # the module's mode, from ModemFound: MBIM logs its own lines
+        self.plan: Optional[Any] = None  # the DialPlan, for the lines quectel-CM prints about it in MBIM mode
 
     def line(self, text: str) -> None:
         now = time.time()
@@ -183,11 +185,16 @@ class QuectelLog:
     def lines(self, event: ev.Event) -> List[str]:
         if isinstance(event, ev.ModemFound):
             vendor, product = event.usb_id.split(":")
+            self.mode = event.mode
             return ["Find /sys/bus/usb/devices/%s idVendor=0x%s idProduct=0x%x" % (event.usb_path, vendor,
                                                                                 int(product, 16)),
                     "Auto find qmichannel = %s" % event.control, "Auto find usbnet_adapter = %s" % event.netdev,
                     "netcard driver = %s, driver version = %s" % (event.driver, event.driver_version or "unknown"),
-                    "Modem works in %s mode" % event.mode.upper()]
+                    "Modem works in %s mode" % event.mode.upper()] + (self._mbim_plan() if event.mode == "mbim" else [])
+        if self.mode == "mbim":
+            mbim = self._mbim_lines(event)
+            if mbim is not None:
+                return mbim
         if isinstance(event, ev.ClientsAllocated):
             return ["Get client%s = %d" % (service, cid) for service, _, cid in event.clients]
         if isinstance(event, ev.Identified):
@@ -227,6 +234,85 @@ class QuectelLog:
         text = describe_event(event, self.show_personal)
         return [text] if text else []
 
+    # ---------------------------------------------------------------- MBIM mode (seed 000's log)
+
+    def _mbim_plan(self) -> List[str]:
+        plan = self.plan
+        if plan is None:
+            return []
+
+        def shown(value: Optional[str], personal: bool = False) -> str:
+            if not value:
+                return "(null)"
+            return value if self.show_personal or not personal else "###"
+        auth = {"none": 0, "pap": 1, "chap": 2, "both": 3}.get(plan.auth or ("both" if plan.password else "none"), 0)
+        ip_type = {(4,): "IPv4", (6,): "IPv6"}.get(tuple(sorted(plan.families)), "IPv4v6")
+        return ["apn %s, user %s, passwd %s, auth %d" % (shown(plan.apn), shown(plan.username, True),
+                                                        shown(plan.password, True), auth),
+                "IP Proto MBIMContextIPType%s" % ip_type]
+
+    def _mbim_lines(self, event: ev.Event) -> Optional[List[str]]:
+        """quectel-CM's lines for an MBIM step; [] for QMI-worded events it does not print in
+        MBIM mode; None for everything else (the common rendering)."""
+        if isinstance(event, ev.MbimRequest):
+            return [_MBIM_REQUESTS.get((event.command, event.kind), "mbim_%s_%s()" % (event.command, event.kind)) % {
+                "session": event.session or 0, "value": event.value if event.value is not None else 0}]
+        if isinstance(event, ev.MbimDeviceCaps):
+            return ["DeviceId:     %s" % (event.device_id if self.show_personal else "###"),
+                    "FirmwareInfo: %s" % event.firmware, "HardwareInfo: %s" % event.hardware]
+        if isinstance(event, ev.MbimRadioState):
+            return ["HwRadioState: %d, SwRadioState: %d" % (event.hardware == "on", event.software == "on")]
+        if isinstance(event, ev.MbimState):
+            what = _MBIM_STATES.get(event.what, event.what)
+            old = "not-initialized" if event.what == "subscriber-ready" and event.old == "unknown" else event.old
+            return ["%s %s -> %s" % (what, _camel(old), _camel(event.new))]
+        if isinstance(event, ev.MbimIpConfiguration):
+            return _ip_configuration_lines(event)
+        if isinstance(event, (ev.Identified, ev.SimReady, ev.Waiting, ev.Registered, ev.CallStatus, ev.CallStarted,
+                              ev.SettingsReceived, ev.ClientsAllocated, ev.ProfileChecked)):
+            return []  # QMI-worded lines (requestGetSIMStatus...): the MBIM steps above say it
+        return None
+
+
+# MBIM requests as quectel-CM logs them (its mbim-cm.c function names)
+_MBIM_REQUESTS = {
+    ("open", "query"): "mbim_open_device()", ("device_caps", "query"): "mbim_device_caps_query()",
+    ("device_services", "query"): "mbim_device_services_query()",
+    ("radio_state", "set"): "mbim_set_radio_state( %(value)d )",
+    ("subscriber_ready_status", "query"): "mbim_subscriber_status_query()",
+    ("register_state", "query"): "mbim_register_state_query()",
+    ("packet_service", "query"): "mbim_packet_service_query()",
+    ("packet_service", "set"): "mbim_packet_service_set(attach)",
+    ("connect", "query"): "mbim_query_connect(sessionID=%(session)d)",
+    ("connect", "set"): "mbim_set_connect(onoff=%(value)d, sessionID=%(session)d)",
+    ("ip_configuration", "query"): "mbim_ip_config(sessionID=%(session)d)",
+}
+_MBIM_STATES = {"subscriber-ready": "SubscriberReadyState", "register": "RegisterState",
+                "packet-service": "PacketServiceState", "activation": "ActivationState"}
+
+
+def _camel(name: str) -> str:
+    """libmbim's "not-initialized" as quectel-CM prints it: "NotInitialized"."""
+    return "".join(part.capitalize() for part in name.split("-")) or "Unknown"
+
+
+def _ip_configuration_lines(event: ev.MbimIpConfiguration) -> List[str]:
+    v4 = [s for s in event.settings if s.family == 4]
+    v6 = [s for s in event.settings if s.family == 6]
+    lines = ["< SessionId = %d" % event.session, "< IPv4ConfigurationAvailable = 0x%x" % event.ipv4_available,
+             "< IPv6ConfigurationAvailable = 0x%x" % event.ipv6_available,
+             "< IPv4AddressCount = 0x%x" % len(v4), "< IPv4AddressOffset = 0x%x" % (60 if v4 else 0),
+             "< IPv6AddressCount = 0x%x" % len(v6), "< IPv6AddressOffset = 0x%x" % (60 + 8 * len(v4) if v6 else 0)]
+    for settings in v4 + v6:
+        family = settings.family
+        lines.append("< IPv%d = %s" % (family, settings.address))
+        if settings.gateway:
+            lines.append("< gw = %s" % settings.gateway)
+        lines += ["< dns%d = %s" % (i + 1, server) for i, server in enumerate(settings.dns)]
+        if settings.mtu:
+            lines.append("< ipv%d mtu = %d" % (family, settings.mtu))
+    return lines
+
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -263,6 +349,7 @@ def _connect(options: CompatOptions, log: QuectelLog) -> int:
                     pin=options.pin, families=families, profile=options.pdn)
     connect = ConnectOptions(plan=plan, interface=options.interface, first_found=True,  # type: ignore[arg-type]
                              rebind_first=options.rebind, **environment_roots())
+    log.plan = plan
     if options.verbose:
         logging.getLogger("qcm.io.qmi_port.trace").setLevel(logging.DEBUG)
     return asyncio.run(Manager(connect, log).run())

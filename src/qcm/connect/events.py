@@ -131,4 +131,50 @@ class Disconnected(Event):
     details: List[str] = field(default_factory=list)
 
 
+
+# ---------------------------------------------------------------- MBIM (quectel-CM logs these steps)
+
+
+@dataclass(frozen=True)
+class MbimRequest(Event):
+    """An MBIM request going out: ``open``, or a Basic Connect command by its key (``device_caps``,
+    ``radio_state``, ``connect``...), query or set, with the session or the value set if any."""
+
+    command: str
+    kind: str = "query"
+    session: Optional[int] = None
+    value: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class MbimDeviceCaps(Event):
+    device_id: str          # the IMEI (personal)
+    firmware: str
+    hardware: str
+
+
+@dataclass(frozen=True)
+class MbimRadioState(Event):
+    hardware: str           # on / off
+    software: str
+
+
+@dataclass(frozen=True)
+class MbimState(Event):
+    """A state the modem reported next to the one known before it, libmbim's names
+    (``what``: subscriber-ready, register, packet-service, activation)."""
+
+    what: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class MbimIpConfiguration(Event):
+    session: int
+    ipv4_available: int     # MBIM flags: 1 address, 2 gateway, 4 DNS, 8 MTU
+    ipv6_available: int
+    settings: Tuple[IpSettings, ...] = ()
+
+
 Reporter = Callable[[Event], None]

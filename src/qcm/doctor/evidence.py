@@ -230,7 +230,8 @@ async def _at(facts: Facts, path: str, timeout: float) -> None:
 
 async def gather(modem: Optional[Modem], run_dir: Path, timeout: float = 3.0, variant: str = "",
                  wanted_mode: Optional[str] = None) -> Facts:
-    facts = Facts(modem=modem, variant_hint=variant, wanted_mode=wanted_mode)
+    from . import mbim_evidence  # MBIM-mode modules: the same facts over MBIM
+    facts = Facts(modem=modem, variant_hint=variant, wanted_mode=mbim_evidence.wanted(modem, wanted_mode))
     if modem is None:
         return facts
     facts.host_raw_ip = modem.raw_ip  # discovery read qmi/raw_ip a moment ago
@@ -244,14 +245,15 @@ async def gather(modem: Optional[Modem], run_dir: Path, timeout: float = 3.0, va
     if facts.manager is not None:
         _read_manager(facts, facts.manager)
     jobs = []
-    if modem.mode != "qmi" or not modem.control:
+    if modem.mode not in ("qmi", "mbim") or not modem.control:
         facts.qmi_problem = "no QMI control port (the module is in %s mode)" % modem.mode
     elif modem.control in facts.holders:
         facts.qmi_problem = "the control port is held by another process"
     elif facts.manager is not None:
         facts.qmi_problem = "a qcm manager holds the control port (its status is used instead)"
     else:
-        jobs.append(("qmi", _qmi(facts, modem.control, timeout)))
+        jobs.append(("qmi", _qmi(facts, modem.control, timeout) if modem.mode == "qmi" else
+                     mbim_evidence.gather(facts, modem, timeout)))
     if not modem.at_port or not os.path.exists(modem.at_port):
         facts.at_problem = "no AT port (no serial driver bound to the module's AT interface)"
     elif modem.at_port in facts.holders:

@@ -136,8 +136,11 @@ class ServiceDef:
 
 
 class Catalogue:
-    def __init__(self, services: List[ServiceDef], enums: Mapping[str, Enum], uuid_names: Mapping[str, str]) -> None:
+    def __init__(self, services: List[ServiceDef], enums: Mapping[str, Enum], uuid_names: Mapping[str, str],
+                 recovery: Optional[Mapping[str, Mapping[str, str]]] = None) -> None:
         self.services: Dict[bytes, ServiceDef] = {s.uuid_bytes: s for s in services}
+        # "status" / "nw_error" -> name -> recovery class name (qcm.errors.Recovery)
+        self.recovery: Dict[str, Dict[str, str]] = {k: dict(v) for k, v in (recovery or {}).items()}
         self._by_name: Dict[str, ServiceDef] = {}
         for s in services:
             self._by_name[key_of(s.name)] = s
@@ -180,6 +183,11 @@ class Catalogue:
 
     def enum(self, name: str) -> Enum:
         return self.enums[name]
+
+    def recovery_of(self, status: str, nw_error: str = "") -> Optional[str]:
+        """The recovery class (``qcm.errors.Recovery`` value) the catalogue gives a failure: its
+        NwError's when listed, else its status's; None when neither is listed (retry)."""
+        return self.recovery.get("nw_error", {}).get(nw_error) or self.recovery.get("status", {}).get(status)
 
     def commands(self) -> Iterator[CommandDef]:
         for service in self.services.values():
@@ -229,6 +237,22 @@ def load(directory: Path = CATALOGUE_DIR, validate: bool = True) -> Catalogue:
             struct_rows[name] = (filename, data)
         for text, name in doc.get("uuids", {}).items():
             uuid_names[uuid_text(uuid_bytes(text))] = name
+
+    recovery: Dict[str, Dict[str, str]] = {"status": {}, "nw_error": {}}
+    for filename, doc in documents:
+        for table, classes in doc.get("recovery", {}).items():
+            if table == "comment":
+                continue
+            enum = enums.get({"status": "MbimStatusError", "nw_error": "MbimNwError"}.get(table, ""))
+            if enum is None or not isinstance(classes, dict):
+                raise CatalogueError("%s: recovery table %r is not status or nw_error" % (filename, table))
+            for kind, names in classes.items():
+                for name in names:
+                    if name.lower() not in enum.by_name:
+                        raise CatalogueError("%s: recovery for %s %r, which does not exist" % (filename, table, name))
+                    if name in recovery[table]:
+                        raise CatalogueError("%s: %s %s has two recovery classes" % (filename, table, name))
+                    recovery[table][name] = kind
 
     structs: Dict[str, Layout] = {}
 
@@ -285,7 +309,7 @@ def load(directory: Path = CATALOGUE_DIR, validate: bool = True) -> Catalogue:
                 struct_layout(name)
             except FormatSyntaxError as exc:
                 raise CatalogueError("struct %s: %s" % (name, exc)) from None
-    return Catalogue(services, enums, uuid_names)
+    return Catalogue(services, enums, uuid_names, recovery)
 
 
 @functools.lru_cache(maxsize=None)

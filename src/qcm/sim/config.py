@@ -35,6 +35,7 @@ DATA_FORMATS = ("raw-ip", "802-3")
 USBNET_MODES = ("qmi", "ecm", "mbim", "rndis", "ncm")  # AT+QCFG="usbnet" values 0, 1, 2, 3, 5
 ETHERNET_MODES = ("ecm", "rndis", "ncm")  # an Ethernet netdev (usb0) with the module's router behind it
 AGGREGATIONS = ("none", "qmap")
+BUSES = ("usb", "pci")
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,13 @@ class SimConfig:
     dhcp_lease_s: int = 7200           # the lease the module's DHCP server gives
     lan_subnet: str = "192.0.2.0/24"   # the module's LAN in Ethernet-style modes with NAT (a real EC25: 192.168.225.0/24)
     nat: bool = True                   # Ethernet-style modes: NAT to the LAN (AT+QCFG="nat",1), else the call's address by DHCP
+    # MBIM and the WWAN class
+    fcc_locked: bool = False           # a Lenovo/Dell laptop unit: radio locked until Quectel's RADIO_STATE set on
+    mbim_max_version: int = 3          # the highest MBIMEx version the firmware speaks (1: no MS VERSION at all)
+    mbim_max_transfer: int = 4096      # wMaxControlMessage of the MBIM functional descriptor (fragments above it)
+    bus: str = "usb"                   # usb, or pci: an M.2 PCIe module under mhi-pci-generic (MBIM only)
+    pci_address: str = "0000:01:00.0"  # where a PCIe module sits
+    wwan_ports: bool = False           # USB: cdc-wdm also registers its port in the WWAN class (/dev/wwan0mbim0)
 
     @property
     def accepted_link_layers(self) -> Tuple[str, ...]:
@@ -163,6 +171,13 @@ class SimConfig:
         _choice("aggregation", self.aggregation, AGGREGATIONS)
         _choice("usbnet", self.usbnet, USBNET_MODES)
         _choice("usbnet_command", self.usbnet_command, ("qcfg", "qcfgext"))
+        _choice("bus", self.bus, BUSES)
+        if self.bus == "pci" and self.usbnet != "mbim":
+            raise UsageError("bus = \"pci\": a PCIe module under mhi-pci-generic speaks MBIM only (usbnet = \"mbim\")")
+        _pattern("pci_address", self.pci_address, r"[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]",
+                 "a PCI address like 0000:01:00.0")
+        _range("mbim_max_version", self.mbim_max_version, 1, 3)
+        _range("mbim_max_transfer", self.mbim_max_transfer, 64, 65535)
         if not re.fullmatch(r"[0-9a-fA-F]{4}:[0-9a-fA-F]{4}", self.usb):
             raise UsageError("usb = %r: expected vendor:product in hex, like 2c7c:0125" % self.usb)
         _pattern("pin", self.pin, r"[0-9]{4,8}", "a SIM PIN has 4 to 8 digits (0-9)")

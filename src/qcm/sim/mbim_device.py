@@ -74,6 +74,7 @@ class _Observed:
     register: Tuple[str, int]
     packet: str
     sessions: Tuple[int, ...]
+    addresses: Tuple[Tuple[int, str], ...] = ()  # (session, address) of every call: a readdress shows here
 
 
 Handler = Callable[["MbimDevice", Message, float], Optional[Dict[str, Any]]]
@@ -119,6 +120,11 @@ class MbimDevice:
             else:
                 out += self.handle(event, now)
         return self._encode(out)
+
+    def host_changed(self) -> None:
+        """Another program opened the port: half a message the last one left is not its. The MBIM
+        function itself stays open (cdc-wdm does not tell the device), so sessions survive."""
+        self._parser = FrameParser()
 
     def advance(self, now: float) -> List[bytes]:
         """Timed changes (registration arriving, fragments stopping) and anything changed behind
@@ -203,8 +209,10 @@ class MbimDevice:
         m = self.modem
         sessions = sorted({client[1] for client in m.calls if client[0] in _FAMILY_CLIENT.values()})
         nw_error = m.config.reject_cause if m.registration == "denied" else 0
+        addresses = tuple(sorted((client[1], str(call.ipv4 or call.ipv6)) for client, call in m.calls.items()
+                                 if client[0] in _FAMILY_CLIENT.values()))
         return _Observed(m.sim_state, self.radio_state(), (m.registration, nw_error), self.packet_state(),
-                         tuple(sessions))
+                         tuple(sessions), addresses)
 
     def _notifications(self, answered: Set[str]) -> List[Frame]:
         """INDICATE_STATUS for what changed since the last look, except what the request at
@@ -225,6 +233,10 @@ class MbimDevice:
         if "connect" not in answered:
             for session in sorted(set(before.sessions) - set(now.sessions)):
                 out += self._notify("connect", self.context_values(session))
+        if "ip_configuration" not in answered and "connect" not in answered:
+            for session in sorted(set(before.sessions) & set(now.sessions)):
+                if [a for a in before.addresses if a[0] == session] != [a for a in now.addresses if a[0] == session]:
+                    out += self._notify("ip_configuration", self.ip_configuration_values(session))  # new addresses
         return out
 
     def _notify(self, command: str, values: Mapping[str, Any]) -> List[Frame]:
@@ -308,6 +320,9 @@ class MbimDevice:
                 "voice_call_state": "none", "ip_type": ip_type, "context_type": _CONTEXT_INTERNET,
                 "nw_error": nw_error, "media_preference": "3gpp" if calls else "unknown", "access_string":
                 calls[0].apn if calls else "", "unnamed_ies": []}
+
+    def ip_configuration_values(self, session: int) -> Dict[str, Any]:
+        return _ip_configuration_values(self, session)
 
     def require_sim(self) -> None:
         state = self.modem.sim_state
@@ -545,9 +560,13 @@ def _contexts_set(d: MbimDevice, r: Message, now: float) -> Dict[str, Any]:
 @_handles("basic-connect", "ip_configuration", "query")
 def _ip_configuration(d: MbimDevice, r: Message, now: float) -> Dict[str, Any]:
     session = int(r["session_id"])
-    calls = d.calls_of(session) if session < MAX_SESSIONS else []
-    if not calls:
+    if session >= MAX_SESSIONS or not d.calls_of(session):
         raise MbimFailure("context-not-activated")
+    return d.ip_configuration_values(session)
+
+
+def _ip_configuration_values(d: MbimDevice, session: int) -> Dict[str, Any]:
+    calls = d.calls_of(session)
     c = d.modem.config
     values: Dict[str, Any] = {"session_id": session, "ipv4_configuration_available": 0,
                               "ipv6_configuration_available": 0, "ipv4_mtu": 0, "ipv6_mtu": 0}

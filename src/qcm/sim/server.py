@@ -1,9 +1,10 @@
-"""Runs the simulated modem: its QMI control port on a pty, its fake sysfs, sim.json, its faults.
+"""Runs the simulated modem: its control port on a pty, its fake sysfs, sim.json, its faults.
 
-This is the simulator's I/O layer. ``SimModem`` decides what to answer; this module reads
-request bytes, waits the configured per-request latency, writes the answers, fires the
-modem's timed events, carries out faults asked for on its control socket (``qcm sim ctl``),
-and cleans up everything it created on SIGINT/SIGTERM.
+This is the simulator's I/O layer. ``SimModem`` decides what to answer over QMI, and
+``MbimDevice`` over MBIM when ``usbnet = "mbim"`` (on the same modem state); this module reads
+request bytes, waits the configured per-message latency, writes the answers one message per
+read, fires the modem's timed events, carries out faults asked for on its control socket
+(``qcm sim ctl``), and cleans up everything it created on SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from . import dns
 from .config import ETHERNET_MODES, SimConfig
 from .datapath import DataPath
 from .at import SimAt
+from .mbim_device import MbimDevice, session_clients
 from .modem import SimModem, internal_error
 from .private_files import open_trace, write_private
 from .ptyport import PtyPort
@@ -52,6 +54,7 @@ class Simulator:
         self.trace = open_trace(trace) if trace is not None else None
         self.directory = directory
         self.modem = SimModem(config, now=time.monotonic())
+        self.mbim: Optional[MbimDevice] = self._mbim_device()
         self.parser = FrameParser()
         self.qmi_port = PtyPort("qmi", self._on_qmi_data, self._on_qmi_connect, messages=True)
         self.at = SimAt(lambda: self.modem, self._at_reset, time.monotonic)
@@ -81,7 +84,7 @@ class Simulator:
         self._watch_attributes(drivers=True)
         self.qmi_port.start(self.loop)
         self.at_port.start(self.loop)
-        if self.want_data_path and self.config.usbnet in ("qmi",) + ETHERNET_MODES:
+        if self.want_data_path and self.config.usbnet in ("qmi", "mbim") + ETHERNET_MODES:
             if os.geteuid() != 0:
                 log.warning("no data path: creating %s and the carrier network needs root", netdev_name(self.config))
             else:
@@ -119,7 +122,8 @@ class Simulator:
             "pid": os.getpid(), "control_port": self.qmi_port.path, "control_link": str(self.layout.control_link),
             "sysfs_root": str(self.layout.sysfs), "dev_root": str(self.layout.dev), "netdev": netdev_name(c),
             "model": c.model, "manufacturer": c.manufacturer, "revision": c.revision, "imei": c.imei,
-            "usb": c.usb, "usb_path": c.usb_path, "driver": c.driver, "usbnet": c.usbnet,
+            "usb": c.usb, "usb_path": c.pci_address if c.bus == "pci" else c.usb_path,
+            "driver": self.layout.driver_dir.name, "usbnet": c.usbnet, "bus": c.bus,
             "at_port": str(next(iter(self.layout.tty_links.values()), "")),
             "data_path": self.data_path is not None,
             "carrier_netns": self.data_path.carrier if self.data_path else None,
@@ -166,8 +170,13 @@ class Simulator:
     def _on_qmi_connect(self, connected: bool) -> None:
         if connected:
             self.parser = FrameParser()
+            if self.mbim is not None:
+                self.mbim.host_changed()
 
     def _on_qmi_data(self, data: bytes) -> None:
+        if self.mbim is not None:
+            self._on_mbim_data(self.mbim, data)
+            return
         self.parser.feed(data)
         for event in self.parser.events():
             if isinstance(event, FramingError):
@@ -176,6 +185,57 @@ class Simulator:
             if self.qmi_port.muted:
                 continue  # a modem that stopped answering reads and ignores
             self._answer(event)
+
+    # ----------------------------------------------------------------- MBIM
+
+    def _mbim_device(self) -> Optional[MbimDevice]:
+        """The MBIM function when the module is in MBIM mode: a new one at every (re)start, so an
+        FCC-locked unit comes back locked, on the modem state QMI and AT share."""
+        if self.config.usbnet != "mbim":
+            return None
+        return MbimDevice(self.modem, fcc_locked=self.config.fcc_locked, max_version=self.config.mbim_max_version,
+                          max_control_transfer=self.config.mbim_max_transfer)
+
+    def _on_mbim_data(self, device: MbimDevice, data: bytes) -> None:
+        if self.qmi_port.muted:
+            return  # a modem that stopped answering reads and ignores
+        self._trace_bytes("host->modem", [data])
+        try:
+            replies = device.receive(data, time.monotonic())
+        except Exception:  # a simulator bug: say so and go on, as a modem that drops a request
+            log.exception("MBIM request %s: the simulator failed on it", data[:48].hex(" "))
+            replies = []
+        self._send_mbim(replies, self.config.latency_ms / 1000.0)
+        self._schedule_timer()
+        self._after_event()
+
+    def _send_mbim(self, pieces: List[bytes], delay: float) -> None:
+        """Messages and fragments to the host, one per read of the port (as cdc-wdm hands them)."""
+        if not pieces:
+            return
+        self._trace_bytes("modem->host", pieces)
+        assert self.loop is not None
+        port = self.qmi_port  # answers to a port that went away in the meantime are lost
+
+        def deliver() -> None:
+            for piece in pieces:
+                port.write(piece)
+        if delay > 0:
+            self.loop.call_later(delay, deliver)
+        else:
+            deliver()
+
+    def _mbim_advance(self) -> None:
+        """What changed behind the MBIM function's back (a fault, an AT command, the clock) goes
+        out as notifications; the QMI indications the modem queued have no listener here."""
+        if self.mbim is not None and self.present:
+            self._send_mbim(self.mbim.advance(time.monotonic()), 0)
+
+    def _trace_bytes(self, direction: str, pieces: List[bytes]) -> None:
+        if self.trace is not None:
+            stamp = time.strftime("%H:%M:%S")
+            for piece in pieces:
+                self.trace.write("[%s] %s %s\n" % (stamp, direction, piece.hex(" ")))
 
     # ----------------------------------------------------------------- AT
 
@@ -261,19 +321,24 @@ class Simulator:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        deadline = self.modem.next_deadline()
+        deadline = self.mbim.next_deadline() if self.mbim is not None else self.modem.next_deadline()
         if deadline is not None:
             self._timer = self.loop.call_later(max(0.0, deadline - time.monotonic()), self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
-        self._send_later(self.modem.advance(time.monotonic()), 0)
+        if self.mbim is not None:
+            self._mbim_advance()
+        else:
+            self._send_later(self.modem.advance(time.monotonic()), 0)
         self._schedule_timer()
         self._after_event()
 
     def _after_event(self) -> None:
-        """What follows any change of state: the data path's framing and announcements, the AT
-        port's unsolicited results (a call the AT port started came up or ended, registration)."""
+        """What follows any change of state: MBIM notifications, the data path's framing and
+        announcements, the AT port's unsolicited results (a call the AT port started came up or
+        ended, registration)."""
+        self._mbim_advance()
         if self.data_path is not None:
             self.data_path.changed()
         urcs = self.at.unsolicited()
@@ -288,6 +353,11 @@ class Simulator:
         self.data_path.netdev = netdev_name(self.config)
         self.data_path.raw_ip_path = None if ethernet else self.layout.raw_ip
         self.data_path.host_raw_ip = self.config.host_raw_ip
+        if self.config.usbnet == "mbim":
+            # cdc_mbim and mhi_wwan_mbim carry bare IP packets (NTBs with IPS signatures on the
+            # wire): both ends always "agree on raw IP", there is no qmi/raw_ip to switch.
+            self.data_path.host_raw_ip = True
+            self.modem.link_layer = "raw-ip"
         self.data_path.router.lan = Lan(ipaddress.ip_network(self.config.lan_subnet)) \
             if ethernet and self.config.nat else None  # type: ignore[arg-type]
 
@@ -312,6 +382,7 @@ class Simulator:
             return
         assert self.loop is not None
         self.modem.reset(time.monotonic())
+        self.mbim = self._mbim_device()
         self.qmi_port = PtyPort("qmi", self._on_qmi_data, self._on_qmi_connect, messages=True)
         self.at_port = PtyPort("at", self._on_at_data, self._on_at_connect)
         self.at.echo = True
@@ -319,7 +390,7 @@ class Simulator:
         self._watch_attributes()
         self.qmi_port.start(self.loop)
         self.at_port.start(self.loop)
-        if self.data_path is not None and self.config.usbnet in ("qmi",) + ETHERNET_MODES:
+        if self.data_path is not None and self.config.usbnet in ("qmi", "mbim") + ETHERNET_MODES:
             self._fit_data_path()  # a new interface starts where the kernel's does (maybe in a new USB mode)
             self.data_path.attach()
         self.present = True
@@ -329,7 +400,9 @@ class Simulator:
 
     @property
     def net_interface_name(self) -> str:
-        return "%s:1.%d" % (self.config.usb_path, self.config.net_interface)
+        """What the driver's bind and unbind files take: the USB interface, or the PCI address."""
+        return self.layout.unbind_name if self.layout is not None else "%s:1.%d" % (
+            self.config.usb_path, self.config.net_interface)
 
     def _watch_attributes(self, drivers: bool = False) -> None:
         """sysfs semantics for the writable files: raw_ip and pass_through of the interface (anew
@@ -386,7 +459,11 @@ class Simulator:
         self.loop.call_later(seconds, action)
 
     def send_now(self, frames: List[Frame]) -> None:
-        self._send_later(frames, 0)
+        """QMI indications a fault caused; in MBIM mode the MBIM function announces the change itself."""
+        if self.mbim is not None:
+            self._mbim_advance()
+        else:
+            self._send_later(frames, 0)
 
     def status(self) -> Dict[str, Any]:
         m = self.modem
@@ -398,7 +475,10 @@ class Simulator:
             "calls": [{"family": c.family, "cid": c.client[1], "handle": c.handle, "apn": c.apn,
                        "address": str(c.ipv4 or c.ipv6)} for c in m.calls.values()],
             "last_call_end": list(m.last_call_end) if m.last_call_end else None,
-            "requests": m.requests_served, "profiles": {str(k): v["apn"] for k, v in m.profiles.items()},
+            "requests": m.requests_served + (self.mbim.requests_served if self.mbim else 0),
+            "profiles": {str(k): v["apn"] for k, v in m.profiles.items()},
+            "mbim": {"opened": self.mbim.opened, "version": self.mbim.version, "fcc_locked": self.mbim.fcc_locked}
+            if self.mbim is not None else None,
             "data_path": dict(self.data_path.counters) if self.data_path else None,
         }
 
@@ -415,11 +495,14 @@ def _drop(sim: Simulator, request: Dict[str, Any]) -> str:
     family = request.get("family")
     verbose = ("3gpp", "regular-deactivation")
     frames: List[Frame] = []
-    for client, call in list(sim.modem.calls.items()):
-        if family is None or call.family == int(family):
-            frames += sim.modem.end_call(client, reason, verbose)
+    ended = [client for client, call in sim.modem.calls.items() if family is None or call.family == int(family)]
+    if sim.mbim is not None:  # an MBIM session ends whole: both of its families
+        sessions = {client[1] for client in ended if client[0].startswith("MBIM")}
+        ended += [c for s in sessions for c in session_clients(s) if c in sim.modem.calls and c not in ended]
+    for client in ended:
+        frames += sim.modem.end_call(client, reason, verbose)
     sim.send_now(frames)
-    return "dropped %d call(s): %s" % (len(frames), reason)
+    return "dropped %d call(s): %s" % (len(ended), reason)
 
 
 def _deregister(sim: Simulator, request: Dict[str, Any]) -> str:

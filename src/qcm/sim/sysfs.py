@@ -1,9 +1,14 @@
-"""A fake sysfs and /dev, laid out the way the kernel shows a USB module with qmi_wwan.
+"""A fake sysfs and /dev, laid out the way the kernel shows a USB module (qmi_wwan, cdc_mbim,
+cdc_ether...) or an M.2 PCIe module (mhi-pci-generic and the WWAN class).
 
 Only the entries a connection manager reads are created: the USB device (ids, bus numbers,
-interfaces with their class and bound driver), the cdc-wdm control node, the network
-interface with ``qmi/raw_ip``, the serial ports, and the class symlinks that point into the
-device tree. Links are relative, like the kernel's, so the tree can live anywhere.
+interfaces with their class and bound driver, the raw ``descriptors`` libmbim reads
+wMaxControlMessage from), the cdc-wdm control node, the network interface with
+``qmi/raw_ip``, the serial ports, and the class symlinks that point into the device tree; for
+PCIe the PCI function, its WWAN device with the ports ``wwan0mbim0`` and ``wwan0at0`` (each
+with its ``type``) and the ``wwan0`` link of mhi_wwan_mbim. With ``wwan_ports`` a USB module's
+cdc-wdm port is also registered in the WWAN class, as kernels built with CONFIG_WWAN do: one
+port, two names. Links are relative, like the kernel's, so the tree can live anywhere.
 """
 
 from __future__ import annotations
@@ -36,6 +41,25 @@ def netdev_name(config: SimConfig) -> str:
     return config.netdev if config.usbnet in ("qmi", "mbim") else "usb0"
 
 
+def control_name(config: SimConfig) -> str:
+    """The control port's /dev name: cdc-wdmN on USB, the WWAN port on PCIe."""
+    return "wwan0mbim0" if config.bus == "pci" else config.control
+
+
+def mbim_descriptors(config: SimConfig) -> bytes:
+    """The configuration descriptors as the USB device's ``descriptors`` file holds them, with
+    the MBIM functional descriptor (signature 0c 24 1b) carrying wMaxControlMessage."""
+    device = bytes([18, 1, 0x00, 0x02, 0, 0, 0, 64]) + config.vendor_id.to_bytes(2, "little") + \
+        config.product_id.to_bytes(2, "little") + bytes([0x18, 0x03, 1, 2, 3, 1])
+    interface = bytes([9, 4, config.net_interface, 0, 1, 0x02, 0x0E, 0x00, 0])
+    header = bytes([5, 0x24, 0x00, 0x10, 0x01])
+    mbim = bytes([12, 0x24, 0x1B, 0x00, 0x01]) + config.mbim_max_transfer.to_bytes(2, "little") + \
+        bytes([32, 128]) + (1500).to_bytes(2, "little") + bytes([0x20])
+    body = interface + header + mbim
+    configuration = bytes([9, 2]) + (9 + len(body)).to_bytes(2, "little") + bytes([1, 1, 0, 0xA0, 250])
+    return device + configuration + body
+
+
 @dataclass
 class Layout:
     sysfs: Path
@@ -48,6 +72,7 @@ class Layout:
     created: List[Path] = field(default_factory=list)
     device_parts: List[Path] = field(default_factory=list)   # what vanishes when the module resets
     driver_dir: Path = Path()
+    unbind_name: str = ""                                     # what the driver's unbind file takes
 
     def remove_device(self) -> None:
         """The module left the bus: its device, class links and /dev nodes go; drivers stay."""
@@ -70,6 +95,8 @@ def _link(link: Path, target: Path) -> None:
 
 def lay_out(root: Path, config: SimConfig, control_pty: str, tty_ptys: Optional[Dict[int, str]] = None) -> Layout:
     """Create ``root/sys`` and ``root/dev`` for the module described by ``config``."""
+    if config.bus == "pci":
+        return _lay_out_pci(root, config, control_pty, tty_ptys)
     sysfs, dev = root / "sys", root / "dev"
     bus = config.usb_path.split("-")[0]
     usb_device = sysfs / "devices" / "platform" / "soc" / "usb" / ("usb" + bus) / config.usb_path
@@ -126,12 +153,17 @@ def lay_out(root: Path, config: SimConfig, control_pty: str, tty_ptys: Optional[
                 _link(misc / "device", interface)
                 _link(misc / "subsystem", sysfs / "class" / "usbmisc")
                 _link(sysfs / "class" / "usbmisc" / config.control, misc)
+                if config.wwan_ports:  # CONFIG_WWAN: the same port in the WWAN class too
+                    _wwan_port(sysfs, dev, interface / "wwan" / "wwan0", "wwan0%s0" % kind, kind.upper(), control_pty)
+            if kind == "mbim":
+                _write_bytes(usb_device / "descriptors", mbim_descriptors(config))
             netdev_dir = interface / "net" / netdev
             raw_ip = netdev_dir / "qmi" / "raw_ip"
             if kind == "qmi":
                 _write(raw_ip, "Y\n" if config.host_raw_ip else "N\n")
                 _write(netdev_dir / "qmi" / "pass_through", "N\n")
-            _write(netdev_dir / "uevent", "DEVTYPE=%s\nINTERFACE=%s\n" % ("wwan" if kind == "qmi" else "", netdev))
+            _write(netdev_dir / "uevent", "DEVTYPE=%s\nINTERFACE=%s\n" % ("wwan" if kind in ("qmi", "mbim") else "",
+                                                                           netdev))
             _write(netdev_dir / "type", "1\n")  # ARPHRD_ETHER until the host switches raw_ip on
             _link(netdev_dir / "device", interface)
             _link(netdev_dir / "subsystem", sysfs / "class" / "net")
@@ -140,12 +172,77 @@ def lay_out(root: Path, config: SimConfig, control_pty: str, tty_ptys: Optional[
             _write(sysfs / "module" / driver / "version", config.driver_version + "\n")
             _link(drivers / driver / "module", sysfs / "module" / driver)
     control_link = dev / config.control
-    if config.usbnet == "qmi":
+    if config.usbnet in ("qmi", "mbim"):
         _link_dev(control_link, control_pty)
     device_parts = [sysfs / "devices", sysfs / "class", sysfs / "bus" / "usb" / "devices", dev]
     driver = interfaces(config)[-1][2]
     return Layout(sysfs, dev, usb_device, control_link, netdev_dir, raw_ip, tty_links, [sysfs, dev], device_parts,
-                  drivers / driver)
+                  drivers / driver, "%s:1.%d" % (config.usb_path, config.net_interface))
+
+
+PCI_DRIVER = "mhi-pci-generic"
+
+
+def _lay_out_pci(root: Path, config: SimConfig, control_pty: str, tty_ptys: Optional[Dict[int, str]]) -> Layout:
+    """An M.2 module on PCIe as upstream Linux shows a Quectel RM520N: the PCI function bound to
+    mhi-pci-generic, its MHI controller ``mhi0``, the WWAN device ``wwan0`` with its MBIM and AT
+    ports (mhi_wwan_ctrl) and the ``wwan0`` network link of mhi_wwan_mbim (link id 0 = session 0)."""
+    sysfs, dev = root / "sys", root / "dev"
+    function = sysfs / "devices" / "pci0000:00" / "0000:00:1c.0" / config.pci_address
+    _write(function / "vendor", "0x%04x\n" % config.vendor_id)
+    _write(function / "device", "0x%04x\n" % config.product_id)
+    _write(function / "subsystem_vendor", "0x17aa\n")
+    _write(function / "subsystem_device", "0x%04x\n" % config.product_id)
+    _write(function / "class", "0x0d4000\n")  # wireless controller, as an M.2 WWAN card reports
+    _link(sysfs / "bus" / "pci" / "devices" / config.pci_address, function)
+    drivers = sysfs / "bus" / "pci" / "drivers"
+    for control_file in ("bind", "unbind"):
+        if not (drivers / PCI_DRIVER / control_file).exists():
+            _write(drivers / PCI_DRIVER / control_file, "")
+    _link(function / "driver", drivers / PCI_DRIVER)
+    (sysfs / "module" / "mhi_pci_generic").mkdir(parents=True, exist_ok=True)
+    _link(drivers / PCI_DRIVER / "module", sysfs / "module" / "mhi_pci_generic")
+    wwan = function / "mhi0" / "wwan" / "wwan0"
+    _write(wwan / "index", "0\n")
+    _link(wwan / "subsystem", sysfs / "class" / "wwan")
+    _link(sysfs / "class" / "wwan" / "wwan0", wwan)
+    _wwan_port(sysfs, dev, wwan, control_name(config), "MBIM", control_pty)
+    tty_links: Dict[str, Path] = {}
+    at_pty = (tty_ptys or {}).get(config.at_interface)
+    if at_pty:
+        _wwan_port(sysfs, dev, wwan, "wwan0at0", "AT", at_pty)
+        tty_links["wwan0at0"] = dev / "wwan0at0"
+    netdev = netdev_name(config)
+    netdev_dir = wwan / "net" / netdev
+    _write(netdev_dir / "uevent", "DEVTYPE=wwan\nINTERFACE=%s\n" % netdev)
+    _write(netdev_dir / "type", "65534\n")  # ARPHRD_NONE: raw IP
+    _link(netdev_dir / "device", wwan)
+    _link(netdev_dir / "subsystem", sysfs / "class" / "net")
+    _link(sysfs / "class" / "net" / netdev, netdev_dir)
+    device_parts = [sysfs / "devices", sysfs / "class", sysfs / "bus" / "pci" / "devices", dev]
+    return Layout(sysfs, dev, function, dev / control_name(config), netdev_dir, netdev_dir / "qmi" / "raw_ip",
+                  tty_links, [sysfs, dev], device_parts, drivers / PCI_DRIVER, config.pci_address)
+
+
+def _wwan_port(sysfs: Path, dev: Path, wwan: Path, name: str, kind: str, pty: str) -> None:
+    """A port of the WWAN class (drivers/net/wwan/wwan_core.c): ``wwanNmbim0`` with its type."""
+    port = wwan / name
+    _write(port / "type", kind + "\n")
+    _write(port / "dev", "234:%d\n" % len(list(wwan.iterdir())))
+    _write(port / "uevent", "MAJOR=234\nDEVNAME=%s\n" % name)
+    _link(port / "device", wwan)
+    _link(port / "subsystem", sysfs / "class" / "wwan")
+    _link(sysfs / "class" / "wwan" / name, port)
+    if not (wwan / "index").exists():
+        _write(wwan / "index", "0\n")
+        _link(wwan / "subsystem", sysfs / "class" / "wwan")
+        _link(sysfs / "class" / "wwan" / wwan.name, wwan)
+    _link_dev(dev / name, pty)
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
 
 
 def _link_dev(link: Path, target: str) -> None:
