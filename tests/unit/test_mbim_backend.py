@@ -71,7 +71,7 @@ class Rig:
         self.events: List[Any] = []
         self.emitted: List[Any] = []
         self.context = BackendContext(plan, self.events.append, self.emitted.append, pin_guard=pin_guard,
-                                      request_timeout=2.0, transport=host)
+                                      request_timeout=2.0, transport=lambda modem: host)
         self.backend = MbimBackend(modem, self.context)
 
     async def open(self) -> MbimBackend:
@@ -358,7 +358,7 @@ def test_a_port_closed_while_opening_fails_open_and_is_not_a_lost_modem():
         device.open(asyncio.get_running_loop(), lambda data: device.vanish("closed by mbim-proxy"), lambda r: None)
         emitted: List[Any] = []
         backend = MbimBackend(MODEM, BackendContext(DUAL, lambda e: None, emitted.append, request_timeout=2.0,
-                                                    transport=host))
+                                                    transport=lambda modem: host))
         with pytest.raises(ModemError):
             await backend.open()
         await asyncio.sleep(0.01)

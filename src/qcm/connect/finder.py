@@ -79,10 +79,10 @@ class Finder:
             await asyncio.sleep(MODEM_POLL)
 
     async def rebind(self, modem: Modem) -> Modem:
-        """Unbind and bind the module's network interface driver, as quectel-CM's -r does, and wait
-        for the module to be back."""
-        driver_dir = Path(modem.sysfs_root) / "bus" / "usb" / "drivers" / modem.driver
-        interface = "%s:1.%d" % (modem.usb_path, modem.interface or 0)
+        """Unbind and bind the module's network interface driver (a PCIe module's whole function), as
+        quectel-CM's -r does, and wait for the module to be back."""
+        driver_dir = Path(modem.sysfs_root) / "bus" / modem.bus / "drivers" / modem.driver
+        interface = modem.usb_path if modem.bus == "pci" else "%s:1.%d" % (modem.usb_path, modem.interface or 0)
         self.notice("re-binding %s to %s" % (interface, modem.driver), True)
         try:
             (driver_dir / "unbind").write_text(interface)
@@ -101,6 +101,6 @@ class Finder:
 async def _imei_of(modem: Modem) -> str:
     """The module's IMEI, or "" if its port cannot be asked (gone, or another program's)."""
     from ..io.procfs import port_holders
-    if not modem.control or port_holders([modem.control]) or modem.mode not in BACKENDS:
+    if not modem.control or port_holders([modem.control, *modem.control_aliases]) or modem.mode not in BACKENDS:
         return ""
     return await load_backend(modem.mode).read_imei(modem)

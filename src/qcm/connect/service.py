@@ -398,7 +398,10 @@ class ConnectionService:
         if state_path(self.options.run_dir, modem.netdev).exists():
             raise PortBusyError("a connection made by qcm connect --once is up on %s" % modem.netdev,
                                 "end it with qcm disconnect -i %s first" % modem.netdev)
-        holders = port_holders([modem.control]).get(modem.control, [])
+        ports = [modem.control, *modem.control_aliases]
+        holders = [h for held in port_holders(ports).values() for h in held]
+        if modem.mode == "mbim" and self.options.plan.mbim_proxy is not False:
+            holders = [h for h in holders if h[1] != "mbim-proxy"]  # the proxy shares the port: we go through it
         if holders and self.options.transport is None:
             raise PortBusyError("%s is held by %s" % (modem.control, ", ".join(
                 "%s (pid %d)" % (name, pid) for pid, name in holders)),

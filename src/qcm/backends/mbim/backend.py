@@ -62,7 +62,8 @@ class MbimBackend(Backend):
         await self.close()
         context = self.context
         assert self.modem.control is not None
-        transport = context.transport or transport_for(self.modem.control, context.plan.mbim_proxy)
+        transport = context.transport(self.modem) if context.transport else \
+            transport_for(self.modem.control, context.plan.mbim_proxy)
         direct = isinstance(transport, str)  # the device itself: its descriptor says how much it takes at once
         port = await MbimPort(transport, show_personal=context.show_personal, offered_version=SPOKEN_VERSION,
                               max_control_transfer=mbim_max_control_transfer(self.modem) if direct else 4096).open()
