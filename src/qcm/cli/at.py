@@ -12,9 +12,11 @@ if TYPE_CHECKING:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     from .connect import add_modem_options
+    from .options import seconds
     parser.add_argument("command", nargs="+", help='the command, e.g. AT+CPIN? (several run in turn)')
     parser.add_argument("--port", help="the AT port (default: found from the module's USB layout)")
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the answer")
+    parser.add_argument("--timeout", type=seconds(0.1), default=10.0,
+                        help="seconds to wait for the answer (at least 0.1, default 10)")
     add_modem_options(parser)
 
 
@@ -42,7 +44,11 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
 
     from ..io.at_port import AtPort
+    from ..printable import printable
+    from .options import check_at_command
 
+    for command in args.command:  # before the port is opened: a line end would smuggle in a second command
+        check_at_command(command)
     path = args.port or find_at_port(args)
 
     async def talk() -> int:
@@ -52,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
             for command in args.command:
                 response = await port.command(command, args.timeout, check=False)
                 for line in response.lines:
-                    print(line)
-                print(response.final)
+                    print(printable(line))  # the module's text: no terminal escapes
+                print(printable(response.final))
                 status = status or (0 if response.ok else 9)
         finally:
             port.close()

@@ -7,6 +7,7 @@ import time
 from typing import Callable, Optional, TextIO
 
 from ..connect import events as ev
+from ..printable import printable
 
 __all__ = ["TextReporter", "describe_event"]
 
@@ -84,5 +85,5 @@ class TextReporter:
             return
         now = self.clock()
         stamp = time.strftime("%H:%M:%S", time.localtime(now)) + ".%03d" % int((now % 1) * 1000)
-        self.stream.write("%s %s\n" % (stamp, line))
+        self.stream.write("%s %s\n" % (stamp, printable(line)))  # modem and network text: no terminal escapes
         self.stream.flush()
