@@ -94,3 +94,15 @@ def test_one_warning_line_names_what_ps_shows():
     out = io.StringIO()
     secrets.warn_visible(secrets.Secrets(), "qcm", out, [])
     assert out.getvalue() == ""
+
+
+def test_the_systemd_unit_shows_secrets_in_a_private_environment_file():
+    from pathlib import Path
+    unit = (Path(__file__).resolve().parents[2] / "contrib" / "systemd" / "qcm@.service").read_text()
+    comments = [line for line in unit.splitlines() if line.startswith("#")]
+    assert any("install -m 600" in line and "/etc/qcm/wwan0.conf" in line for line in comments)
+    assert any(line.strip("# ").startswith("QCM_PIN=") for line in comments)
+    assert any(line.strip("# ").startswith("QCM_APN_PASSWORD=") for line in comments)
+    options = [line for line in comments if "QCM_OPTIONS=" in line]
+    assert options and not any(word in line for line in options for word in (" -p ", "--password", "--pin"))
+    assert "EnvironmentFile=-/etc/qcm/%i.conf" in unit
