@@ -13,7 +13,7 @@ from ..errors import UsageError
 from . import secrets
 from .list import add_root_options, environment_roots
 from .options import METRIC_RANGE, PROFILE_RANGE, check_apn, check_credential, check_pin, imei, integer, \
-    interface_name, seconds, usb_path
+    interface_name, seconds, socket_directory, usb_path
 
 RUN_DIR = environment_roots()["run_dir"]
 AUTH_NAMES = {"0": "none", "none": "none", "1": "pap", "pap": "pap", "2": "chap", "chap": "chap",
@@ -27,7 +27,7 @@ def add_modem_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--usb-path", type=usb_path, help="the module's USB path (e.g. 1-1.2)")
     group.add_argument("--imei", type=imei, help="the module's IMEI")
     add_root_options(parser)
-    parser.add_argument("--run-dir", type=Path, default=RUN_DIR,
+    parser.add_argument("--run-dir", type=socket_directory, default=RUN_DIR,
                         help="where control sockets and state live (default /run/qcm, or $QCM_RUN_DIR)")
 
 
@@ -153,7 +153,8 @@ def run(args: argparse.Namespace) -> int:
 def configure_disconnect(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-i", "--interface", type=interface_name, default=None,
                         help="the connection's interface (default: the only one)")
-    parser.add_argument("--run-dir", type=Path, default=RUN_DIR, help="default /run/qcm, or $QCM_RUN_DIR")
+    parser.add_argument("--run-dir", type=socket_directory, default=RUN_DIR,
+                        help="default /run/qcm, or $QCM_RUN_DIR")
 
 
 def run_disconnect(args: argparse.Namespace) -> int:

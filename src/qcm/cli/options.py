@@ -11,14 +11,17 @@ the ``check_*`` functions raise ``UsageError`` (exit 2, one line).
 from __future__ import annotations
 
 import argparse
+import os
+import stat
+from pathlib import Path
 from typing import Callable, Optional
 
 from ..ascii import is_digits, parse_decimal, parse_int
 from ..errors import UsageError
 from ..printable import printable
 
-__all__ = ["integer", "seconds", "interface_name", "usb_path", "imei", "check_pin", "check_apn", "check_credential",
-           "check_at_command", "PROFILE_RANGE", "METRIC_RANGE", "MAX_SECONDS", "APN_MAX_OCTETS",
+__all__ = ["integer", "seconds", "interface_name", "usb_path", "imei", "socket_directory", "serial_port",
+           "check_socket_path", "check_pin", "check_apn", "check_credential", "check_at_command", "PROFILE_RANGE", "METRIC_RANGE", "MAX_SECONDS", "APN_MAX_OCTETS",
            "CREDENTIAL_MAX_OCTETS", "IFNAMSIZ"]
 
 PROFILE_RANGE = (1, 255)         # the catalogue's profile index is a u8; profile 0 does not exist
@@ -28,6 +31,7 @@ APN_MAX_OCTETS = 100             # 3GPP TS 23.003 9.1: an APN is at most 100 oct
 CREDENTIAL_MAX_OCTETS = 127      # Quectel's limit for APN user names and passwords (AT+QICSGP)
 IFNAMSIZ = 16                    # the kernel's buffer, with its NUL: names have at most 15 bytes
 AT_COMMAND_MAX = 2048            # longer than any AT command line a module takes
+SOCKET_PATH_MAX = 107            # sun_path of a unix socket: 108 bytes with the NUL
 
 
 def _shown(text: str, limit: int = 40) -> str:
@@ -80,6 +84,33 @@ def usb_path(text: str) -> str:
     head, sep, ports = text.partition("-")
     if not (sep and is_digits(head) and ports and all(is_digits(p) for p in ports.split("."))) or len(text) > 64:
         raise argparse.ArgumentTypeError("%s is not a USB path (like 1-1.2: bus, dash, ports)" % _shown(text))
+    return text
+
+
+def socket_directory(text: str) -> Path:
+    """argparse type: a directory for control sockets; a socket's path must fit in 107 bytes."""
+    longest = os.path.join(text, "x" * (IFNAMSIZ - 1) + ".sock")
+    if not text or len(os.fsencode(longest)) > SOCKET_PATH_MAX:
+        raise argparse.ArgumentTypeError("%s: a control socket's path there would be longer than %d bytes; use a "
+                                         "shorter directory" % (_shown(text), SOCKET_PATH_MAX))
+    return Path(text)
+
+
+def check_socket_path(path: Path) -> Path:
+    if len(os.fsencode(str(path))) > SOCKET_PATH_MAX:
+        raise UsageError("%s: a socket path is at most %d bytes" % (_shown(str(path), 60), SOCKET_PATH_MAX))
+    return path
+
+
+def serial_port(text: str) -> str:
+    """argparse type: an AT port, a character device (/dev/ttyUSB2); a file would only look like one."""
+    try:
+        mode = os.stat(text).st_mode
+    except OSError as exc:
+        raise argparse.ArgumentTypeError("%s: %s" % (_shown(text), exc.strerror)) from None
+    if not stat.S_ISCHR(mode):
+        raise argparse.ArgumentTypeError("%s is not a serial port (a character device such as /dev/ttyUSB2)"
+                                         % _shown(text))
     return text
 
 

@@ -12,11 +12,11 @@ from ..at.usbnet import EXPECT, MODES, PREFIX, QUERY, mode_of, set_command
 
 def configure(parser: argparse.ArgumentParser) -> None:
     from .connect import add_modem_options
-    from .options import seconds
+    from .options import seconds, serial_port
     parser.add_argument("mode", nargs="?", choices=MODES, help="switch to this mode (default: show the current one)")
     parser.add_argument("--no-reset", action="store_true",
                         help="only store the setting; it takes effect at the module's next restart")
-    parser.add_argument("--port", help="the AT port (default: found from the module's USB layout)")
+    parser.add_argument("--port", type=serial_port, help="the AT port (default: found from the module's USB layout)")
     parser.add_argument("--wait", type=seconds(0), default=30.0,
                         help="seconds to wait for the module to come back (default 30)")
     add_modem_options(parser)
@@ -44,15 +44,15 @@ def run(args: argparse.Namespace) -> int:
 
     from ..discovery import scan, select
     from ..errors import ModemError
-    from ..io.at_port import AtError, AtPort
+    from ..io.at_port import AtError
     from ..printable import printable
-    from .at import at_port_of
+    from .at import at_port_of, open_at_port
 
     modem = select(scan(args.sysfs, args.dev), args.interface, args.control, args.usb_path)
     path = args.port or at_port_of(modem)
 
     async def talk() -> Tuple[str, Optional[str]]:
-        port = await AtPort(path).open()
+        port = await open_at_port(path)
         try:
             current, style = await _read(port)
             if args.mode is None or args.mode == current:
