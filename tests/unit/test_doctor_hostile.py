@@ -83,3 +83,19 @@ def test_at_parser_refuses_a_second_command_smuggled_in():
 def test_at_parser_sends_command_line_bytes_as_they_came():
     text = b"AT+COPS=1,0,\"\xff\"".decode("utf-8", "surrogateescape")  # not UTF-8 on the command line
     assert AtParser().command(text, 0.0, 1.0) == b"AT+COPS=1,0,\"\xff\"\r"
+
+
+def test_a_manager_status_with_unexpected_types_is_read_as_far_as_it_makes_sense():
+    from dataclasses import fields
+
+    from qcm.connect.events import Registration
+    from qcm.doctor.evidence import _REGISTRATION_TYPES, _read_manager
+    assert set(_REGISTRATION_TYPES) == {f.name for f in fields(Registration)}
+    facts = Facts()
+    _read_manager(facts, {"pid": 1, "revision": 25, "model": ["x"], "sim": {"a": 1},
+                          "registration": {"state": "registered", "ps_attached": True, "mcc": "302", "mnc": True,
+                                           "operator": 7, "signal_dbm": -90, "new_field": 1}})
+    assert facts.revision == "" and facts.sim is None
+    assert facts.registration == Registration("registered", True, signal_dbm=-90)
+    diagnose(facts)
+    facts.network().describe()

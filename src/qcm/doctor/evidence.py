@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
@@ -198,16 +198,26 @@ def _read_manager(facts: Facts, status: Dict[str, Any]) -> None:
     ours = status.get("pid")
     facts.holders = {port: kept for port, kept in ((port, [h for h in holders if h[0] != ours])
                                                    for port, holders in facts.holders.items()) if kept}
-    facts.revision, facts.model = status.get("revision") or "", status.get("model") or ""
-    facts.manufacturer = status.get("manufacturer") or ""
-    facts.sim = status.get("sim") if status.get("sim") not in ("", "unknown") else None
+    facts.revision, facts.model = _text(status.get("revision")), _text(status.get("model"))
+    facts.manufacturer = _text(status.get("manufacturer"))
+    facts.sim = _text(status.get("sim")) if _text(status.get("sim")) not in ("", "unknown") else None
     registration = status.get("registration")
     if isinstance(registration, dict):
-        known = {f.name for f in fields(Registration)}  # a qcm of another version may say more
+        # A qcm of another version may say more, or say it differently: only fields of the expected type.
+        typed = {k: v for k, v in registration.items() if k in _REGISTRATION_TYPES and
+                 isinstance(v, _REGISTRATION_TYPES[k]) and (type(v) is bool) == (_REGISTRATION_TYPES[k] is bool)}
         try:
-            facts.registration = Registration(**{k: v for k, v in registration.items() if k in known})
-        except TypeError:
+            facts.registration = Registration(**typed)
+        except TypeError:  # state or ps_attached missing
             pass
+
+
+_REGISTRATION_TYPES = {"state": str, "ps_attached": bool, "roaming": bool, "mcc": int, "mnc": int, "operator": str,
+                       "rat": str, "reject_cause": int, "signal_dbm": int}
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 async def _at(facts: Facts, path: str, timeout: float) -> None:
