@@ -65,20 +65,22 @@ def main(argv: Optional[List[str]] = None) -> int:
         work += [(name, (str(targets[name]), share + (1 if i < extra else 0), args.seed + i, str(crash_dir)))
                  for i in range(jobs)]
     started = time.monotonic()
-    with multiprocessing.get_context("fork").Pool(jobs) as pool:
-        results = pool.map(_work, [job for _, job in work], chunksize=1)
-    by_target: Dict[str, List[Report]] = {}
-    for (name, _), report in zip(work, results):
-        by_target.setdefault(name, []).append(report)
-    print("%-16s %10s %8s %6s %10s" % ("target", "inputs", "crashes", "hangs", "inputs/s"))
+    print("%-16s %10s %8s %6s %10s" % ("target", "inputs", "crashes", "hangs", "inputs/s"), flush=True)
     failed = False
     details = []
-    for name in names:
-        report = _merge(name, by_target[name])
-        failed = failed or bool(report.findings)
-        print("%-16s %10d %8d %6d %10.0f" % (name, report.inputs, report.crashes, report.hangs, report.rate))
-        if report.findings:
-            details.append(report.describe())
+    pending: Dict[str, List[Report]] = {}
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        # in order, so that each target's line is printed as soon as its last share is done
+        for (name, _), report in zip(work, pool.imap(_work, [job for _, job in work], chunksize=1)):
+            pending.setdefault(name, []).append(report)
+            if len(pending[name]) < jobs:
+                continue
+            merged = _merge(name, pending.pop(name))
+            failed = failed or bool(merged.findings)
+            print("%-16s %10d %8d %6d %10.0f" % (name, merged.inputs, merged.crashes, merged.hangs, merged.rate),
+                  flush=True)
+            if merged.findings:
+                details.append(merged.describe())
     print("(%d worker%s, %.0f s in all; inputs/s is one worker's rate)" % (jobs, "s" if jobs > 1 else "",
                                                                           time.monotonic() - started))
     for text in details:

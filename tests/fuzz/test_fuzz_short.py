@@ -13,7 +13,7 @@ import pytest
 from engine import FUZZ_DIR, discover, fuzz, load
 
 INPUTS = 3000
-SECONDS = 8.0
+SECONDS = 5.0
 
 
 def test_every_target_follows_the_contract():
