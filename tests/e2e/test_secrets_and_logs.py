@@ -124,3 +124,20 @@ def test_log_file_created_private(lab, tmp_path):
     process.terminate()
     assert process.wait(20) == 0
     assert os.stat(log).st_mode & 0o777 == 0o600
+
+
+def test_qcm_connect_with_a_stdout_nobody_can_write_stays_connected(lab, tmp_path):
+    import sys
+    lab = lab()
+    errors = tmp_path / "stderr.log"
+    argv = [sys.executable, "-m", "qcm", *lab.connect_args("-s", "internet")]
+    with open("/dev/full", "w") as full, errors.open("w") as log:
+        process = subprocess.Popen(lab.ns.argv(argv), stdout=full, stderr=log, env=lab.env)
+    process.log_path = errors
+    lab.processes.append(process)
+    lab.wait_connected(process)
+    assert lab.ping(V4) and process.poll() is None
+    process.terminate()
+    assert process.wait(20) == 0
+    text = errors.read_text()
+    assert text.count("cannot write to standard output") == 1 and "Traceback" not in text, text

@@ -208,17 +208,17 @@ class QuectelLog:
     (given as a file descriptor from ``open_logfile``).
 
     Text from the modem is escaped (``printable``): an operator name is no terminal command. A
-    line that cannot be written (a full disk, a reader that went away) is dropped with one
-    warning on stderr per target: losing log lines must never cost the connection.
+    line that cannot be written (a full disk, a reader that went away) costs a warning on stderr
+    once per target, never the connection (``LineWriter``).
     """
 
     def __init__(self, stream: Optional[IO[str]], logfile: Optional[int] = None, show_personal: bool = False,
                  errors: Optional[IO[str]] = None) -> None:
-        self.stream = stream
-        self.logfile = logfile
+        from .report import LineWriter
+        self.targets = [LineWriter(PROG, name, stream=stream, fd=fd, errors=errors)
+                        for name, stream, fd in (("standard output", stream, None), ("the log file", None, logfile))
+                        if stream is not None or fd is not None]
         self.show_personal = show_personal
-        self.errors = errors
-        self.failed: List[str] = []  # targets already warned about
 
     def line(self, text: str) -> None:
         now = time.time()
@@ -226,40 +226,8 @@ class QuectelLog:
         stamp = "[%02d-%02d_%02d:%02d:%02d:%03d]" % (tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                                                    int((now % 1) * 1000))
         entry = "%s %s\n" % (stamp, printable(text))
-        if self.stream is not None:
-            try:
-                self.stream.write(entry)
-                self.stream.flush()
-            except (OSError, ValueError) as exc:
-                self._failed("standard output", exc)
-                self._silence_stream()
-        if self.logfile is not None:
-            try:
-                os.write(self.logfile, entry.encode("utf-8", "backslashreplace"))
-            except OSError as exc:
-                self._failed("the log file", exc)
-
-    def _failed(self, target: str, exc: Exception) -> None:
-        if target in self.failed:
-            return
-        self.failed.append(target)
-        reason = getattr(exc, "strerror", None) or str(exc)
-        try:
-            (self.errors or sys.stderr).write("%s: warning: cannot write to %s (%s); carrying on without it\n"
-                                              % (PROG, target, reason))
-            (self.errors or sys.stderr).flush()
-        except (OSError, ValueError):
-            pass  # nowhere left to say it
-
-    def _silence_stream(self) -> None:
-        """Point a failed stdout at /dev/null, so that its buffered lines cannot fail again at exit."""
-        stream, self.stream = self.stream, None
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, stream.fileno())  # type: ignore[union-attr]
-            os.close(devnull)
-        except (OSError, ValueError, AttributeError):
-            pass
+        for target in self.targets:
+            target.write(entry)
 
     def __call__(self, event: ev.Event) -> None:
         for text in self.lines(event):

@@ -2,14 +2,63 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
-from typing import Callable, Optional, TextIO
+from typing import IO, Callable, Optional, TextIO
 
 from ..connect import events as ev
 from ..printable import printable
 
-__all__ = ["TextReporter", "describe_event"]
+__all__ = ["TextReporter", "LineWriter", "describe_event"]
+
+
+class LineWriter:
+    """Log lines to a stream or a file descriptor that may fail: a full disk, a reader that went away.
+
+    A log is never worth the connection: the first failure is reported once on stderr, then
+    lines to a file are still tried (the disk may get space again, and a failing write is
+    quick) while a broken stream is pointed at /dev/null, so that its buffered lines cannot
+    fail again when the process exits.
+    """
+
+    def __init__(self, prog: str, name: str, stream: Optional[IO[str]] = None, fd: Optional[int] = None,
+                 errors: Optional[IO[str]] = None) -> None:
+        self.prog, self.name, self.stream, self.fd, self.errors = prog, name, stream, fd, errors
+        self.warned = False
+
+    def write(self, text: str) -> None:
+        try:
+            if self.fd is not None:
+                os.write(self.fd, text.encode("utf-8", "backslashreplace"))
+            elif self.stream is not None:
+                self.stream.write(text)
+                self.stream.flush()
+        except (OSError, ValueError) as exc:
+            self._warn(exc)
+            if self.stream is not None:
+                self._silence()
+
+    def _warn(self, exc: Exception) -> None:
+        if self.warned:
+            return
+        self.warned = True
+        errors = self.errors or sys.stderr
+        try:
+            errors.write("%s: warning: cannot write to %s (%s); carrying on without it\n"
+                         % (self.prog, self.name, getattr(exc, "strerror", None) or exc))
+            errors.flush()
+        except (OSError, ValueError):
+            pass  # nowhere left to say it
+
+    def _silence(self) -> None:
+        stream, self.stream = self.stream, None
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())  # type: ignore[union-attr]
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
 
 
 def _imei(identity: ev.ModemIdentity, show_personal: bool) -> str:
@@ -73,9 +122,9 @@ def describe_event(event: ev.Event, show_personal: bool = False) -> Optional[str
 
 
 class TextReporter:
-    def __init__(self, stream: TextIO = sys.stdout, show_personal: bool = False,
+    def __init__(self, stream: Optional[TextIO] = None, show_personal: bool = False,
                  clock: Callable[[], float] = time.time) -> None:
-        self.stream = stream
+        self.out = LineWriter("qcm", "standard output", stream or sys.stdout)
         self.show_personal = show_personal
         self.clock = clock
 
@@ -85,5 +134,4 @@ class TextReporter:
             return
         now = self.clock()
         stamp = time.strftime("%H:%M:%S", time.localtime(now)) + ".%03d" % int((now % 1) * 1000)
-        self.stream.write("%s %s\n" % (stamp, printable(line)))  # modem and network text: no terminal escapes
-        self.stream.flush()
+        self.out.write("%s %s\n" % (stamp, printable(line)))  # modem and network text: no terminal escapes

@@ -59,7 +59,7 @@ class Firmware:
         return "firmware %s: %s variant %s, for %s" % (self.revision, self.family, self.variant, self.region)
 
 
-_REVISION = re.compile(r"^(%s)(%s)?[A-Z]{2}R\d" % (FAMILIES, "|".join(VARIANT_CODES)))  # build code: FA, GA, GB
+_REVISION = re.compile(r"^(%s)(%s)?[A-Z]{2}R[0-9]" % (FAMILIES, "|".join(VARIANT_CODES)))  # build code: FA, GA, GB
 
 
 def parse_revision(revision: str) -> Optional[Firmware]:

@@ -64,7 +64,7 @@ def _family_of(facts: Facts) -> str:
     for family in NO_QMI_DATA:
         if family in reported:
             return family
-    match = re.match(r"[A-Z]{2}\d{2,3}", reported)
+    match = re.match(r"[A-Z]{2}[0-9]{2,3}", reported)
     if match:
         return match.group(0)
     by_usb = KNOWN_MODULES.get((modem.vendor_id, modem.product_id), ("", 0))[0] if modem else ""
