@@ -21,7 +21,7 @@ NUMERIC = [
     (["connect"], "--profile", ["0", "256", "-1", "300", "99999999999999999999"] + NOT_A_NUMBER),
     (["connect"], "--metric", ["4294967296", "-1"] + NOT_A_NUMBER),
     (["connect"], "--poll-interval", ["0", "0.5", "-1", "1e6000", "700000"] + NOT_A_NUMBER),
-    (["connect"], "--probe-interval", ["0", "0.2"] + NOT_A_NUMBER),
+    (["connect"], "--probe-interval", ["0", "0.05"] + NOT_A_NUMBER),
     (["connect"], "--probe-failures", ["0", "1001"] + NOT_A_NUMBER),
     (["connect"], "--register-timeout", ["-1"] + NOT_A_NUMBER),
     (["connect"], "--timeout", ["0", "0.05"] + NOT_A_NUMBER),
