@@ -92,6 +92,8 @@ class AtParser:
         self._pending: Optional[_Pending] = None
 
     def command(self, text: str, now: float, timeout: float) -> bytes:
+        """The bytes that send ``text``; ValueError for a control character in it (a line end would
+        smuggle in a second command) or text that cannot be encoded."""
         if self._pending is not None:
             raise AtBusy("%s is still waiting for its answer" % self._pending.command)
         text = text.strip()
