@@ -141,3 +141,14 @@ def test_commands_end_in_a_usage_error_before_touching_anything(argv, program):
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith(("qcm", "usage", "quectel-CM"))
+
+
+def test_a_run_directory_from_the_environment_is_checked_too():
+    long_dir = "/tmp/" + "r" * 300
+    for argv, program in ((["disconnect"], "qcm"), (["doctor"], "qcm"), (["-s", "internet"], "quectel-CM")):
+        module = ["-m", "qcm"] if program == "qcm" else ["-c", "import sys; from qcm.cli.quectel_cm import main; "
+                                                                 "sys.exit(main())"]
+        result = subprocess.run([sys.executable, *module, *argv], capture_output=True, text=True, timeout=60,
+                                env=dict(os.environ, PYTHONPATH=str(SRC), QCM_RUN_DIR=long_dir,
+                                         QCM_SYSFS="/nonexistent", QCM_DEV="/nonexistent"))
+        assert result.returncode == 2 and "longer than 107 bytes" in result.stderr, result.stderr

@@ -27,7 +27,7 @@ def add_modem_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--usb-path", type=usb_path, help="the module's USB path (e.g. 1-1.2)")
     group.add_argument("--imei", type=imei, help="the module's IMEI")
     add_root_options(parser)
-    parser.add_argument("--run-dir", type=socket_directory, default=RUN_DIR,
+    parser.add_argument("--run-dir", type=socket_directory, default=str(RUN_DIR),
                         help="where control sockets and state live (default /run/qcm, or $QCM_RUN_DIR)")
 
 
@@ -155,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
 def configure_disconnect(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-i", "--interface", type=interface_name, default=None,
                         help="the connection's interface (default: the only one)")
-    parser.add_argument("--run-dir", type=socket_directory, default=RUN_DIR,
+    parser.add_argument("--run-dir", type=socket_directory, default=str(RUN_DIR),
                         help="default /run/qcm, or $QCM_RUN_DIR")
 
 

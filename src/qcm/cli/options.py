@@ -21,7 +21,7 @@ from ..errors import UsageError
 from ..printable import printable
 
 __all__ = ["integer", "seconds", "interface_name", "usb_path", "imei", "socket_directory", "serial_port",
-           "check_socket_path", "check_pin", "check_apn", "check_credential", "check_at_command", "PROFILE_RANGE", "METRIC_RANGE", "MAX_SECONDS", "APN_MAX_OCTETS",
+           "check_socket_path", "check_socket_directory", "check_pin", "check_apn", "check_credential", "check_at_command", "PROFILE_RANGE", "METRIC_RANGE", "MAX_SECONDS", "APN_MAX_OCTETS",
            "CREDENTIAL_MAX_OCTETS", "IFNAMSIZ"]
 
 PROFILE_RANGE = (1, 255)         # the catalogue's profile index is a u8; profile 0 does not exist
@@ -88,12 +88,21 @@ def usb_path(text: str) -> str:
 
 
 def socket_directory(text: str) -> Path:
-    """argparse type: a directory for control sockets; a socket's path must fit in 107 bytes."""
+    """argparse type: a directory for control sockets; a socket's path must fit in 107 bytes.
+    (Give it the default as a string, $QCM_RUN_DIR: argparse checks string defaults too.)"""
     longest = os.path.join(text, "x" * (IFNAMSIZ - 1) + ".sock")
     if not text or len(os.fsencode(longest)) > SOCKET_PATH_MAX:
         raise argparse.ArgumentTypeError("%s: a control socket's path there would be longer than %d bytes; use a "
                                          "shorter directory" % (_shown(text), SOCKET_PATH_MAX))
     return Path(text)
+
+
+def check_socket_directory(path: Path, what: str) -> Path:
+    """``socket_directory`` for a directory that did not come through argparse ($QCM_RUN_DIR)."""
+    try:
+        return socket_directory(str(path))
+    except argparse.ArgumentTypeError as exc:
+        raise UsageError("%s: %s" % (what, exc)) from None
 
 
 def check_socket_path(path: Path) -> Path:

@@ -28,7 +28,7 @@ from ..printable import printable
 from . import secrets
 from .list import environment_roots
 from .main import run_guarded
-from .options import PROFILE_RANGE, check_apn, check_credential, check_pin, interface_name
+from .options import PROFILE_RANGE, check_apn, check_credential, check_pin, check_socket_directory, interface_name
 
 __all__ = ["main", "parse", "CompatOptions", "QuectelLog"]
 
@@ -307,6 +307,7 @@ def _run(argv: List[str]) -> int:
     if options.unsupported:
         raise NotImplementedOption("not implemented in qcm: %s" % ", ".join(options.unsupported),
                                    "run without it; qcm speaks to qmi_wwan modules directly")
+    check_socket_directory(environment_roots()["run_dir"], "$QCM_RUN_DIR")
     if options.kill_pdn is None:
         apply_secrets(options, os.environ, sys.stderr)
     logfile = open_logfile(options.logfile) if options.logfile else None
