@@ -59,6 +59,9 @@ def test_interface_names_the_kernel_refuses(capsys, name):
 
 
 @pytest.mark.parametrize("option,value", [("--usb-path", "../../devices"), ("--usb-path", "1-"),
+                                          ("--metrics-file", "/"), ("--metrics-file", "/tmp/"),
+                                          ("--metrics-file", "/tmp/" + "m" * 256), ("--resolv-conf", "/tmp"),
+                                          ("--resolv-conf", "/tmp/" + "r" * 300), ("--resolv-conf", ""),
                                           ("--imei", "86675804543913６"), ("--imei", "12")])
 def test_module_selectors(option, value):
     with pytest.raises(SystemExit):

@@ -12,8 +12,8 @@ from typing import List, Optional
 from ..errors import UsageError
 from . import secrets
 from .list import add_root_options, environment_roots
-from .options import METRIC_RANGE, PROFILE_RANGE, check_apn, check_credential, check_pin, imei, integer, \
-    interface_name, seconds, socket_directory, usb_path
+from .options import METRIC_RANGE, PROFILE_RANGE, check_apn, check_credential, check_pin, file_path, imei, \
+    integer, interface_name, seconds, socket_directory, usb_path
 
 RUN_DIR = environment_roots()["run_dir"]
 AUTH_NAMES = {"0": "none", "none": "none", "1": "pap", "pap": "pap", "2": "chap", "chap": "chap",
@@ -59,7 +59,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     routes.add_argument("--no-default-route", action="store_true", help="add no default route")
     routes.add_argument("--dns", choices=["auto", "resolvconf", "file", "none"], default="auto",
                         help="how to install DNS servers (auto: resolvconf if installed, else the file)")
-    routes.add_argument("--resolv-conf", type=Path, default=Path("/etc/resolv.conf"),
+    routes.add_argument("--resolv-conf", type=file_path, default=Path("/etc/resolv.conf"),
                         help="resolv.conf to edit (default /etc/resolv.conf)")
     parser.add_argument("--once", action="store_true",
                         help="exit once connected, leaving the call up (undo with qcm disconnect); "
@@ -78,7 +78,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                       help="seconds between safety-net checks of the calls (default 60; indications come first)")
     keep.add_argument("--rebind", action="store_true",
                       help="re-bind the module's USB driver before the first attempt (quectel-CM -r)")
-    keep.add_argument("--metrics-file", type=Path, metavar="FILE",
+    keep.add_argument("--metrics-file", type=file_path, metavar="FILE",
                       help="write Prometheus metrics to FILE (for node_exporter's textfile collector)")
     parser.add_argument("--register-timeout", type=seconds(0), default=60.0,
                         help="seconds to wait for the network (default 60)")

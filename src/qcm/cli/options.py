@@ -20,7 +20,7 @@ from ..ascii import is_digits, parse_decimal, parse_int
 from ..errors import UsageError
 from ..printable import printable
 
-__all__ = ["integer", "seconds", "interface_name", "usb_path", "imei", "socket_directory", "serial_port",
+__all__ = ["integer", "seconds", "interface_name", "usb_path", "imei", "socket_directory", "serial_port", "file_path",
            "check_socket_path", "check_socket_directory", "check_pin", "check_apn", "check_credential", "check_at_command", "PROFILE_RANGE", "METRIC_RANGE", "MAX_SECONDS", "APN_MAX_OCTETS",
            "CREDENTIAL_MAX_OCTETS", "IFNAMSIZ"]
 
@@ -103,6 +103,17 @@ def check_socket_directory(path: Path, what: str) -> Path:
         return socket_directory(str(path))
     except argparse.ArgumentTypeError as exc:
         raise UsageError("%s: %s" % (what, exc)) from None
+
+
+def file_path(text: str) -> Path:
+    """argparse type: a path that can name a file (resolv.conf, a metrics file): not a directory, no
+    name over 255 bytes, no path over 4095 (the kernel's NAME_MAX and PATH_MAX)."""
+    raw = os.fsencode(text)
+    if not text or text.endswith("/") or os.path.isdir(text):
+        raise argparse.ArgumentTypeError("%s is a directory, not a file" % (_shown(text) or "''"))
+    if len(raw) > 4095 or any(len(part) > 255 for part in raw.split(b"/")):
+        raise argparse.ArgumentTypeError("%s: a file name is at most 255 bytes, a path at most 4095" % _shown(text))
+    return Path(text)
 
 
 def check_socket_path(path: Path) -> Path:
