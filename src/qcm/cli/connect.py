@@ -52,8 +52,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="do not write the APN into the modem's stored profile")
     add_modem_options(parser)
     routes = parser.add_argument_group("host configuration")
-    routes.add_argument("--metric", type=integer(*METRIC_RANGE), help="metric of the default routes (default: %d, or above any "
-                        "existing default route)" % 700)
+    routes.add_argument("--metric", type=integer(*METRIC_RANGE), help="metric of the default routes (default: "
+                        "%d, or above any existing default route)" % 700)
     routes.add_argument("--take-default", action="store_true",
                         help="make our default routes preferred over existing ones")
     routes.add_argument("--no-default-route", action="store_true", help="add no default route")

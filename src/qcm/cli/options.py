@@ -21,7 +21,8 @@ from ..errors import UsageError
 from ..printable import printable
 
 __all__ = ["integer", "seconds", "interface_name", "usb_path", "imei", "socket_directory", "serial_port", "file_path",
-           "check_socket_path", "check_socket_directory", "check_pin", "check_apn", "check_credential", "check_at_command", "PROFILE_RANGE", "METRIC_RANGE", "MAX_SECONDS", "APN_MAX_OCTETS",
+           "check_socket_path", "check_socket_directory", "check_pin", "check_apn", "check_credential",
+           "check_at_command", "PROFILE_RANGE", "METRIC_RANGE", "MAX_SECONDS", "APN_MAX_OCTETS",
            "CREDENTIAL_MAX_OCTETS", "IFNAMSIZ"]
 
 PROFILE_RANGE = (1, 255)         # the catalogue's profile index is a u8; profile 0 does not exist
