@@ -9,7 +9,6 @@ Shared fuzz contract: NAME, seeds(), run(data) (returns normally for every input
 
 from __future__ import annotations
 
-import io
 import ipaddress
 from typing import Any, List
 
@@ -107,7 +106,7 @@ def run(data: bytes) -> None:
     parser = FrameParser()
     parser.feed(data, 0.0)
     backend = _backend()
-    log = QuectelLog(io.StringIO())
+    log = QuectelLog()
     log.mode = "mbim"
     for item in parser.events():
         if not isinstance(item, Frame):

@@ -1,6 +1,5 @@
 """quectel-CM's log in MBIM mode: the backend's steps rendered as the lines of seed 000's MBIM log."""
 
-import io
 
 from test_mbim_backend import Rig, run
 
@@ -51,7 +50,7 @@ def logged(plan):
         await rig.connected()
         return rig.events
     events = run(scenario())
-    log = QuectelLog(io.StringIO())
+    log = QuectelLog()
     log.plan = plan
     lines = log.lines(ev.ModemFound("", "1-4", "2c7c:0125", "/dev/cdc-wdm0", "wwan0", "cdc_mbim", "", "mbim"))
     for event in events:

@@ -35,7 +35,7 @@ def test_trailing_ampersand_and_unsupported():
 
 def test_log_lines_keep_the_familiar_format():
     lines = []
-    log = QuectelLog(None)  # type: ignore[arg-type]
+    log = QuectelLog()
     lines += log.lines(ev.ModemFound("d", "1-1.2", "2c7c:0125", "/dev/cdc-wdm0", "wwan0", "qmi_wwan", "6.1", "qmi"))
     lines += log.lines(ev.Registered(ev.Registration("registered", True, mcc=302, mnc=720, rat="lte")))
     lines += log.lines(ev.CallStarted(4, 0x8723E780))

@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple, Union
 
+from ..ascii import parse_int
+
 __all__ = ["AtParser", "Response", "Unsolicited", "Timeout", "AtBusy", "FINAL_OK", "FINAL_ERRORS"]
 
 FINAL_OK = ("OK", "CONNECT")
@@ -44,8 +46,10 @@ class Response:
 
     @property
     def error_code(self) -> Optional[int]:
-        match = re.match(r"\+(?:CME|CMS) ERROR:\s*(\d+)", self.final)
-        return int(match.group(1)) if match else None
+        """The number of a ``+CME ERROR: N`` / ``+CMS ERROR: N`` (None for text, other digits, or a code
+        too long to be one: 27.007 codes have at most four digits)."""
+        match = re.match(r"\+(?:CME|CMS) ERROR:\s*([0-9]+)", self.final)
+        return parse_int(match.group(1), 0, 0xFFFF) if match else None
 
     def value(self, prefix: str) -> Optional[str]:
         """The text after ``prefix`` in the first line that starts with it (``+CPIN:`` -> ``READY``)."""
@@ -88,13 +92,17 @@ class AtParser:
         self._pending: Optional[_Pending] = None
 
     def command(self, text: str, now: float, timeout: float) -> bytes:
+        """The bytes that send ``text``; ValueError for a control character in it (a line end would
+        smuggle in a second command) or text that cannot be encoded."""
         if self._pending is not None:
             raise AtBusy("%s is still waiting for its answer" % self._pending.command)
         text = text.strip()
-        if "\r" in text or "\n" in text:
-            raise ValueError("an AT command is one line")
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):  # a line end would send a second command
+            raise ValueError("an AT command is one line of text, without control characters")
+        # surrogateescape: bytes that were not UTF-8 on the command line go to the module as they came
+        data = (text + "\r").encode("utf-8", "surrogateescape")
         self._pending = _Pending(text, _names(text), now + timeout)
-        return (text + "\r").encode()
+        return data
 
     def reset(self) -> None:
         """Forget the command in flight and any partial line (the port failed under it)."""

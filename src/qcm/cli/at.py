@@ -12,9 +12,11 @@ if TYPE_CHECKING:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     from .connect import add_modem_options
+    from .options import seconds, serial_port
     parser.add_argument("command", nargs="+", help='the command, e.g. AT+CPIN? (several run in turn)')
-    parser.add_argument("--port", help="the AT port (default: found from the module's USB layout)")
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the answer")
+    parser.add_argument("--port", type=serial_port, help="the AT port (default: found from the module's USB layout)")
+    parser.add_argument("--timeout", type=seconds(0.1), default=10.0,
+                        help="seconds to wait for the answer (at least 0.1, default 10)")
     add_modem_options(parser)
 
 
@@ -38,22 +40,35 @@ def at_port_of(modem: "Modem") -> str:
     return modem.at_port
 
 
+async def open_at_port(path: str):  # type: ignore[no-untyped-def]
+    """The AT port, open; a device the event loop cannot watch (/dev/null) is no serial port."""
+    from ..errors import UsageError
+    from ..io.at_port import AtPort
+    try:
+        return await AtPort(path).open()
+    except PermissionError:  # epoll refuses it: the open itself succeeded
+        raise UsageError("%s is not a serial port the module answers on" % path) from None
+
+
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from ..io.at_port import AtPort
+    from ..printable import printable
+    from .options import check_at_command
 
+    for command in args.command:  # before the port is opened: a line end would smuggle in a second command
+        check_at_command(command)
     path = args.port or find_at_port(args)
 
     async def talk() -> int:
-        port = await AtPort(path).open()  # the answers are printed; the debug log stays redacted
+        port = await open_at_port(path)  # the answers are printed; the debug log stays redacted
         status = 0
         try:
             for command in args.command:
                 response = await port.command(command, args.timeout, check=False)
                 for line in response.lines:
-                    print(line)
-                print(response.final)
+                    print(printable(line))  # the module's text: no terminal escapes
+                print(printable(response.final))
                 status = status or (0 if response.ok else 9)
         finally:
             port.close()

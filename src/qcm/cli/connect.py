@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import sys
 from pathlib import Path
 from typing import List, Optional
 
 from ..errors import UsageError
+from . import secrets
 from .list import add_root_options, environment_roots
+from .options import METRIC_RANGE, PROFILE_RANGE, check_apn, check_credential, check_pin, file_path, imei, \
+    integer, interface_name, seconds, socket_directory, usb_path
 
 RUN_DIR = environment_roots()["run_dir"]
 AUTH_NAMES = {"0": "none", "none": "none", "1": "pap", "pap": "pap", "2": "chap", "chap": "chap",
@@ -17,42 +22,48 @@ AUTH_NAMES = {"0": "none", "none": "none", "1": "pap", "pap": "pap", "2": "chap"
 
 def add_modem_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("which module")
-    group.add_argument("-i", "--interface", help="the module's network interface (e.g. wwan0)")
+    group.add_argument("-i", "--interface", type=interface_name, help="the module's network interface (e.g. wwan0)")
     group.add_argument("--control", help="the module's control port (e.g. /dev/cdc-wdm0)")
-    group.add_argument("--usb-path", help="the module's USB path (e.g. 1-1.2)")
-    group.add_argument("--imei", help="the module's IMEI")
+    group.add_argument("--usb-path", type=usb_path, help="the module's USB path (e.g. 1-1.2)")
+    group.add_argument("--imei", type=imei, help="the module's IMEI")
     add_root_options(parser)
-    parser.add_argument("--run-dir", type=Path, default=RUN_DIR,
+    parser.add_argument("--run-dir", type=socket_directory, default=str(RUN_DIR),
                         help="where control sockets and state live (default /run/qcm, or $QCM_RUN_DIR)")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-s", "--apn", nargs="+", metavar="ARG",
-                        help="APN [USER PASSWORD [AUTH]]; AUTH: none, pap, chap, both (or 0-3)")
-    parser.add_argument("-u", "--user", help="APN user name")
-    parser.add_argument("--password", help="APN password")
+                        help="APN [USER PASSWORD [AUTH]]; AUTH: none, pap, chap, both (or 0-3); the user name and "
+                        "password are better given as $QCM_APN_USER / $QCM_APN_PASSWORD or in --secrets FILE")
+    parser.add_argument("-u", "--user", help="APN user name (visible to every local user: prefer $QCM_APN_USER)")
+    parser.add_argument("--password", help="APN password (visible to every local user: prefer $QCM_APN_PASSWORD)")
     parser.add_argument("--auth", choices=sorted(set(AUTH_NAMES)), help="authentication (default: both when a "
                         "password is given, else none)")
-    parser.add_argument("-p", "--pin", help="SIM PIN (4 to 8 digits; used once, never retried)")
+    parser.add_argument("-p", "--pin", help="SIM PIN (4 to 8 digits; used once, never retried; visible to every "
+                        "local user: prefer $QCM_PIN or --secrets FILE)")
+    parser.add_argument("--secrets", metavar="FILE",
+                        help="read pin = ..., user = ..., password = ... from FILE (a regular file of root's, "
+                        "mode 0600)")
     parser.add_argument("--retry-rejected-pin", action="store_true",
                         help="send the PIN even though this SIM rejected it before (qcm remembers rejected "
                         "PINs per SIM and refuses to spend another try on them)")
     parser.add_argument("-4", dest="ipv4", action="store_true", help="IPv4 (the default)")
     parser.add_argument("-6", dest="ipv6", action="store_true", help="IPv6 (with -4: dual stack)")
-    parser.add_argument("-n", "--profile", type=int, default=1, help="profile index to use (default 1)")
+    parser.add_argument("-n", "--profile", type=integer(*PROFILE_RANGE), default=1,
+                        help="profile index to use (1-255, default 1)")
     parser.add_argument("--keep-profile", action="store_true",
                         help="do not write the APN into the modem's stored profile")
     add_modem_options(parser)
     routes = parser.add_argument_group("host configuration")
-    routes.add_argument("--metric", type=int, help="metric of the default routes (default: %d, or above any "
-                        "existing default route)" % 700)
+    routes.add_argument("--metric", type=integer(*METRIC_RANGE), help="metric of the default routes (default: "
+                        "%d, or above any existing default route)" % 700)
     routes.add_argument("--take-default", action="store_true",
                         help="make our default routes preferred over existing ones")
     routes.add_argument("--no-default-route", action="store_true", help="add no default route")
     routes.add_argument("--dns", choices=["auto", "resolved", "resolvconf", "file", "none"], default="auto",
                         help="how to install DNS servers (auto: systemd-resolved when it manages resolv.conf, "
                         "else resolvconf if installed, else the file)")
-    routes.add_argument("--resolv-conf", type=Path, default=Path("/etc/resolv.conf"),
+    routes.add_argument("--resolv-conf", type=file_path, default=Path("/etc/resolv.conf"),
                         help="resolv.conf to edit (default /etc/resolv.conf)")
     parser.add_argument("--once", action="store_true",
                         help="exit once connected, leaving the call up (undo with qcm disconnect); "
@@ -61,13 +72,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     keep.add_argument("--probe", action="append", default=[], metavar="ping:ADDR|dns:NAME@SERVER",
                       help="check that traffic passes (repeatable; per IP family of the target); "
                       "failing probes count as a dropped call")
-    keep.add_argument("--probe-interval", type=float, default=30.0, help="seconds between probes (default 30)")
-    keep.add_argument("--probe-failures", type=int, default=3, help="failed probes in a row that count as a drop")
-    keep.add_argument("--poll-interval", type=float, default=60.0,
+    # A probe is one packet, so sub-second intervals are no busy loop (and fast failover wants them); a
+    # poll is a round of QMI requests, and 0 would be 28,000 of them in 6 s.
+    keep.add_argument("--probe-interval", type=seconds(0.1), default=30.0,
+                      help="seconds between probes (at least 0.1, default 30)")
+    keep.add_argument("--probe-failures", type=integer(1, 1000), default=3,
+                      help="failed probes in a row that count as a drop (default 3)")
+    keep.add_argument("--poll-interval", type=seconds(1), default=60.0,
                       help="seconds between safety-net checks of the calls (default 60; indications come first)")
     keep.add_argument("--rebind", action="store_true",
                       help="re-bind the module's USB driver before the first attempt (quectel-CM -r)")
-    keep.add_argument("--metrics-file", type=Path, metavar="FILE",
+    keep.add_argument("--metrics-file", type=file_path, metavar="FILE",
                       help="write Prometheus metrics to FILE (for node_exporter's textfile collector)")
     share = parser.add_mutually_exclusive_group()
     share.add_argument("--proxy", dest="proxy", action="store_true", default=None,
@@ -75,9 +90,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                        "ModemManager can read the modem while qcm holds the call (default: when it runs)")
     share.add_argument("--no-proxy", dest="proxy", action="store_false",
                        help="MBIM: open the control port directly even when mbim-proxy runs")
-    parser.add_argument("--register-timeout", type=float, default=60.0,
+    parser.add_argument("--register-timeout", type=seconds(0), default=60.0,
                         help="seconds to wait for the network (default 60)")
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each modem answer")
+    parser.add_argument("--timeout", type=seconds(0.1), default=10.0,
+                        help="seconds to wait for each modem answer (at least 0.1, default 10)")
     parser.add_argument("--show-personal", action="store_true", help="show IMEI, PIN and passwords in logs")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every QMI message (decoded)")
 
@@ -99,13 +115,16 @@ def parse_apn(values: Optional[List[str]], user: Optional[str], password: Option
         if a.lower() not in AUTH_NAMES:
             raise UsageError("unknown authentication %r (use none, pap, chap or both; or 0-3)" % a)
         a = AUTH_NAMES[a.lower()]
-    return apn, u, p, a
+    return check_apn(apn), check_credential(u, "user name"), check_credential(p, "password"), a
 
 
-def check_pin(pin: Optional[str]) -> Optional[str]:
-    if pin is not None and not (pin.isdigit() and 4 <= len(pin) <= 8):
-        raise UsageError("a SIM PIN has 4 to 8 digits (got %d characters)" % len(pin))
-    return pin
+def secret_settings(args: argparse.Namespace, user: str, password: str) -> secrets.Secrets:
+    """PIN, user name and password: from the command line (with a warning: ps shows them), else from
+    --secrets FILE, else from $QCM_PIN, $QCM_APN_USER and $QCM_APN_PASSWORD."""
+    given = secrets.Secrets(check_pin(args.pin, "-p"), user or None, password or None)
+    secrets.warn_visible(given, "qcm", sys.stderr, ["--secrets FILE"])
+    from_file = secrets.read_file(args.secrets) if args.secrets else secrets.Secrets()
+    return secrets.merge(given, from_file, secrets.from_environment(os.environ))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -118,8 +137,9 @@ def run(args: argparse.Namespace) -> int:
     from .report import TextReporter
 
     apn, user, password, auth = parse_apn(args.apn, args.user, args.password, args.auth)
+    secret = secret_settings(args, user, password)
     families = tuple(f for f, on in ((4, args.ipv4 or not args.ipv6), (6, args.ipv6)) if on)
-    plan = DialPlan(apn=apn, username=user, password=password, auth=auth, pin=check_pin(args.pin),
+    plan = DialPlan(apn=apn, username=secret.user or "", password=secret.password or "", auth=auth, pin=secret.pin,
                     families=families, profile=args.profile, write_profile=not args.keep_profile,
                     register_timeout=args.register_timeout, retry_rejected_pin=args.retry_rejected_pin,
                     mbim_proxy=args.proxy)
@@ -143,8 +163,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def configure_disconnect(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-i", "--interface", default=None, help="the connection's interface (default: the only one)")
-    parser.add_argument("--run-dir", type=Path, default=RUN_DIR, help="default /run/qcm, or $QCM_RUN_DIR")
+    parser.add_argument("-i", "--interface", type=interface_name, default=None,
+                        help="the connection's interface (default: the only one)")
+    parser.add_argument("--run-dir", type=socket_directory, default=str(RUN_DIR),
+                        help="default /run/qcm, or $QCM_RUN_DIR")
 
 
 def run_disconnect(args: argparse.Namespace) -> int:

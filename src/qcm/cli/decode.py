@@ -9,6 +9,7 @@ import sys
 from typing import Iterable, List
 
 from ..errors import UsageError
+from ..printable import printable
 
 # A run of at least six hex bytes separated by spaces or colons, or one unseparated run of
 # at least six bytes. Six keeps timestamps like 20:35:36 out of the byte stream.
@@ -39,6 +40,20 @@ def extract_hex(text: str) -> bytes:
     return bytes(out)
 
 
+def text_to_bytes(text: str) -> bytes:
+    """The frame bytes in what the user gave: bare hex (bytes separated by spaces or colons, or
+    packed), or hex runs found in pasted log lines. Bare hex with a byte of one digit is refused."""
+    if not re.fullmatch(r"[0-9A-Fa-f\s:]+", text.strip()):
+        return extract_hex(text)
+    tokens = [t for t in re.split(r"[\s:]+", text) if t]
+    odd = next((t for t in tokens if len(t) % 2), None)
+    if odd is not None:
+        raise UsageError("hex %s has an odd number of digits; each byte is two hex digits" % (
+            odd if len(odd) < 20 else "run of %d digits" % len(odd)),
+            "check that nothing was cut off when the frame was copied")
+    return bytes.fromhex("".join(tokens))
+
+
 def decode_stream(data: bytes, show_personal: bool = False) -> Iterable[dict]:
     from ..qmi.message import decode
     from ..qmi.qmux import FrameParser, FramingError
@@ -61,15 +76,14 @@ def decode_stream(data: bytes, show_personal: bool = False) -> Iterable[dict]:
 
 def run(args: argparse.Namespace) -> int:
     if args.file:
-        text = sys.stdin.read() if args.file == "-" else _read(args.file)
+        text = _stdin() if args.file == "-" else _read(args.file)
     elif args.hex:
         text = " ".join(args.hex)
     elif not sys.stdin.isatty():
-        text = sys.stdin.read()
+        text = _stdin()
     else:
         raise UsageError("nothing to decode", "give hex bytes as arguments, -f FILE, or pipe them in")
-    data = extract_hex(text) if not re.fullmatch(r"[0-9A-Fa-f\s:]+", text.strip()) else \
-        bytes.fromhex(re.sub(r"[\s:]", "", text))
+    data = text_to_bytes(text)
     if not data:
         raise UsageError("no hex bytes found in the input")
     items = list(decode_stream(data, args.show_personal))
@@ -79,10 +93,15 @@ def run(args: argparse.Namespace) -> int:
     else:
         out: List[str] = []
         for item in items:
-            out.extend(item["text"])
+            out.extend(printable(line) for line in item["text"])  # strings in frames are the modem's text
             out.append("")
         sys.stdout.write("\n".join(out))
     return 0 if all("error" not in item for item in items) else 1
+
+
+def _stdin() -> str:
+    """Standard input as text, whatever bytes a pipe brings (a log may hold binary garbage)."""
+    return sys.stdin.buffer.read().decode("utf-8", "replace")
 
 
 def _read(path: str) -> str:

@@ -12,11 +12,13 @@ FOUND_PROBLEMS = 1  # exit status when findings of severity error or warning wer
 
 def configure(parser: argparse.ArgumentParser) -> None:
     from .connect import add_modem_options
+    from .options import seconds
     parser.add_argument("--variant", default="", help="the module's variant as on its label (e.g. EC25-A)")
     parser.add_argument("--mode", choices=["qmi", "ecm", "mbim", "rndis"],
                         help="the USB network mode you want (default qmi, what qcm connect uses; ecm for "
                         "BG95/BG77/BG600L, which have no QMI data path)")
-    parser.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for each modem answer")
+    parser.add_argument("--timeout", type=seconds(0.1), default=3.0,
+                        help="seconds to wait for each modem answer (at least 0.1, default 3)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     add_modem_options(parser)
 
@@ -40,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
                    "not_examined": facts.not_examined()}, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        sys.stdout.write("".join(line + "\n" for line in report(facts, findings)))
+        from ..printable import printable  # operator names and firmware strings are the modem's text
+        sys.stdout.write("".join(printable(line) + "\n" for line in report(facts, findings)))
     return FOUND_PROBLEMS if any(f.severity in ("error", "warning") for f in findings) else 0
 
 

@@ -32,14 +32,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..discovery import scan
+    from ..printable import printable
 
     modems = scan(args.sysfs, args.dev)
     if args.json:
         json.dump([m.to_json() for m in modems], sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif not modems:
-        print("no cellular module found under %s" % args.sysfs)
+        print(printable("no cellular module found under %s" % args.sysfs))
     else:
         for modem in modems:
-            print(modem.describe())
+            print(printable(modem.describe()))  # USB descriptors are the device's text
     return 0 if modems else 3

@@ -9,18 +9,26 @@ options qcm does not implement say so and exit with status 12 instead of being i
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import errno
 import logging
+import os
+import stat
 import sys
-import time
 from dataclasses import dataclass, field
-from typing import IO, Any, List, Optional, Sequence
+from typing import IO, Any, List, Mapping, Optional, Sequence
 
 from .. import __version__
+from ..ascii import parse_int
 from ..connect import events as ev
-from ..errors import NotImplementedOption, UsageError
+from ..errors import NotImplementedOption, PermissionProblem, UsageError
+from ..log import REPORT, LineHandler, LineWriter, QuectelFormatter, setup_output
+from ..printable import printable
+from . import secrets
 from .list import environment_roots
 from .main import run_guarded
+from .options import PROFILE_RANGE, check_apn, check_credential, check_pin, check_socket_directory, interface_name
 
 __all__ = ["main", "parse", "CompatOptions", "QuectelLog"]
 
@@ -31,6 +39,8 @@ AUTH = {"0": "none", "none": "none", "1": "pap", "pap": "pap", "2": "chap", "cha
 USAGE = """Usage: quectel-CM [options]   (qcm %s, a drop-in for Quectel's connect manager)
 -s [apn [user password auth]]   Set apn/user/password/auth (auth: 0 none, 1 pap, 2 chap, 3 pap or chap)
 -p pincode                      Verify the SIM PIN (4-8 digits; used once, never retried)
+                                (ps shows arguments to everyone: prefer $QCM_PIN, $QCM_APN_USER
+                                and $QCM_APN_PASSWORD, e.g. from a root-only EnvironmentFile)
 -f logfilename                  Also append the log to this file
 -i interface                    Use the module with this network interface (default: the first found)
 -4                              IPv4 (the default)
@@ -75,9 +85,13 @@ def _values(argv: Sequence[str], i: int, limit: int) -> List[str]:
 
 
 def _number(option: str, values: List[str]) -> int:
-    if not values or not values[0].isdigit():
-        raise UsageError("%s needs a number" % option)
-    return int(values[0])
+    if not values:
+        raise UsageError("%s needs a profile index" % option)
+    number = parse_int(values[0], *PROFILE_RANGE)
+    if number is None:
+        raise UsageError("%s %s: a profile index is a number from %d to %d" % (option, printable(values[0][:20]),
+                                                                            *PROFILE_RANGE))
+    return number
 
 
 def parse(argv: Sequence[str]) -> CompatOptions:
@@ -96,9 +110,9 @@ def parse(argv: Sequence[str]) -> CompatOptions:
             values = _values(args, i, 4)
             i += len(values)
             if values:
-                options.apn = values[0]
-                options.user = values[1] if len(values) > 1 else ""
-                options.password = values[2] if len(values) > 2 else ""
+                options.apn = check_apn(values[0])
+                options.user = check_credential(values[1] if len(values) > 1 else "", "user name")
+                options.password = check_credential(values[2] if len(values) > 2 else "", "password")
                 if len(values) > 3:
                     if values[3].lower() not in AUTH:
                         raise UsageError("unknown auth %r (0 none, 1 pap, 2 chap, 3 pap or chap)" % values[3])
@@ -112,10 +126,8 @@ def parse(argv: Sequence[str]) -> CompatOptions:
                 raise UsageError("-p needs a PIN")
             if values[0] in PROXIES:
                 options.unsupported.append("-p %s (proxies)" % values[0])
-            elif values[0].isdigit() and 4 <= len(values[0]) <= 8:
-                options.pin = values[0]
             else:
-                raise UsageError("-p: a SIM PIN has 4 to 8 digits")
+                options.pin = check_pin(values[0], "-p")
         elif letter in "fi":
             values = _values(args, i, 1)
             i += len(values)
@@ -124,7 +136,10 @@ def parse(argv: Sequence[str]) -> CompatOptions:
             if letter == "f":
                 options.logfile = values[0]
             else:
-                options.interface = values[0]
+                try:
+                    options.interface = interface_name(values[0])
+                except argparse.ArgumentTypeError as exc:
+                    raise UsageError("-i: %s" % exc) from None
         elif letter in "nk":
             values = _values(args, i, 1)
             i += len(values)
@@ -158,29 +173,54 @@ def parse(argv: Sequence[str]) -> CompatOptions:
     return options
 
 
-class QuectelLog:
-    """Events rendered as quectel-CM's log lines, on stdout and optionally appended to a file."""
+def open_logfile(path: str) -> int:
+    """-f FILE: appended to, created with mode 0600, never through a symbolic link (as root, a link
+    someone planted would make us append to any file) and never into another user's file."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NOCTTY | os.O_NONBLOCK
+    try:
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise PermissionProblem("-f %s is a symbolic link; give the file itself" % path) from None
+        if exc.errno == errno.ENOENT:
+            raise UsageError("-f %s: the directory %s does not exist" % (path, os.path.dirname(path) or ".")) from None
+        if exc.errno == errno.EISDIR:
+            raise UsageError("-f %s is a directory; give a file name" % path) from None
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise PermissionProblem("-f %s: %s" % (path, exc.strerror)) from None
+        raise UsageError("-f %s: %s" % (path, exc.strerror)) from None
+    info = os.fstat(fd)
+    problem = ""
+    if stat.S_ISBLK(info.st_mode):
+        problem = "is a block device"
+    elif stat.S_ISREG(info.st_mode) and info.st_uid not in (0, os.geteuid()):
+        problem = "belongs to uid %d, not to us" % info.st_uid
+    elif stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+        problem = "has other hard links"
+    if problem:
+        os.close(fd)
+        raise PermissionProblem("-f %s %s; refusing to append to it" % (path, problem))
+    return fd
 
-    def __init__(self, stream: IO[str], logfile: Optional[IO[str]] = None, show_personal: bool = False) -> None:
-        self.stream = stream
-        self.logfile = logfile
+
+class QuectelLog:
+    """Events rendered as quectel-CM's log lines, through qcm's one output path (``qcm.log``), which
+    ``_run`` points at stdout and at the ``-f`` file with quectel-CM's stamp. Text from the modem
+    is escaped there; a line that cannot be written costs a warning, never the connection."""
+
+    def __init__(self, show_personal: bool = False) -> None:
         self.show_personal = show_personal
+        self.log = logging.getLogger(REPORT)
         self.mode = ""                  # the module's mode, from ModemFound: MBIM logs its own lines
         self.plan: Optional[Any] = None  # the DialPlan, for the lines quectel-CM prints about it in MBIM mode
 
-    def line(self, text: str) -> None:
-        now = time.time()
-        tm = time.localtime(now)
-        stamp = "[%02d-%02d_%02d:%02d:%02d:%03d]" % (tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                                                   int((now % 1) * 1000))
-        for target in (self.stream, self.logfile):
-            if target is not None:
-                target.write("%s %s\n" % (stamp, text))
-                target.flush()
+    def line(self, text: str, level: int = logging.INFO) -> None:
+        self.log.log(level, text)
 
     def __call__(self, event: ev.Event) -> None:
+        level = logging.WARNING if isinstance(event, ev.Notice) and event.warning else logging.INFO
         for text in self.lines(event):
-            self.line(text)
+            self.line(text, level)
 
     def lines(self, event: ev.Event) -> List[str]:
         if isinstance(event, ev.ModemFound):
@@ -316,8 +356,20 @@ def _ip_configuration_lines(event: ev.MbimIpConfiguration) -> List[str]:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s", stream=sys.stderr)
+    setup_output(sys.stdout, prog=PROG, formatter=QuectelFormatter)
     return run_guarded(lambda: _run(argv), prog=PROG)
+
+
+def apply_secrets(options: CompatOptions, environ: Mapping[str, str], errors: IO[str]) -> CompatOptions:
+    """The PIN, user name and password from the command line (with a warning: ps shows them to every
+    local user), else from $QCM_PIN, $QCM_APN_USER and $QCM_APN_PASSWORD."""
+    given = secrets.Secrets(options.pin, options.user or None, options.password or None)
+    secrets.warn_visible(given, PROG, errors, [])
+    merged = secrets.merge(given, secrets.from_environment(environ))
+    options.pin, options.user, options.password = merged.pin, merged.user or "", merged.password or ""
+    if options.password and options.auth is None:
+        options.auth = "chap"  # quectel-CM's default when a password is given
+    return options
 
 
 def _run(argv: List[str]) -> int:
@@ -328,16 +380,24 @@ def _run(argv: List[str]) -> int:
     if options.unsupported:
         raise NotImplementedOption("not implemented in qcm: %s" % ", ".join(options.unsupported),
                                    "run without it; qcm speaks to qmi_wwan modules directly")
-    logfile = open(options.logfile, "a") if options.logfile else None
+    check_socket_directory(environment_roots()["run_dir"], "$QCM_RUN_DIR")
+    if options.kill_pdn is None:
+        apply_secrets(options, os.environ, sys.stderr)
+    logfile = open_logfile(options.logfile) if options.logfile else None
+    to_file = LineHandler(LineWriter(PROG, "the log file", fd=logfile), QuectelFormatter()) if logfile else None
+    if to_file is not None:
+        logging.getLogger().addHandler(to_file)
     try:
-        log = QuectelLog(sys.stdout, logfile)
+        log = QuectelLog()
         log.line("QConnectManager_Linux_V1.6.8 compatible: qcm %s" % __version__)
         if options.kill_pdn is not None:
             return _kill(options.kill_pdn, log)
         return _connect(options, log)
     finally:
+        if to_file is not None:
+            logging.getLogger().removeHandler(to_file)
         if logfile is not None:
-            logfile.close()
+            os.close(logfile)
 
 
 def _connect(options: CompatOptions, log: QuectelLog) -> int:

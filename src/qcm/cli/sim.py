@@ -78,7 +78,8 @@ def _ctl(words: List[str]) -> int:
         if not sep:
             raise UsageError("%s: expected KEY=VALUE" % item)
         request[key] = value
-    reply = ask(Path(words[1]) / "ctl.sock", request)
+    from .options import check_socket_path
+    reply = ask(check_socket_path(Path(words[1]) / "ctl.sock"), request)
     json.dump(reply, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0 if reply.get("ok") else 1

@@ -12,11 +12,13 @@ from ..at.usbnet import EXPECT, MODES, PREFIX, QUERY, mode_of, set_command
 
 def configure(parser: argparse.ArgumentParser) -> None:
     from .connect import add_modem_options
+    from .options import seconds, serial_port
     parser.add_argument("mode", nargs="?", choices=MODES, help="switch to this mode (default: show the current one)")
     parser.add_argument("--no-reset", action="store_true",
                         help="only store the setting; it takes effect at the module's next restart")
-    parser.add_argument("--port", help="the AT port (default: found from the module's USB layout)")
-    parser.add_argument("--wait", type=float, default=30.0, help="seconds to wait for the module to come back")
+    parser.add_argument("--port", type=serial_port, help="the AT port (default: found from the module's USB layout)")
+    parser.add_argument("--wait", type=seconds(0), default=30.0,
+                        help="seconds to wait for the module to come back (default 30)")
     add_modem_options(parser)
 
 
@@ -31,19 +33,26 @@ async def _read(port) -> Tuple[str, str]:  # type: ignore[no-untyped-def]
     raise ModemError('the module answers neither AT+QCFG="usbnet" nor AT+QCFGEXT="usbnet"')
 
 
+def _say(line: str) -> None:
+    """One line on stdout, with the module's text in it (an unknown mode, a model name) escaped."""
+    from ..printable import printable
+    sys.stdout.write(printable(line.rstrip("\n")) + "\n")
+
+
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
     from ..discovery import scan, select
     from ..errors import ModemError
-    from ..io.at_port import AtError, AtPort
-    from .at import at_port_of
+    from ..io.at_port import AtError
+    from ..printable import printable
+    from .at import at_port_of, open_at_port
 
     modem = select(scan(args.sysfs, args.dev), args.interface, args.control, args.usb_path)
     path = args.port or at_port_of(modem)
 
     async def talk() -> Tuple[str, Optional[str]]:
-        port = await AtPort(path).open()
+        port = await open_at_port(path)
         try:
             current, style = await _read(port)
             if args.mode is None or args.mode == current:
@@ -53,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
                 await port.command(command)
             except AtError as exc:
                 raise ModemError("the module refused %s (%s): its firmware does not offer %s mode" % (
-                    command, exc.response.final if exc.response else "no answer", args.mode),
+                    command, printable(exc.response.final) if exc.response else "no answer", args.mode),
                     "BG95, BG77 and BG600L offer only ecm (and modem, for PPP)" if style == "qcfgext" else "") \
                     from None
             if not args.no_reset:
@@ -63,18 +72,17 @@ def run(args: argparse.Namespace) -> int:
             port.close()
 
     current, new = asyncio.run(talk())
-    out = sys.stdout
     if new is None:
-        out.write("usbnet: %s%s; the kernel bound %s (%s mode)\n" % (
+        _say("usbnet: %s%s; the kernel bound %s (%s mode)\n" % (
             current, " (already)" if args.mode else "", modem.driver or "no driver", modem.mode))
-        out.write("in %s mode expect %s\n" % (current, EXPECT.get(current, "?")))
+        _say("in %s mode expect %s\n" % (current, EXPECT.get(current, "?")))
         return 0
-    out.write("usbnet: %s -> %s\n" % (current, new))
+    _say("usbnet: %s -> %s\n" % (current, new))
     if args.no_reset:
-        out.write("the new mode takes effect at the next restart (AT+CFUN=1,1 or a power cycle); then expect %s\n"
-                  % EXPECT[new])
+        _say("the new mode takes effect at the next restart (AT+CFUN=1,1 or a power cycle); then expect %s\n"
+             % EXPECT[new])
         return 0
-    out.write("the module is restarting; expect %s\n" % EXPECT[new])
+    _say("the module is restarting; expect %s\n" % EXPECT[new])
     deadline = time.monotonic() + args.wait
 
     def present() -> list:
@@ -85,8 +93,8 @@ def run(args: argparse.Namespace) -> int:
     while time.monotonic() < deadline:               # ... then it comes back in its new mode
         found = present()
         if found:
-            out.write("back: %s\n" % found[0].describe())
+            _say("back: %s\n" % found[0].describe())
             return 0
         time.sleep(0.25)
-    out.write("the module has not come back within %.0f s; check dmesg\n" % args.wait)
+    _say("the module has not come back within %.0f s; check dmesg\n" % args.wait)
     return 3

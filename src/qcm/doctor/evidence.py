@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from ..at import usbnet
 from ..at.parser import Response
-from ..at.readings import MODE_OF_CFUN, RAT_OF_ACT, SIM_OF_CPIN, STATE_OF_STAT, csq_dbm, stat_of
+from ..at.readings import MODE_OF_CFUN, RAT_OF_ACT, SIM_OF_CPIN, csq_dbm, stat_of, state_of_stat
 from ..backends.qmi.session import ModemSession
 from ..discovery import Modem
 from ..errors import PermissionProblem, QcmError
@@ -27,13 +27,20 @@ from ..model import Registration
 from ..qmi import readings
 from ..qmi.message import Message
 
-__all__ = ["Facts", "gather", "AT_COMMANDS"]
+__all__ = ["Facts", "gather", "read_at", "take_qmi_answers", "AT_COMMANDS", "QMI_REQUESTS", "QMI_PROBES"]
 
 REGISTRATION_COMMANDS = (("AT+CEREG?", "+CEREG:"), ("AT+CGREG?", "+CGREG:"), ("AT+CREG?", "+CREG:"))
 AT_COMMANDS = ("AT+CPIN?", "AT+QGMR", "AT+CGMM", "AT+CFUN?", "AT+COPS?", *(c for c, _ in REGISTRATION_COMMANDS),
                "AT+CSQ", "AT+QNWINFO", "AT+CGATT?", "AT+CGDCONT?", usbnet.QUERY["qcfg"], 'AT+QCFG="band"', "AT+CEER",
                "AT+CIMI")
 
+# What the doctor asks through QMI: (key of the answer, service, message, values).
+QMI_REQUESTS = (("revision", "DMS", "Get Revision", None), ("model", "DMS", "Get Model", None),
+                ("manufacturer", "DMS", "Get Manufacturer", None), ("mode", "DMS", "Get Operating Mode", None),
+                ("card", "UIM", "Get Card Status", None), ("pin", "DMS", "UIM Get PIN Status", None),
+                ("imsi", "DMS", "UIM Get IMSI", None), ("serving", "NAS", "Get Serving System", None),
+                ("signal", "NAS", "Get Signal Info", None), ("system", "NAS", "Get System Info", None),
+                ("format", "WDA", "Get Data Format", None))
 # QMI requests whose failure is itself evidence (a firmware without them, a BG95 without QMI data).
 QMI_PROBES = (("WDS", "Get Profile List", {"profile_type": "3gpp"}),
               ("WDS", "Get Profile Settings", {"profile_id": {"profile_type": "3gpp", "profile_index": 1}}),
@@ -109,8 +116,9 @@ class Facts:
         stats = [stat_of(v) for v in (self.at_value(c, p) for c, p in REGISTRATION_COMMANDS) if v]
         if not stats:
             return None
-        best = next((s for s in ("1", "5", "3", "2", "0", "4") if s in stats))
-        state, roaming = STATE_OF_STAT.get(best, ("unknown", False))
+        # The most useful of the three: a registration that carries data, then what explains its absence.
+        best = next((s for s in ("1", "5", "6", "7", "9", "10", "3", "2", "8", "11", "0", "4") if s in stats), stats[0])
+        state, roaming = state_of_stat(best)
         cops = [f.strip().strip('"') for f in (self.at_value("AT+COPS?", "+COPS:") or "").split(",")]
         cgatt = self.at_value("AT+CGATT?", "+CGATT:")
         return Registration(state, (cgatt == "1") if cgatt is not None else state == "registered", roaming,
@@ -125,39 +133,33 @@ async def _qmi(facts: Facts, control: str, timeout: float) -> None:
     try:
         await session.allocate([("DMS", "main"), ("NAS", "main"), ("UIM", "main"), ("WDA", "main"),
                                 ("WDS", "ipv4")])
-        requests = {
-            "revision": session.request("DMS", "Get Revision", check=False),
-            "model": session.request("DMS", "Get Model", check=False),
-            "manufacturer": session.request("DMS", "Get Manufacturer", check=False),
-            "mode": session.request("DMS", "Get Operating Mode", check=False),
-            "card": session.request("UIM", "Get Card Status", check=False),
-            "pin": session.request("DMS", "UIM Get PIN Status", check=False),
-            "imsi": session.request("DMS", "UIM Get IMSI", check=False),
-            "serving": session.request("NAS", "Get Serving System", check=False),
-            "signal": session.request("NAS", "Get Signal Info", check=False),
-            "system": session.request("NAS", "Get System Info", check=False),
-            "format": session.request("WDA", "Get Data Format", check=False),
-        }
+        requests = {key: session.request(service, name, values, check=False)
+                    for key, service, name, values in QMI_REQUESTS}
         for service, name, values in QMI_PROBES:
             requests["probe " + name] = session.request(service, name, values, role="ipv4", check=False)
         results = dict(zip(requests, await asyncio.gather(*requests.values(), return_exceptions=True)))
-        answers: Dict[str, Message] = {}
-        for key, answer in results.items():
-            if isinstance(answer, TimeoutError):
-                facts.qmi_unanswered.append(str(answer))  # one slow request costs only its own answer
-                continue
-            if isinstance(answer, BaseException):
-                raise answer
-            answers[key] = answer
-            if not answer.ok and answer.result is not None and answer.definition is not None:
-                facts.qmi_failures.append((answer.service_name, answer.definition.name, int(answer.result.error),
-                                           answer.result.error.name))
-        if not answers:
-            raise next(a for a in results.values() if isinstance(a, BaseException))
-        _read_qmi(facts, answers)
+        take_qmi_answers(facts, results)
     finally:
         await session.close()
         port.close()
+
+
+def take_qmi_answers(facts: Facts, results: Dict[str, Any]) -> None:
+    """Facts from the QMI answers (key -> message, or the exception the request ended with)."""
+    answers: Dict[str, Message] = {}
+    for key, answer in results.items():
+        if isinstance(answer, TimeoutError):
+            facts.qmi_unanswered.append(str(answer))  # one slow request costs only its own answer
+            continue
+        if isinstance(answer, BaseException):
+            raise answer
+        answers[key] = answer
+        if not answer.ok and answer.result is not None and answer.definition is not None:
+            facts.qmi_failures.append((answer.service_name, answer.definition.name, int(answer.result.error),
+                                       answer.result.error.name))
+    if not answers:
+        raise next(a for a in results.values() if isinstance(a, BaseException))
+    _read_qmi(facts, answers)
 
 
 def _read_qmi(facts: Facts, a: Dict[str, Message]) -> None:
@@ -194,38 +196,52 @@ def _read_manager(facts: Facts, status: Dict[str, Any]) -> None:
     ours = status.get("pid")
     facts.holders = {port: kept for port, kept in ((port, [h for h in holders if h[0] != ours])
                                                    for port, holders in facts.holders.items()) if kept}
-    facts.revision, facts.model = status.get("revision") or "", status.get("model") or ""
-    facts.manufacturer = status.get("manufacturer") or ""
-    facts.sim = status.get("sim") if status.get("sim") not in ("", "unknown") else None
+    facts.revision, facts.model = _text(status.get("revision")), _text(status.get("model"))
+    facts.manufacturer = _text(status.get("manufacturer"))
+    facts.sim = _text(status.get("sim")) if _text(status.get("sim")) not in ("", "unknown") else None
     registration = status.get("registration")
     if isinstance(registration, dict):
-        known = {f.name for f in fields(Registration)}  # a qcm of another version may say more
+        # A qcm of another version may say more, or say it differently: only fields of the expected type.
+        typed = {k: v for k, v in registration.items() if k in _REGISTRATION_TYPES and
+                 isinstance(v, _REGISTRATION_TYPES[k]) and (type(v) is bool) == (_REGISTRATION_TYPES[k] is bool)}
         try:
-            facts.registration = Registration(**{k: v for k, v in registration.items() if k in known})
-        except TypeError:
+            facts.registration = Registration(**typed)
+        except TypeError:  # state or ps_attached missing
             pass
+
+
+_REGISTRATION_TYPES = {"state": str, "ps_attached": bool, "roaming": bool, "mcc": int, "mnc": int, "operator": str,
+                       "rat": str, "reject_cause": int, "signal_dbm": int}
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 async def _at(facts: Facts, path: str, timeout: float) -> None:
     port = await AtPort(path).open()
+    try:
+        await read_at(facts, lambda command: port.command(command, timeout, check=False))
+    finally:
+        port.close()
 
+
+async def read_at(facts: Facts, ask: Callable[[str], Awaitable[Response]]) -> None:
+    """The AT evidence, through ``ask`` (the port's command; a transcript in the fuzz target)."""
     async def send(command: str) -> None:
         try:
-            facts.at[command] = await port.command(command, timeout, check=False)
+            facts.at[command] = await ask(command)
         except AtTimeout as exc:
             if not facts.at:
                 raise  # not even the first answer: the port is silent
             facts.at_unanswered.append(str(exc))  # a slow command (AT+COPS? may take minutes): go on
 
-    try:
-        for command in AT_COMMANDS:
-            await send(command)
-        if facts.at_value(usbnet.QUERY["qcfg"], usbnet.PREFIX["qcfg"]) is None:  # BG95-class: AT+QCFGEXT
-            await send(usbnet.QUERY["qcfgext"])
-        if facts.at_value("AT+CPIN?", "+CPIN:") != "READY":  # the tries left, for a PIN or PUK finding
-            await send('AT+QPINC="SC"')
-    finally:
-        port.close()
+    for command in AT_COMMANDS:
+        await send(command)
+    if facts.at_value(usbnet.QUERY["qcfg"], usbnet.PREFIX["qcfg"]) is None:  # BG95-class: AT+QCFGEXT
+        await send(usbnet.QUERY["qcfgext"])
+    if facts.at_value("AT+CPIN?", "+CPIN:") != "READY":  # the tries left, for a PIN or PUK finding
+        await send('AT+QPINC="SC"')
 
 
 async def gather(modem: Optional[Modem], run_dir: Path, timeout: float = 3.0, variant: str = "",

@@ -59,7 +59,7 @@ class Firmware:
         return "firmware %s: %s variant %s, for %s" % (self.revision, self.family, self.variant, self.region)
 
 
-_REVISION = re.compile(r"^(%s)(%s)?[A-Z]{2}R\d" % (FAMILIES, "|".join(VARIANT_CODES)))  # build code: FA, GA, GB
+_REVISION = re.compile(r"^(%s)(%s)?[A-Z]{2}R[0-9]" % (FAMILIES, "|".join(VARIANT_CODES)))  # build code: FA, GA, GB
 
 
 def parse_revision(revision: str) -> Optional[Firmware]:
@@ -82,7 +82,9 @@ def region_of_mcc(mcc: str) -> str:
 
 
 def variant_covers(variant: str, mcc: str) -> bool:
-    prefixes = VARIANTS.get(variant, ("",))[1]
+    """Whether a variant's bands cover the network of this MCC; a variant the table does not know
+    (T, K, C) is given the benefit of the doubt: no finding rather than a wrong one."""
+    prefixes = VARIANTS.get(variant, ("unknown region", ("",)))[1]
     return any(mcc.startswith(p) for p in prefixes)
 
 

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
 from ..at import usbnet
+from ..at.readings import STAT_NAMES, qpinc_tries, stat_of
 from ..discovery import KNOWN_MODULES, bind_option_command
 from .evidence import REGISTRATION_COMMANDS, Facts
 from .firmware import parse_revision, parse_variant, region_of_mcc, variant_covers, variants_for, VARIANTS
@@ -63,7 +64,7 @@ def _family_of(facts: Facts) -> str:
     for family in NO_QMI_DATA:
         if family in reported:
             return family
-    match = re.match(r"[A-Z]{2}\d{2,3}", reported)
+    match = re.match(r"[A-Z]{2}[0-9]{2,3}", reported)
     if match:
         return match.group(0)
     by_usb = KNOWN_MODULES.get((modem.vendor_id, modem.product_id), ("", 0))[0] if modem else ""
@@ -215,10 +216,8 @@ def _tries(facts: Facts) -> Tuple[Optional[int], Optional[int]]:
     """PIN and PUK tries left, from QMI or Quectel's AT+QPINC="SC"."""
     if facts.pin_retries is not None:
         return facts.pin_retries, facts.puk_retries
-    qpinc = (facts.at_value('AT+QPINC="SC"', "+QPINC:") or "").split(",")
-    if len(qpinc) == 3 and qpinc[1].strip().isdigit() and qpinc[2].strip().isdigit():
-        return int(qpinc[1]), int(qpinc[2])
-    return None, None
+    tries = qpinc_tries(facts.at_value('AT+QPINC="SC"', "+QPINC:") or "")
+    return tries if tries is not None else (None, None)
 
 
 def sim_state(facts: Facts) -> List[Finding]:
@@ -361,8 +360,8 @@ def not_registered(facts: Facts) -> List[Finding]:
     if facts.registration is not None:
         evidence = ["network: %s" % network.describe()]
     else:
-        evidence = ["%s answers %s" % (c, v) for c, v in ((c, facts.at_value(c, p)) for c, p in REGISTRATION_COMMANDS)
-                    if v is not None]
+        evidence = ["%s answers %s%s" % (c, v, " (%s)" % STAT_NAMES[stat_of(v)] if stat_of(v) in STAT_NAMES else "")
+                    for c, v in ((c, facts.at_value(c, p)) for c, p in REGISTRATION_COMMANDS) if v is not None]
     for command, prefix in (("AT+COPS?", "+COPS:"), ("AT+CSQ", "+CSQ:"), ("AT+QNWINFO", "+QNWINFO:"),
                             ("AT+CGATT?", "+CGATT:")):
         value = facts.at_value(command, prefix)
@@ -385,6 +384,16 @@ def not_registered(facts: Facts) -> List[Finding]:
                         "The module found a network and asked to register; the network said no.",
                         "check with the operator that the SIM is activated, has data, may roam here, and that this "
                         "IMEI is not barred")]
+    if network.state in ("emergency-only", "limited-service"):
+        return [Finding(
+            "not-registered", ERROR, "not registered: the network lets the module make emergency calls only"
+            if network.state == "emergency-only" else "not registered: restricted local operator services only",
+            evidence,
+            "The module found a network, but the network did not accept the SIM for normal service: it may "
+            "only make emergency calls. The SIM is not activated, not allowed on this network (roaming), or "
+            "no network of its operator is in reach.",
+            "check with the operator that the SIM is activated and may use this network; try another place or "
+            "antenna position")]
     return [Finding(
         "not-registered", ERROR, "not registered: %s" % ("searching for a network" if "search" in network.state else
                                                          "no service"), evidence,
