@@ -25,7 +25,7 @@ FILES = [
     ("/var/lib/qcm/pin", "salted hashes of PINs a SIM rejected, per SIM: never sent again"),
     ("/etc/qcm/IFACE.conf", "options of the qcm@IFACE service (QCM_OPTIONS=...); mode 0600"),
     ("/usr/lib/systemd/system/qcm@.service", "the service, one instance per interface"),
-    ("/usr/lib/udev/rules.d/78-qcm.rules", "keeps ModemManager away from known modules and starts qcm@IFACE "
+    ("/usr/lib/udev/rules.d/90-qcm.rules", "keeps ModemManager away from known modules and starts qcm@IFACE "
                                            "when /etc/qcm/IFACE.conf exists"),
 ]
 
