@@ -14,12 +14,14 @@ SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 
 def load() -> Dict[str, Dict[str, Any]]:
     """Command name -> schema."""
-    return {path.name.split(".")[0]: json.loads(path.read_text()) for path in sorted(SCHEMAS.glob("*.schema.json"))}
+    return {path.name.split(".")[0]: json.loads(path.read_text())
+            for path in sorted(SCHEMAS.glob("*.schema.json"))}
 
 
 def registry() -> Registry:
     """Every schema under its $id, so that one may refer to another (doctor's module is list's)."""
-    return Registry().with_resources((schema["$id"], Resource.from_contents(schema)) for schema in load().values())
+    resources = [(schema["$id"], Resource.from_contents(schema)) for schema in load().values()]
+    return Registry().with_resources(resources)
 
 
 def validate(command: str, output: Any) -> None:

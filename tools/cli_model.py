@@ -74,8 +74,9 @@ def qcm_command() -> Command:
 
 def from_parser(parser: argparse.ArgumentParser, name: str, summary: str = "") -> Command:
     summary = (summary or parser.description or "").rstrip(".")
-    command = Command(name=name, summary=summary[:1].lower() + summary[1:] if summary[1:2].islower() else summary,
-                      description=parser.description or "", usage=_usage(parser))
+    if summary[1:2].islower():  # "Connection manager..." -> "connection manager...", but "QMI ..." stays
+        summary = summary[:1].lower() + summary[1:]
+    command = Command(name=name, summary=summary, description=parser.description or "", usage=_usage(parser))
     for group in parser._action_groups:
         title = _group_title(group.title or "")
         for action in group._group_actions:
@@ -145,7 +146,7 @@ def _usage(parser: argparse.ArgumentParser) -> str:
 
 # ---------------------------------------------------------------- quectel-CM
 
-_USAGE_LINE = re.compile(r"^(-\S+(?:, -\S+)*)((?: [^ ].*?)?)\s{2,}(\S.*)$")
+_USAGE_LINE = re.compile(r"^(-[^\s,]+(?:, -[^\s,]+)*)((?: [^ ].*?)?)\s{2,}(\S.*)$")
 
 
 def quectel_cm_command() -> Command:

@@ -115,7 +115,8 @@ def _zsh_arguments(command: Command, indent: str = "    ") -> List[str]:
     specs = [_zsh_spec(o) for o in command.options]
     for positional in command.positionals:
         many = "*" if positional.nargs in ("*", "+") else "1"
-        specs.append(_zsh_quote("%s:%s:%s" % (many, positional.metavar.replace(":", "\\:"), _zsh_action(positional))))
+        message = positional.metavar.replace(":", "\\:")
+        specs.append(_zsh_quote("%s:%s:%s" % (many, message, _zsh_action(positional))))
     return ["%s_arguments -s \\" % indent] + ["%s    %s \\" % (indent, spec) for spec in specs[:-1]] + \
         ["%s    %s" % (indent, specs[-1])]
 
@@ -132,8 +133,9 @@ def zsh(qcm: Command, quectel_cm: Command) -> str:
     ]
     for sub in qcm.subcommands:
         out += ["%s() {" % _zsh_function(sub), *_zsh_arguments(sub), "}", ""]
-    described = ["        %s" % _zsh_quote("%s:%s" % (sub.name.split(" ")[-1], sub.summary)) for sub in qcm.subcommands]
-    dispatch = ["            %s) %s ;;" % (sub.name.split(" ")[-1], _zsh_function(sub)) for sub in qcm.subcommands]
+    subs = [(sub.name.split(" ")[-1], sub) for sub in qcm.subcommands]
+    described = ["        %s" % _zsh_quote("%s:%s" % (name, sub.summary)) for name, sub in subs]
+    dispatch = ["            %s) %s ;;" % (name, _zsh_function(sub)) for name, sub in subs]
     global_specs = ["        %s \\" % _zsh_spec(o) for o in qcm.options]
     out += [
         "_qcm_command() {",

@@ -88,7 +88,7 @@ def analyzer() -> str:
     return path if "--offline" in probe.stdout else ""
 
 
-@pytest.mark.skipif(not analyzer(), reason="no systemd-analyze with security --offline (systemd 250 or later)")
+@pytest.mark.skipif(not analyzer(), reason="no systemd-analyze security --offline (systemd 250 or later)")
 def test_systemd_analyze_security_score_at_most_5(tmp_path):
     result = subprocess.run([analyzer(), "security", "--offline=yes", "--no-pager", str(UNIT)],
                             capture_output=True, text=True, timeout=60)

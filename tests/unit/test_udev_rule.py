@@ -19,8 +19,9 @@ from qcm.discovery import KNOWN_MODULES
 
 RULE = Path(__file__).resolve().parents[2] / "contrib" / "udev" / "90-qcm.rules"
 
-MATCH_KEYS = {"ACTION", "DEVPATH", "KERNEL", "NAME", "SYMLINK", "SUBSYSTEM", "DRIVER", "ATTR", "SYSCTL", "KERNELS",
-              "SUBSYSTEMS", "DRIVERS", "ATTRS", "TAGS", "ENV", "CONST", "TAG", "TEST", "PROGRAM", "RESULT"}
+MATCH_KEYS = {"ACTION", "DEVPATH", "KERNEL", "NAME", "SYMLINK", "SUBSYSTEM", "DRIVER", "ATTR", "SYSCTL",
+              "KERNELS", "SUBSYSTEMS", "DRIVERS", "ATTRS", "TAGS", "ENV", "CONST", "TAG", "TEST", "PROGRAM",
+              "RESULT"}
 ASSIGN_KEYS = {"NAME", "SYMLINK", "OWNER", "GROUP", "MODE", "SECLABEL", "ATTR", "SYSCTL", "ENV", "TAG", "RUN",
                "LABEL", "GOTO", "IMPORT", "OPTIONS"}
 TOKEN = re.compile(r'\s*([A-Z_]+)(?:\{([^}]*)\})?\s*(==|!=|\+=|-=|:=|=)\s*"((?:[^"\\]|\\.)*)"\s*(,|$)')
@@ -40,7 +41,8 @@ def parse(text: str) -> List[Tuple[int, Rule]]:
         while position < len(line):
             match = TOKEN.match(line, position)
             assert match, "line %d: cannot parse %r" % (number, line[position:])
-            key, attribute, operator, value = match.group(1), match.group(2) or "", match.group(3), match.group(4)
+            key, attribute, operator, value = match.group(1), match.group(2) or "", match.group(3), \
+                match.group(4)
             if operator in ("==", "!="):
                 assert key in MATCH_KEYS, "line %d: %s cannot be matched" % (number, key)
             else:
@@ -171,7 +173,8 @@ def test_hotplug_starts_the_configured_interface_only():
 
 def test_other_devices_are_left_alone():
     parsed = rules()
-    for vendor, product in ((0x0BDA, 0x8153), (0x1199, 0x9071), (0x2C7C, 0xFFFF)):  # USB Ethernet, Sierra, unknown
+    # a USB Ethernet adapter, a Sierra module, an unknown Quectel product
+    for vendor, product in ((0x0BDA, 0x8153), (0x1199, 0x9071), (0x2C7C, 0xFFFF)):
         for device in module(vendor, product).values():
             env = evaluate(parsed, device, "add", {"/etc/qcm/wwan0.conf"})
             assert "ID_MM_DEVICE_IGNORE" not in env and "SYSTEMD_WANTS" not in env
@@ -216,7 +219,8 @@ device(usb, "bus/usb", {"DEVTYPE": "usb_device", "MAJOR": "189", "MINOR": "1", "
 device(usb / "1-1:1.4", "bus/usb", {"DEVTYPE": "usb_interface"}, bInterfaceNumber="04")
 device(usb / "1-1:1.4/net/wwan0", "class/net", {"INTERFACE": "wwan0", "IFINDEX": "42", "DEVTYPE": "wwan"},
        ifindex="42")
-device(usb / "1-1:1.4/usbmisc/cdc-wdm0", "class/usbmisc", {"MAJOR": "180", "MINOR": "176", "DEVNAME": "cdc-wdm0"})
+device(usb / "1-1:1.4/usbmisc/cdc-wdm0", "class/usbmisc",
+       {"MAJOR": "180", "MINOR": "176", "DEVNAME": "cdc-wdm0"})
 device(usb / "1-1:1.2", "bus/usb", {"DEVTYPE": "usb_interface"}, bInterfaceNumber="02")
 device(usb / "1-1:1.2/ttyUSB2", "bus/usb-serial", {})
 device(usb / "1-1:1.2/ttyUSB2/tty/ttyUSB2", "class/tty", {"MAJOR": "188", "MINOR": "2", "DEVNAME": "ttyUSB2"})
@@ -240,14 +244,16 @@ SYSTEMD_DEVICE_VERIFY_SYSFS=0 "$5" test --action=add "$3"
 '''
 
 
-def udev_properties(tmp_path: Path, vendor: str, product: str, device: str, configured: bool) -> Dict[str, str]:
+def udev_properties(tmp_path: Path, vendor: str, product: str, device: str,
+                    configured: bool) -> Dict[str, str]:
     work = tmp_path / ("%s-%s-%s-%s" % (vendor, product, device.replace("/", "_"), configured))
     (work / "upper").mkdir(parents=True)
     (work / "work").mkdir()
     subprocess.run(["python3", "-c", FAKE_SYSFS, str(work / "sys"), vendor, product], check=True, timeout=30)
     syspath = "/sys/devices/pci0000:00/0000:00:14.0/usb1/1-1" + device
-    result = subprocess.run(["unshare", "--mount", "--net", "--propagation", "private", "sh", "-c", IN_NAMESPACE,
-                             "sh", str(work), str(RULE), syspath, "configured" if configured else "", udevadm()],
+    result = subprocess.run(["unshare", "--mount", "--net", "--propagation", "private",
+                             "sh", "-c", IN_NAMESPACE, "sh", str(work), str(RULE), syspath,
+                             "configured" if configured else "", udevadm()],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "90-qcm.rules" in result.stdout + result.stderr  # the rule was read
