@@ -56,7 +56,7 @@ KNOWN_MODULES: Dict[Tuple[int, int], Tuple[str, int]] = {
 }
 # WWAN port kinds (the suffix of /dev/wwanN<kind>M, drivers/net/wwan/wwan_core.c) and their roles.
 _WWAN_ROLES = {"mbim": "control", "qmi": "control", "at": "at"}
-_PCI_VENDORS = {0x1EAC: "Quectel", 0x17CB: "Qualcomm", 0x105B: "Foxconn"}  # no manufacturer file on PCI
+PCI_VENDORS = {0x1EAC: "Quectel", 0x17CB: "Qualcomm", 0x105B: "Foxconn"}  # no manufacturer file on PCI
 _WWAN_PORT = re.compile(r"wwan\d+(at|mbim|qmi|qcdm|firehose|xmmrpc|fastboot|nmea)\d+$")
 
 
@@ -284,7 +284,7 @@ def _scan_pci(sysfs: Path, dev: Path) -> List[Modem]:
         model = KNOWN_MODULES.get((vendor, product_id), ("", 0))[0]
         modems.append(Modem(
             usb_path=function.name, vendor_id=vendor, product_id=product_id,
-            manufacturer=_PCI_VENDORS.get(vendor, ""), product="",
+            manufacturer=PCI_VENDORS.get(vendor, ""), product="",
             model=model or "PCIe %04x:%04x" % (vendor, product_id), mode=mode, driver=driver,
             driver_version=_module_version(sysfs, driver.replace("-", "_")), interface=None, control=control,
             netdev=netdev, raw_ip=None, at_port=kinds.get("at"), ports=ports, at_interface=0, sysfs_path=str(function),

@@ -38,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
                                 "run it as root: sudo qcm doctor")
     findings = diagnose(facts)
     if args.json:
-        json.dump({"module": modem.to_json(), "summary": summary(facts), "findings": [f.to_json() for f in findings],
+        json.dump({"schema_version": 1, "module": modem.to_json(),  # schemas/doctor.schema.json
+                   "summary": summary(facts), "findings": [f.to_json() for f in findings],
                    "not_examined": facts.not_examined()}, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:

@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     reply = ask(socket_path(args.run_dir, netdev), {"command": "status"}, timeout=10)
     status = reply.get("status", {})
     if args.json:
-        json.dump(status, sys.stdout, indent=2)
+        json.dump({"schema_version": 1, **status}, sys.stdout, indent=2)  # schemas/status.schema.json
         sys.stdout.write("\n")
     else:
         sys.stdout.write("".join(line + "\n" for line in describe(status)))
