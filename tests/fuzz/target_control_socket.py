@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from qcm.io.control import MAX_REQUEST, ControlServer
+from qcm.io.control import MAX_REQUEST, ControlServer, log
 
 NAME = "control_socket"
 
@@ -92,12 +91,11 @@ def run(data: bytes) -> None:
     global _loop
     if _loop is None:
         _loop = asyncio.new_event_loop()
-    logger = logging.getLogger("qcm.control")
-    quiet, logger.disabled = logger.disabled, True  # a million "handler failed" lines help nobody
+    quiet, log.disabled = log.disabled, True  # a million "handler failed" lines help nobody
     try:
         writer = _loop.run_until_complete(_one(data))
     finally:
-        logger.disabled = quiet
+        log.disabled = quiet
     assert writer.closed, "the connection was left open"
     assert writer.data.endswith(b"\n") and writer.data.count(b"\n") == 1, "not one answer line: %r" % writer.data[:200]
     reply = json.loads(writer.data)

@@ -130,3 +130,17 @@ def test_a_user_who_is_not_root_is_told_it_needs_root(root_only_run_dir: Path, a
     assert result.returncode == 10, result.stderr
     assert "root" in result.stderr and "no qcm connection is running" not in result.stderr
     one_line_error(result)
+
+
+def test_status_names_bearers_of_other_pdns(short_dir: Path) -> None:
+    status = {"netdev": "wwan0", "state": "connected", "bearers": [
+        {"pdn": 1, "family": 4, "state": "up", "address": "100.64.0.2/30", "gateway": "100.64.0.1", "dns": []},
+        {"pdn": 2, "family": 6, "state": "down"}], "uptime": 1, "reconnects": 0}
+    fake = OneAnswer(short_dir / "run", {"ok": True, "status": status})
+    try:
+        result = qcm("status", "--run-dir", str(short_dir / "run"))
+    finally:
+        fake.close()
+    assert result.returncode == 0, result.stderr
+    assert "  IPv4: up 100.64.0.2/30 gateway 100.64.0.1 dns -\n" in result.stdout
+    assert "  PDN 2 IPv6: down\n" in result.stdout

@@ -153,10 +153,10 @@ def test_a_request_without_newline_before_eof_is_taken(server: ServerThread) -> 
                                             ("unencodable", "not encodable")])
 def test_a_handler_failure_is_an_error_answer_and_one_log_line(server: ServerThread, command: str, words: str,
                                                                caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.DEBUG, logger="qcm.control"):
+    with caplog.at_level(logging.DEBUG, logger=control.log.name):
         reply = ask(server.path, {"command": command}, timeout=10)
     assert reply["ok"] is False and words in reply["error"]
-    lines = [r for r in caplog.records if r.name == "qcm.control" and r.levelno >= logging.ERROR]
+    lines = [r for r in caplog.records if r.name == control.log.name and r.levelno >= logging.ERROR]
     assert len(lines) == 1 and not lines[0].exc_info and "\n" not in lines[0].getMessage()
 
 

@@ -47,18 +47,20 @@ def describe(status: Dict[str, Any]) -> List[str]:
     registration = status.get("registration")
     if isinstance(registration, dict):
         lines.append("  network: %s" % _text(registration.get("text", registration.get("state"))))
-    calls = status.get("calls")
-    for call in calls if isinstance(calls, list) else []:
-        if not isinstance(call, dict):
+    bearers = status.get("bearers", status.get("calls"))  # "calls" from managers before PDNs
+    for bearer in bearers if isinstance(bearers, list) else []:
+        if not isinstance(bearer, dict):
             continue
-        family = _text(call.get("family", "?"))
-        if call.get("state") == "up":
-            dns = call.get("dns") if isinstance(call.get("dns"), list) else []
-            lines.append("  IPv%s: up %s gateway %s dns %s" % (family, _text(call.get("address")),
-                                                              _text(call.get("gateway") or "-"),
-                                                              ", ".join(_text(d) for d in dns) or "-"))
+        name = "IPv%s" % _text(bearer.get("family", "?"))
+        if bearer.get("pdn", 1) != 1:
+            name = "PDN %s %s" % (_text(bearer.get("pdn")), name)
+        if bearer.get("state") == "up":
+            dns = bearer.get("dns") if isinstance(bearer.get("dns"), list) else []
+            lines.append("  %s: up %s gateway %s dns %s" % (name, _text(bearer.get("address")),
+                                                           _text(bearer.get("gateway") or "-"),
+                                                           ", ".join(_text(d) for d in dns) or "-"))
         else:
-            lines.append("  IPv%s: %s" % (family, _text(call.get("state", "down"))))
+            lines.append("  %s: %s" % (name, _text(bearer.get("state", "down"))))
     uptime, reconnects = status.get("uptime", 0), status.get("reconnects", 0)
     lines.append("  up for %s s, %s reconnect%s" % (
         "%.0f" % uptime if isinstance(uptime, (int, float)) else _text(uptime), _text(reconnects),

@@ -40,7 +40,7 @@ __all__ = ["ControlServer", "ask", "socket_path", "prepare_run_dir", "only_conne
            "NotRunning", "ControlBusy", "ControlFailed", "BadRequest", "parse_request", "parse_reply",
            "encode", "MAX_REQUEST", "MAX_CLIENTS", "READ_DEADLINE"]
 
-log = logging.getLogger("qcm.control")
+log = logging.getLogger(__name__)
 
 Handler = Callable[[Dict[str, Any]], Awaitable[Dict[str, Any]]]
 
