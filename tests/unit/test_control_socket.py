@@ -362,6 +362,37 @@ def test_a_manager_with_a_full_queue_is_alive_and_its_socket_is_kept(short_dir: 
         fake.close()
 
 
+def test_the_client_reads_an_answer_sent_before_it_could_send_its_request(short_dir: Path, monkeypatch: Any) -> None:
+    """A server at its limit answers busy and hangs up at once; the client's send then fails
+    (EPIPE), but the answer is waiting and says why."""
+    path = short_dir / "m.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(1)
+    hung_up = threading.Event()
+
+    def busy_server() -> None:
+        connection, _ = listener.accept()
+        connection.sendall(b'{"ok": false, "busy": true, "error": "busy: 16 requests are being answered"}\n')
+        connection.close()
+        hung_up.set()
+
+    def late_encode(message: Dict[str, Any], real: Callable[..., bytes] = control.encode) -> bytes:
+        hung_up.wait(10)  # the request is sent only after the server hung up
+        return real(message)
+
+    thread = threading.Thread(target=busy_server, daemon=True)
+    thread.start()
+    monkeypatch.setattr(control, "encode", late_encode)
+    try:
+        with pytest.raises(QcmError) as busy:
+            ask(path, {"command": "status"}, timeout=10)
+        assert busy.value.exit_status == 11 and "busy" in str(busy.value)
+    finally:
+        listener.close()
+        thread.join(10)
+
+
 def test_the_client_says_not_running_for_a_missing_or_stale_socket(short_dir: Path) -> None:
     with pytest.raises(QcmError) as missing:
         ask(short_dir / "none.sock", {"command": "status"}, timeout=5)

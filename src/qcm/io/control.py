@@ -342,7 +342,10 @@ def ask(path: Path, request: Dict[str, Any], timeout: float = 30.0) -> Dict[str,
     try:
         with _connect(path, min(deadline, time.monotonic() + CONNECT_DEADLINE)) as sock:
             sock.settimeout(max(0.001, deadline - time.monotonic()))
-            sock.sendall(encode(request))
+            try:
+                sock.sendall(encode(request))
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # it answered (busy, dropped) and hung up before taking the request: read why
             data = _read_reply(sock, path, deadline)
     except PermissionError:
         raise PermissionProblem("no permission to talk to %s" % path, "run as root") from None
