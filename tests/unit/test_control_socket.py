@@ -22,6 +22,9 @@ from qcm.io import control
 from qcm.io.control import ControlServer, ask
 
 
+HUGE = 8 << 20  # an answer far larger than a socket buffer
+
+
 async def handler(request: Dict[str, Any]) -> Any:
     command = request["command"]
     if command == "status":
@@ -35,6 +38,8 @@ async def handler(request: Dict[str, Any]) -> Any:
         return ["not", "an", "object"]
     if command == "unencodable":
         return {"ok": True, "value": object()}
+    if command == "huge":
+        return {"ok": True, "value": "x" * HUGE}
     return {"ok": False, "error": "unknown command %r" % command}
 
 
@@ -181,6 +186,24 @@ def test_a_client_trickling_bytes_is_cut_at_the_read_deadline(server: ServerThre
             except (BrokenPipeError, ConnectionResetError):
                 break
     assert b"no request" in answer
+
+
+def test_a_client_that_does_not_take_its_answer_is_cut_off(server: ServerThread) -> None:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.connect(str(server.path))
+        sock.sendall(b'{"command": "huge"}\n')
+        time.sleep(control.WRITE_DEADLINE + 3)  # reads nothing meanwhile
+        sock.settimeout(10)
+        received = 0
+        while True:
+            try:
+                chunk = sock.recv(1 << 20)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            received += len(chunk)
+    assert 0 < received < HUGE  # what the socket buffers held, then the server let go
 
 
 def test_200_idle_connections_then_status_succeeds(server: ServerThread) -> None:

@@ -193,26 +193,20 @@ class ControlServer:
         ``writer`` is an asyncio.StreamWriter (or anything with write, drain, close)."""
         connection = _Connection(asyncio.current_task())
         if not self._admit(connection):
-            await self._answer(writer, {"ok": False, "busy": True,
-                                        "error": "busy: %d requests are being answered" % MAX_CLIENTS})
+            self._answer(writer, {"ok": False, "busy": True,
+                                  "error": "busy: %d requests are being answered" % MAX_CLIENTS})
             return
         self.connections.append(connection)
         try:
-            reply = await self._reply_to(reader, connection)
-            await self._answer(writer, reply)
+            self._answer(writer, await self._reply_to(reader, connection))
         except asyncio.CancelledError:
             # Cancelled by close() or pushed out: end normally, since asyncio 3.11 logs a client task
             # that ends cancelled as an error with a traceback (its done callback calls exception()).
             if not connection.pushed_out:
                 _abort(writer)
                 return
-            # Pushed out for a newer client: say why, without awaiting anything more in a cancelled task.
-            try:
-                writer.write(encode({"ok": False, "error": "dropped: %d other clients were waiting; send the "
-                                     "request as soon as connected" % MAX_CLIENTS}))
-                writer.close()
-            except (ConnectionError, OSError):
-                _abort(writer)
+            self._answer(writer, {"ok": False, "error": "dropped: %d other clients were waiting; send the request "
+                                  "as soon as connected" % MAX_CLIENTS})  # pushed out for a newer client
         finally:
             if connection in self.connections:
                 self.connections.remove(connection)
@@ -257,7 +251,9 @@ class ControlServer:
         return reply
 
     @staticmethod
-    async def _answer(writer: Any, reply: Dict[str, Any]) -> None:
+    def _answer(writer: Any, reply: Dict[str, Any]) -> None:
+        """Send the answer and close at once (nothing to await: the socket usually takes it whole);
+        a client that leaves part of it unread for WRITE_DEADLINE seconds is cut off."""
         try:
             try:
                 data = encode(reply)
@@ -265,10 +261,12 @@ class ControlServer:
                 log.error("control: answer not encodable: %s", exc)
                 data = encode({"ok": False, "error": "answer not encodable: %s" % exc})
             writer.write(data)
-            await asyncio.wait_for(writer.drain(), WRITE_DEADLINE)
+            transport = getattr(writer, "transport", None)
+            if transport is not None and transport.get_write_buffer_size():
+                asyncio.get_running_loop().call_later(WRITE_DEADLINE, transport.abort)
             writer.close()
-        except (asyncio.TimeoutError, ConnectionError, OSError):
-            _abort(writer)  # a client that does not read: drop what it did not take
+        except (ConnectionError, OSError):
+            _abort(writer)
 
     async def close(self) -> None:
         if self.server is None:
