@@ -173,19 +173,9 @@ def run_disconnect(args: argparse.Namespace) -> int:
     import asyncio
 
     from ..connect.disconnect import disconnect
+    from ..io.control import only_connection
     from .report import TextReporter
 
     netdev = args.interface or only_connection(args.run_dir)
     return asyncio.run(disconnect(netdev, args.run_dir, TextReporter()))
 
-
-def only_connection(run_dir: Path) -> str:
-    """The interface of the one connection in ``run_dir`` (a manager's socket or a --once state)."""
-    names = sorted({p.stem for p in run_dir.glob("*.sock")} | {p.stem for p in run_dir.glob("*.json")}) \
-        if run_dir.is_dir() else []
-    if len(names) == 1:
-        return names[0]
-    if not names:
-        from ..io.control import NotRunning
-        raise NotRunning("no qcm connection is running (nothing in %s)" % run_dir)
-    raise UsageError("several connections (%s): say which with -i" % ", ".join(names))
