@@ -63,7 +63,7 @@ class Modem:
     driver: str
     driver_version: str
     interface: Optional[int]   # USB interface number of the network function
-    control: Optional[str]     # /dev/cdc-wdm0, /dev/qcqmi0
+    control: Optional[str]     # /dev/cdc-wdm0, /dev/qcqmi0; in Ethernet-style modes the AT port
     netdev: Optional[str]
     raw_ip: Optional[bool]     # qmi_wwan's qmi/raw_ip: True raw-IP, False 802.3, None not applicable
     at_port: Optional[str]
@@ -96,7 +96,7 @@ class Modem:
                  "%s mode (%s%s)" % (self.mode.upper() if self.mode != "ethernet" else "Ethernet-style",
                                      self.driver or "no driver",
                                      " " + self.driver_version if self.driver_version else "")]
-        if self.control:
+        if self.control and self.control != self.at_port:
             parts.append("control %s" % self.control)
         if self.netdev:
             raw = "" if self.raw_ip is None else " raw_ip %s" % ("Y" if self.raw_ip else "N")
@@ -190,6 +190,8 @@ def _scan_device(sysfs: Path, dev: Path, device: Path, name: str) -> Optional[Mo
             raw_ip = _read(interface / "net" / netdev / "qmi" / "raw_ip").upper().startswith("Y")
     control = next((p.path for p in ports if p.role == "control"), None)
     mode = MODE_OF_DRIVER.get(driver, "none")
+    if mode == "ethernet" and control is None:
+        control = at_port  # Ethernet-style modes are controlled (dialled) over the AT port
     return Modem(
         usb_path=name, vendor_id=vendor, product_id=product_id,
         manufacturer=_read(device / "manufacturer"), product=_read(device / "product"),

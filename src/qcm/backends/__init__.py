@@ -18,6 +18,7 @@ __all__ = ["BACKENDS", "backend_for", "load_backend"]
 # mode (from discovery) -> (module, class)
 BACKENDS: Dict[str, Tuple[str, str]] = {
     "qmi": ("qcm.backends.qmi.backend", "QmiBackend"),
+    "ethernet": ("qcm.backends.at.backend", "AtBackend"),
 }
 
 _SWITCH_HINT = "switch the module to QMI (qcm usbnet qmi, i.e. AT+QCFG=\"usbnet\",0), see qcm doctor"
