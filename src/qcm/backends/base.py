@@ -62,6 +62,7 @@ class DialPlan:
     register_timeout: float = 60.0
     start_timeout: float = 60.0
     retry_rejected_pin: bool = False    # the user vouches for a PIN the SIM rejected before
+    ip_config: str = "auto"             # auto: the modem's settings, DHCP where the link is Ethernet; dhcp: always
 
     @property
     def auth_flags(self) -> List[str]:

@@ -53,6 +53,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="how to install DNS servers (auto: resolvconf if installed, else the file)")
     routes.add_argument("--resolv-conf", type=Path, default=Path("/etc/resolv.conf"),
                         help="resolv.conf to edit (default /etc/resolv.conf)")
+    routes.add_argument("--ip-config", choices=["auto", "dhcp"], default="auto",
+                        help="where addresses come from: auto (QMI: the modem's settings; Ethernet-style modules, "
+                        "GobiNet and 802-3 links: DHCP and router advertisements), dhcp (always DHCP and router "
+                        "advertisements on the interface)")
     parser.add_argument("--once", action="store_true",
                         help="exit once connected, leaving the call up (undo with qcm disconnect); "
                         "without it qcm stays, keeps the connection up and restores it when it drops")
@@ -114,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
     families = tuple(f for f, on in ((4, args.ipv4 or not args.ipv6), (6, args.ipv6)) if on)
     plan = DialPlan(apn=apn, username=user, password=password, auth=auth, pin=check_pin(args.pin),
                     families=families, profile=args.profile, write_profile=not args.keep_profile,
-                    register_timeout=args.register_timeout, retry_rejected_pin=args.retry_rejected_pin)
+                    register_timeout=args.register_timeout, retry_rejected_pin=args.retry_rejected_pin,
+                    ip_config=args.ip_config)
     host = HostOptions(metric=args.metric, take_default=args.take_default, default_route=not args.no_default_route,
                        dns=args.dns, resolv_conf=args.resolv_conf)
     try:

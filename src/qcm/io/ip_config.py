@@ -48,6 +48,12 @@ class DynamicIp:
 
     # ================================================================ what backends call
 
+    def expect(self, family: int) -> None:
+        """Before the call comes up: a module announces its prefix as soon as the IPv6 call is up,
+        and the kernel must not act on that advertisement (qcm does)."""
+        if family == 6:
+            self._ra_switch.off()
+
     async def acquire(self, family: int, timeout: float) -> IpSettings:
         """The family's settings: the current ones, or the first lease / advertisement (within ``timeout``)."""
         current = self.current(family)

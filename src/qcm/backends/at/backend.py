@@ -126,6 +126,8 @@ class AtBackend(Backend):
         calls = self._calls()
         cid = bearer.pdn
         lock = self._locks.setdefault(cid, asyncio.Lock())
+        if self.ip is not None:
+            self.ip.expect(bearer.family)
         async with lock:  # both families of one context: the first starts it, the second finds it up
             if cid not in self.active:
                 address = await calls.address(cid)
