@@ -41,7 +41,6 @@ class AtDial:
         self.registration: Optional[Registration] = None
         self.usbnet: Optional[str] = None
         self._network_news = asyncio.Event()
-        self._radio_changed = False
 
     async def command(self, text: str, check: bool = False, timeout: Optional[float] = None):  # type: ignore[no-untyped-def]
         return await self.port.command(text, timeout or self.timeout, check=check)
@@ -54,8 +53,6 @@ class AtDial:
 
     async def prepare(self) -> Tuple[ModemIdentity, str]:
         """Identity, dial style, SIM and PIN, radio, registration URCs, APN; the identity and the style."""
-        self._radio_changed = False
-        self.sim.changed = False
         await self.command("ATE0")
         await self._identify()
         style = await self._style()
@@ -101,7 +98,6 @@ class AtDial:
         if not turned.ok:
             raise RadioError("the radio is off (AT+CFUN? %s) and the module refused to turn it on (%s)" % (
                 value or "?", turned.final), "a hardware line (W_DISABLE#) may hold it off; see qcm doctor")
-        self._radio_changed = True
         self.report(ev.RadioOnline("cfun-%s" % (value or "?"), True))
 
     async def _profile(self) -> None:
@@ -119,7 +115,7 @@ class AtDial:
         current = await self.command("AT+QICSGP=%d" % cid)
         stored = answers.qicsgp(current.lines) if current.ok else None
         shown = ",".join(plan.auth_flags) or "none"
-        if current.ok and stored is not None:
+        if current.ok:  # AT+QICSGP is there (an answer we cannot read is rewritten)
             changed = False
             if stored != wanted and plan.write_profile:
                 changed = (await self.command(line)).ok

@@ -32,7 +32,6 @@ class AtSim:
         self.context = context
         self.timeout = timeout
         self.pin_guard: PinGuard = context.pin_guard or PinGuard(None)
-        self.changed = False            # a PIN was entered: the network side needs a fresh look
 
     async def status(self) -> SimStatus:
         answer = await self.port.command("AT+CPIN?", self.timeout, check=False)
@@ -99,7 +98,6 @@ class AtSim:
                            "that it never arrived") from None
         self.pin_guard.answered(sim, pin, answer.ok)
         if answer.ok:
-            self.changed = True
             self.context.report(ev.SimReady("pin-verified"))
             await self._wait_ready()
             return
