@@ -147,6 +147,18 @@ def _ttys(interface: Path) -> List[str]:
     return sorted(set(names))
 
 
+def _nets(interface: Path) -> List[str]:
+    """Network interfaces of a USB interface: ``net/usb0``, or ``net:usb0`` on 2.6 kernels (GobiNet)."""
+    return _children(interface / "net") or [n[4:] for n in _children(interface) if n.startswith("net:")]
+
+
+def _control_nodes(interface: Path) -> List[str]:
+    """cdc-wdmN (usbmisc, or usb on old kernels) or GobiNet's qcqmiN (GobiQMI, or GobiQMI:qcqmiN on 2.6)."""
+    nodes = [n for d in ("usbmisc", "usb", "GobiQMI") for n in _children(interface / d)]
+    nodes += [n.split(":", 1)[1] for n in _children(interface) if n.startswith("GobiQMI:")]
+    return [n for n in nodes if n.startswith(("cdc-wdm", "qcqmi"))]
+
+
 def _module_version(sysfs: Path, driver: str) -> str:
     return _read(sysfs / "module" / driver / "version") if driver else ""
 
@@ -166,12 +178,10 @@ def _scan_device(sysfs: Path, dev: Path, device: Path, name: str) -> Optional[Mo
         driver = _driver(interface)
         if not driver:
             unbound.append(number)
-        if driver in MODE_OF_DRIVER and (net_function is None or _children(interface / "net")):
+        if driver in MODE_OF_DRIVER and (net_function is None or _nets(interface)):
             net_function = (number, driver, interface)
-        for node_dir in ("usbmisc", "usb", "GobiQMI"):
-            for node in _children(interface / node_dir):
-                if node.startswith(("cdc-wdm", "qcqmi")):
-                    ports.append(Port(str(dev / node), number, "control"))
+        for node in _control_nodes(interface):
+            ports.append(Port(str(dev / node), number, "control"))
         for tty in _ttys(interface):
             ports.append(Port(str(dev / tty), number, "tty"))
     if net_function is None and not (vendor in CELLULAR_VENDORS and ports):
@@ -184,7 +194,7 @@ def _scan_device(sysfs: Path, dev: Path, device: Path, name: str) -> Optional[Mo
     number, driver, netdev, raw_ip = None, "", None, None
     if net_function is not None:
         number, driver, interface = net_function
-        nets = _children(interface / "net")
+        nets = _nets(interface)
         netdev = nets[0] if nets else None
         if netdev is not None and (interface / "net" / netdev / "qmi" / "raw_ip").exists():
             raw_ip = _read(interface / "net" / netdev / "qmi" / "raw_ip").upper().startswith("Y")
