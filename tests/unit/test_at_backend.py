@@ -45,10 +45,12 @@ class StandInIp:
     def current(self, family):
         return LEASE if family not in self.stopped else None
 
-    def stop(self, family, release=True):
+    accept_ra_before = None
+
+    def stop(self, family, release=True, restore=True):
         self.stopped.append(family)
 
-    def close(self, release=True):
+    def close(self, release=True, restore=True):
         pass
 
 

@@ -170,10 +170,12 @@ class StandInIp:
     def current(self, family):
         return self.lease
 
-    def stop(self, family, release=True):
+    accept_ra_before = None
+
+    def stop(self, family, release=True, restore=True):
         pass
 
-    def close(self, release=True):
+    def close(self, release=True, restore=True):
         pass
 
 

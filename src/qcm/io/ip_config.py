@@ -80,8 +80,14 @@ class DynamicIp:
             return lease.settings() if lease is not None else None
         return self.routers.settings if self.routers is not None else None
 
-    def stop(self, family: int, release: bool = True) -> None:
-        """Stop keeping this family (giving a DHCP lease back when ``release``)."""
+    @property
+    def accept_ra_before(self) -> Optional[str]:
+        """What the kernel's ``accept_ra`` was before qcm switched it off (None: not switched)."""
+        return self._ra_switch.before
+
+    def stop(self, family: int, release: bool = True, restore: bool = True) -> None:
+        """Stop keeping this family (giving a DHCP lease back when ``release``; ``restore``: the
+        kernel may act on advertisements again; not while a connection qcm handed over stays)."""
         timer = self._timers.pop(family, None)
         if timer is not None:
             timer.cancel()
@@ -96,6 +102,7 @@ class DynamicIp:
         if family == 6 and self.routers is not None:
             self.routers.stop()
             self.routers = None
+        if family == 6 and restore:
             self._ra_switch.restore()
         sock = self._sockets.pop(family, None)
         if sock is not None:
@@ -103,9 +110,9 @@ class DynamicIp:
                 self._loop.remove_reader(sock.fileno())
             sock.close()
 
-    def close(self, release: bool = True) -> None:
+    def close(self, release: bool = True, restore: bool = True) -> None:
         for family in (4, 6):
-            self.stop(family, release)
+            self.stop(family, release, restore)
 
     # ================================================================ running the protocols
 

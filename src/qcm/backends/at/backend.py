@@ -25,6 +25,7 @@ from ...connect import supervisor as sv
 from ...discovery import Modem
 from ...errors import ModemError, NetConfigError, QcmError
 from ...io.at_port import AtPort
+from ...io.dhcp_socket import RaSwitch
 from ...io.ip_config import DynamicIp
 from ...model import IpSettings, Registration
 from ..base import Backend, Bearer, BearerId
@@ -89,8 +90,8 @@ class AtBackend(Backend):
         self.active.clear()
         for task in list(self._tasks):
             task.cancel()
-        if ip is not None:
-            ip.close(release=not self._kept)
+        if ip is not None:  # a connection handed over keeps its lease and the kernel's hands off its RAs
+            ip.close(release=not self._kept, restore=not self._kept)
         if port is not None:
             port.close()
 
@@ -147,7 +148,10 @@ class AtBackend(Backend):
             await self._release(bearer, cid)
             raise
         self.context.report(ev.SettingsReceived(settings))
-        started = Bearer(bearer, netdev, settings, {"cid": cid, "style": calls.style})
+        handle: Dict[str, Any] = {"cid": cid, "style": calls.style}
+        if bearer.family == 6 and self.ip.accept_ra_before is not None:
+            handle.update({"netdev": netdev, "accept_ra": self.ip.accept_ra_before})  # for qcm disconnect
+        started = Bearer(bearer, netdev, settings, handle)
         self.live[bearer] = started
         return started
 
@@ -218,17 +222,19 @@ class AtBackend(Backend):
         details = []
         try:
             await port.command("ATE0", 3.0, check=False)
-            done: Set[int] = set()
+            stopped: Dict[int, bool] = {}
             for bearer, handle in bearers:
                 cid = int(handle["cid"])
                 style = str(handle.get("style", "cgact"))
-                if cid in done:
-                    details.append("%s call stopped" % bearer)
-                    continue
-                calls = Calls(port, 5.0, style if style in STYLES else "cgact")
-                stopped = await calls.deactivate(cid)
-                done.add(cid)
-                details.append("%s call %s" % (bearer, "stopped" if stopped else "not confirmed stopped"))
+                if cid not in stopped:  # both families of a context: one command ends it
+                    stopped[cid] = await Calls(port, 5.0, style if style in STYLES else "cgact").deactivate(cid)
+                details.append("%s call %s" % (bearer, "stopped" if stopped[cid] else "not confirmed stopped"))
+                netdev = str(handle.get("netdev", ""))
+                if re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,14}", netdev) and \
+                        str(handle.get("accept_ra", "")) in ("0", "1", "2"):
+                    switch = RaSwitch(netdev)  # the kernel may use advertisements there again
+                    switch.before = str(handle["accept_ra"])
+                    switch.restore()
         finally:
             port.close()
         return details
