@@ -45,6 +45,18 @@ class AtDial:
     async def command(self, text: str, check: bool = False, timeout: Optional[float] = None):  # type: ignore[no-untyped-def]
         return await self.port.command(text, timeout or self.timeout, check=check)
 
+    async def together(self, *commands: str) -> Tuple[str, ...]:
+        """The answer lines of several commands sent as one line (one round trip: ``AT+CEREG?;+CSQ``);
+        one by one when the module refuses the line (an error in any part fails it all)."""
+        answer = await self.command("AT" + ";".join(c[2:] for c in commands))
+        if answer.ok:
+            return answer.lines
+        lines: Tuple[str, ...] = ()
+        for command in commands:
+            one = await self.command(command)
+            lines += one.lines if one.ok else ()
+        return lines
+
     def network_news(self) -> None:
         """A registration URC arrived: a waiting ``wait_registered`` looks again at once."""
         self._network_news.set()
@@ -58,19 +70,16 @@ class AtDial:
         style = await self._style()
         await self.sim.ready()
         await self._radio_online()
-        for name in ("CGREG", "CEREG"):
-            await self.command("AT+%s=2" % name)  # URCs on registration changes (+location: tells them apart)
+        await self.together("AT+CGREG=2", "AT+CEREG=2")  # URCs on registration changes (+location: told apart)
         await self._profile()
         return self.identity, style
 
     async def _identify(self) -> None:
-        info = await self.command("ATI")
-        lines = [line for line in info.lines if line.strip()] if info.ok else []
+        lines = [line for line in await self.together("ATI", "AT+CGSN") if line.strip()]
         revision = next((line.split(":", 1)[1].strip() for line in lines if line.lower().startswith("revision")), "")
-        others = [line for line in lines if not line.lower().startswith("revision")]
-        imei_answer = await self.command("AT+CGSN")
-        imei = next((re.sub(r"\D", "", line) for line in imei_answer.lines if re.search(r"\d{14}", line)), "") \
-            if imei_answer.ok else ""
+        imei = next((re.sub(r"\D", "", line) for line in lines if re.fullmatch(r"(\+CGSN:\s*)?\d{14,16}", line)), "")
+        others = [line for line in lines if not line.lower().startswith("revision")
+                  and not re.fullmatch(r"(\+CGSN:\s*)?\d{14,16}", line)]
         self.identity = ModemIdentity(others[0] if others else "", others[1] if len(others) > 1 else "",
                                       revision, imei)
         self.report(ev.Identified(self.identity))
@@ -134,18 +143,12 @@ class AtDial:
     # ---------------------------------------------------------------- registration
 
     async def read_registration(self) -> Registration:
-        stats = []
-        for name in REGISTRATION:
-            answer = await self.command("AT+%s?" % name)
-            stats.append(answers.registration_stat(answer.lines, name) if answer.ok else None)
-            if stats[-1] in ("1", "5"):
-                break  # registered on this RAT: the older ones cannot say more
-        attached = await self.command("AT+CGATT?")
-        cops = await self.command("AT+COPS?")
-        csq = await self.command("AT+CSQ")
-        self.registration = answers.registration(stats, attached.value("+CGATT:") if attached.ok else None,
-                                                 cops.value("+COPS:") if cops.ok else None,
-                                                 csq.value("+CSQ:") if csq.ok else None)
+        lines = await self.together(*("AT+%s?" % name for name in REGISTRATION), "AT+CGATT?", "AT+COPS?", "AT+CSQ")
+
+        def value(prefix: str) -> Optional[str]:
+            return next((line[len(prefix):].strip() for line in lines if line.startswith(prefix)), None)
+        stats = [answers.registration_stat(lines, name) for name in REGISTRATION]
+        self.registration = answers.registration(stats, value("+CGATT:"), value("+COPS:"), value("+CSQ:"))
         return self.registration
 
     async def wait_registered(self) -> Registration:
