@@ -77,7 +77,7 @@ def test_seed_002_bg95_switched_to_ecm_connects_and_the_doctor_finds_nothing(lab
     assert lab.snapshot() == before
 
 
-def test_stays_up_through_dhcp_renewals_and_a_dropped_call(lab):
+def test_stays_up_through_dhcp_renewals_a_dropped_call_and_a_reset(lab):
     lab = lab("--set", "usbnet=ecm", "--set", "dhcp_lease_s=10")
     before = lab.snapshot()
     manager = lab.background(lab.qcm_argv(*lab.connect_args("-s", "internet", "--poll-interval", "2")))
@@ -88,6 +88,9 @@ def test_stays_up_through_dhcp_renewals_and_a_dropped_call(lab):
     lab.qcm("sim", "ctl", str(lab.modem_dir), "drop")
     assert wait_for(lambda: "reconnected" in lab.output(manager)), lab.output(manager)
     assert "Regular deactivation" in lab.output(manager)  # AT+CEER's reason
+    assert wait_for(lambda: lab.ping(V4))
+    lab.qcm("sim", "ctl", str(lab.modem_dir), "reset", "seconds=1")  # AT port and usb0 vanish and come back
+    assert wait_for(lambda: lab.output(manager).count("reconnected") >= 2, timeout=30), lab.output(manager)
     assert wait_for(lambda: lab.ping(V4))
     manager.terminate()
     assert manager.wait(20) == 0

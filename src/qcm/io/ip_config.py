@@ -163,6 +163,8 @@ class DynamicIp:
             packets = sock.receive()
         except OSError as exc:  # the interface went away: the backend hears of it from its own port
             log.warning("%s: %s", self.netdev, exc.strerror or exc)
+            if self._loop is not None:
+                self._loop.remove_reader(sock.fileno())  # a dead socket must not wake the loop again
             return
         now = time.monotonic()
         for packet, mac in packets:
