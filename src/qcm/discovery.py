@@ -81,7 +81,7 @@ class Modem:
     driver: str
     driver_version: str
     interface: Optional[int]   # USB interface number of the network function
-    control: Optional[str]     # /dev/cdc-wdm0, /dev/qcqmi0
+    control: Optional[str]     # /dev/cdc-wdm0, /dev/qcqmi0; in Ethernet-style modes the AT port
     netdev: Optional[str]
     raw_ip: Optional[bool]     # qmi_wwan's qmi/raw_ip: True raw-IP, False 802.3, None not applicable
     at_port: Optional[str]
@@ -116,7 +116,7 @@ class Modem:
                  "%s mode (%s%s)" % (self.mode.upper() if self.mode != "ethernet" else "Ethernet-style",
                                      self.driver or "no driver",
                                      " " + self.driver_version if self.driver_version else "")]
-        if self.control:
+        if self.control and self.control != self.at_port:
             parts.append("control %s" % self.control)
         if self.netdev:
             raw = "" if self.raw_ip is None else " raw_ip %s" % ("Y" if self.raw_ip else "N")
@@ -167,6 +167,18 @@ def _ttys(interface: Path) -> List[str]:
     return sorted(set(names))
 
 
+def _nets(interface: Path) -> List[str]:
+    """Network interfaces of a USB interface: ``net/usb0``, or ``net:usb0`` on 2.6 kernels (GobiNet)."""
+    return _children(interface / "net") or [n[4:] for n in _children(interface) if n.startswith("net:")]
+
+
+def _control_nodes(interface: Path) -> List[str]:
+    """cdc-wdmN (usbmisc, or usb on old kernels) or GobiNet's qcqmiN (GobiQMI, or GobiQMI:qcqmiN on 2.6)."""
+    nodes = [n for d in ("usbmisc", "usb", "GobiQMI") for n in _children(interface / d)]
+    nodes += [n.split(":", 1)[1] for n in _children(interface) if n.startswith("GobiQMI:")]
+    return [n for n in nodes if n.startswith(("cdc-wdm", "qcqmi"))]
+
+
 def _module_version(sysfs: Path, driver: str) -> str:
     return _read(sysfs / "module" / driver / "version") if driver else ""
 
@@ -186,12 +198,10 @@ def _scan_device(sysfs: Path, dev: Path, device: Path, name: str) -> Optional[Mo
         driver = _driver(interface)
         if not driver:
             unbound.append(number)
-        if driver in MODE_OF_DRIVER and (net_function is None or _children(interface / "net")):
+        if driver in MODE_OF_DRIVER and (net_function is None or _nets(interface)):
             net_function = (number, driver, interface)
-        for node_dir in ("usbmisc", "usb", "GobiQMI"):
-            for node in _children(interface / node_dir):
-                if node.startswith(("cdc-wdm", "qcqmi")):
-                    ports.append(Port(str(dev / node), number, "control"))
+        for node in _control_nodes(interface):
+            ports.append(Port(str(dev / node), number, "control"))
         for tty in _ttys(interface):
             ports.append(Port(str(dev / tty), number, "tty"))
         for port_name, kind in _wwan_ports(interface / "wwan"):  # CONFIG_WWAN: cdc-wdm's port, a second name
@@ -208,7 +218,7 @@ def _scan_device(sysfs: Path, dev: Path, device: Path, name: str) -> Optional[Mo
     driver, netdev, raw_ip = "", None, None
     if net_function is not None:
         net_number, driver, interface = net_function
-        nets = _children(interface / "net")
+        nets = _nets(interface)
         netdev = nets[0] if nets else None
         if netdev is not None and (interface / "net" / netdev / "qmi" / "raw_ip").exists():
             raw_ip = _read(interface / "net" / netdev / "qmi" / "raw_ip").upper().startswith("Y")
@@ -217,6 +227,8 @@ def _scan_device(sysfs: Path, dev: Path, device: Path, name: str) -> Optional[Mo
         ports = [Port(p.path, p.interface, "control") if p.role == "alias" else p for p in ports]
         control = next((p.path for p in ports if p.role == "control"), None)
     mode = MODE_OF_DRIVER.get(driver, "none")
+    if mode == "ethernet" and control is None:
+        control = at_port  # Ethernet-style modes are controlled (dialled) over the AT port
     return Modem(
         usb_path=name, vendor_id=vendor, product_id=product_id,
         manufacturer=_read(device / "manufacturer"), product=_read(device / "product"),

@@ -19,6 +19,7 @@ __all__ = ["BACKENDS", "backend_for", "load_backend"]
 BACKENDS: Dict[str, Tuple[str, str]] = {
     "qmi": ("qcm.backends.qmi.backend", "QmiBackend"),
     "mbim": ("qcm.backends.mbim.backend", "MbimBackend"),
+    "ethernet": ("qcm.backends.at.backend", "AtBackend"),
 }
 
 _SWITCH_HINT = "switch the module to QMI (qcm usbnet qmi, i.e. AT+QCFG=\"usbnet\",0), see qcm doctor"

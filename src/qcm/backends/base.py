@@ -63,6 +63,7 @@ class DialPlan:
     start_timeout: float = 60.0
     retry_rejected_pin: bool = False    # the user vouches for a PIN the SIM rejected before
     mbim_proxy: Optional[bool] = None   # MBIM through libmbim's mbim-proxy: True, False, None = when it runs
+    ip_config: str = "auto"             # auto: the modem's settings, DHCP where the link is Ethernet; dhcp: always
 
     @property
     def auth_flags(self) -> List[str]:

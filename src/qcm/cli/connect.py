@@ -65,6 +65,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         "else resolvconf if installed, else the file)")
     routes.add_argument("--resolv-conf", type=file_path, default=Path("/etc/resolv.conf"),
                         help="resolv.conf to edit (default /etc/resolv.conf)")
+    routes.add_argument("--ip-config", choices=["auto", "dhcp"], default="auto",
+                        help="where addresses come from: auto (QMI: the modem's settings; Ethernet-style modules, "
+                        "GobiNet and 802-3 links: DHCP and router advertisements), dhcp (always DHCP and router "
+                        "advertisements on the interface)")
     parser.add_argument("--once", action="store_true",
                         help="exit once connected, leaving the call up (undo with qcm disconnect); "
                         "without it qcm stays, keeps the connection up and restores it when it drops")
@@ -142,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     plan = DialPlan(apn=apn, username=secret.user or "", password=secret.password or "", auth=auth, pin=secret.pin,
                     families=families, profile=args.profile, write_profile=not args.keep_profile,
                     register_timeout=args.register_timeout, retry_rejected_pin=args.retry_rejected_pin,
-                    mbim_proxy=args.proxy)
+                    mbim_proxy=args.proxy, ip_config=args.ip_config)
     host = HostOptions(metric=args.metric, take_default=args.take_default, default_route=not args.no_default_route,
                        dns=args.dns, resolv_conf=args.resolv_conf)
     try:

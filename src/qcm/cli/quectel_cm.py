@@ -223,6 +223,12 @@ class QuectelLog:
             self.line(text, level)
 
     def lines(self, event: ev.Event) -> List[str]:
+        if isinstance(event, ev.ModemFound) and event.mode == "ethernet":
+            return _ethernet_found(event)
+        if isinstance(event, ev.ContextActivated):
+            return ["AT> %s" % event.command, "requestGetIPAddress %s" % event.address]
+        if isinstance(event, ev.DhcpLease):
+            return ["udhcpc: lease of %s obtained, lease time %d" % (event.address.split("/")[0], event.lease_time)]
         if isinstance(event, ev.ModemFound):
             vendor, product = event.usb_id.split(":")
             self.mode = event.mode
@@ -352,6 +358,16 @@ def _ip_configuration_lines(event: ev.MbimIpConfiguration) -> List[str]:
         if settings.mtu:
             lines.append("< ipv%d mtu = %d" % (family, settings.mtu))
     return lines
+
+
+def _ethernet_found(event: ev.ModemFound) -> List[str]:
+    """ECM, RNDIS and NCM: an Ethernet interface and the AT port that dials it (as quectel-CM's atc.c)."""
+    vendor, product = event.usb_id.split(":")
+    kind = {"cdc_ether": "ECM", "rndis_host": "RNDIS", "cdc_ncm": "NCM"}.get(event.driver, "ECM")
+    return ["Find /sys/bus/usb/devices/%s idVendor=0x%s idProduct=0x%x" % (event.usb_path, vendor, int(product, 16)),
+            "Auto find usbnet_adapter = %s" % event.netdev, "AT port = %s" % event.control,
+            "netcard driver = %s, driver version = %s" % (event.driver, event.driver_version or "unknown"),
+            "Modem works in %s mode" % kind]
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

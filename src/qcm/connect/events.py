@@ -122,6 +122,27 @@ class Notice(Event):
 
 
 @dataclass(frozen=True)
+class DhcpLease(Notice):
+    """A DHCP lease obtained or renewed on the module's interface (``text`` is qcm's line for it)."""
+
+    netdev: str = ""
+    address: str = ""           # with its prefix length
+    server: str = ""
+    lease_time: int = 0
+    renewed: bool = False
+
+
+@dataclass(frozen=True)
+class ContextActivated(Event):
+    """A PDP context started over AT (Ethernet-style modules): the command and what the modem says
+    the call's address is (in NAT mode the host gets a LAN address by DHCP instead)."""
+
+    cid: int
+    command: str
+    address: str = ""
+
+
+@dataclass(frozen=True)
 class Disconnecting(Event):
     reason: str
 

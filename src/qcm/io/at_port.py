@@ -12,7 +12,7 @@ import os
 import termios
 import time
 import tty
-from typing import Optional
+from typing import Callable, List, Optional
 
 from ..at.parser import AtParser, Response, Timeout, Unsolicited
 from ..at.redact import redact_command, redact_line
@@ -44,6 +44,23 @@ class AtPort:
         self._lock: Optional[asyncio.Lock] = None
         self._waiter: "Optional[asyncio.Future[object]]" = None
         self._timer: Optional[asyncio.TimerHandle] = None
+        self._unsolicited_handlers: List[Callable[[str], None]] = []
+        self._lost_handlers: List[Callable[[str], None]] = []
+
+    def on_unsolicited(self, handler: Callable[[str], None]) -> None:
+        """Hear every line the modem sends on its own (URCs: +CEREG, +QNETDEVSTATUS, +QIURC ...)."""
+        self._unsolicited_handlers.append(handler)
+
+    def on_lost(self, handler: Callable[[str], None]) -> None:
+        """Hear once that the port hung up or failed (not when we close it)."""
+        self._lost_handlers.append(handler)
+
+    def _notify(self, handlers: List[Callable[[str], None]], text: str) -> None:
+        for handler in list(handlers):
+            try:
+                handler(text)
+            except Exception:  # one listener's bug must not break the port
+                log.exception("AT port listener failed")
 
     async def open(self) -> "AtPort":
         loop = asyncio.get_running_loop()
@@ -126,13 +143,16 @@ class AtPort:
         except OSError as exc:
             log.warning("AT port %s: %s", self.path, exc.strerror)
             self.close()
+            self._notify(self._lost_handlers, "failed (%s)" % exc.strerror)
             return
         if not data:  # end of file: the tty hung up (the module went away)
             log.warning("AT port %s hung up", self.path)
             self.close()
+            self._notify(self._lost_handlers, "hung up")
             return
         for event in self.parser.receive_data(data):
             if isinstance(event, Unsolicited):
                 log.debug("AT< (unsolicited) %s", event.line if self.show_personal else redact_line("", event.line))
+                self._notify(self._unsolicited_handlers, event.line)
             else:
                 self._finish(event)

@@ -169,7 +169,11 @@ class DataPath:
             except (BlockingIOError, OSError):
                 return
             verdict = self.router.from_host(data, time.monotonic())
-            self._to_host(verdict.to_host)
+            latency = self.modem.config.latency_ms / 1000.0
+            if verdict.answered and latency > 0 and self._loop is not None:
+                self._loop.call_later(latency, self._to_host, verdict.to_host)  # --latency-ms: DHCP too
+            else:
+                self._to_host(verdict.to_host)
             if verdict.to_network is not None:
                 self._write_counted(self.pgw_fd, verdict.to_network, "up")
             elif verdict.refused and not verdict.to_host:

@@ -49,6 +49,8 @@ class Verdict:
     to_host: List[bytes]
     to_network: Optional[bytes] = None
     refused: Optional[str] = None       # why the packet went nowhere (counted by the data path)
+    answered: bool = False              # the module's own software answered (DHCP, a solicitation): it takes
+                                        # the module's latency, as its AT and QMI answers do
 
 
 class ModuleRouter:
@@ -106,7 +108,7 @@ class ModuleRouter:
             return self._lan_service(ip)
         if is_router_solicitation(ip):
             destination = ip.source if not ip.source.is_unspecified else ALL_NODES
-            return Verdict([self._to_host_ip(self._advertisement(destination))])
+            return Verdict([self._to_host_ip(self._advertisement(destination))], answered=True)
         target = solicited_target(ip)
         if target is not None:
             if self.ethernet and target == ROUTER:
@@ -133,10 +135,10 @@ class ModuleRouter:
         assert server is not None
         packet = udp(server.server, reply.destination, 67, 68, reply.payload)
         if not self.ethernet:
-            return Verdict([packet])
+            return Verdict([packet], answered=True)
         broadcast = reply.destination == ipaddress.IPv4Address("255.255.255.255")
         destination_mac = BROADCAST_MAC if broadcast else reply.client_mac
-        return Verdict([ethernet(destination_mac, MODULE_MAC, ETH_IP, packet)])
+        return Verdict([ethernet(destination_mac, MODULE_MAC, ETH_IP, packet)], answered=True)
 
     def _lan_service(self, ip: Ip) -> Verdict:
         """The module's own LAN address: its DNS proxy (what real modules hand out as DNS in NAT mode)."""

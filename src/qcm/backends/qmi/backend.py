@@ -13,7 +13,10 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ...connect import supervisor as sv
 from ...discovery import Modem
-from ...errors import ModemError, QcmError
+from ...connect import events as ev
+from ...errors import ModemError, NetConfigError, QcmError
+from ...io.gobinet import control_transport
+from ...io.ip_config import DynamicIp
 from ...io.qmi_port import QmiPort
 from ...model import IpSettings, Registration
 from ...qmi import readings
@@ -34,10 +37,12 @@ class QmiBackend(Backend):
     port: Optional[QmiPort] = None
     session: Optional[ModemSession] = None
     dial: Optional[QmiDial] = None
+    ip: Optional[DynamicIp] = None              # addresses by DHCP / router advertisements (``--ip-config``)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.live: Dict[BearerId, Bearer] = {}   # calls up on the modem, to match its indications
+        self._kept = False
 
     # ---------------------------------------------------------------- the channel
 
@@ -45,7 +50,7 @@ class QmiBackend(Backend):
         await self.close()
         context = self.context
         assert self.modem.control is not None
-        where = context.transport(self.modem) if context.transport else self.modem.control
+        where = context.transport(self.modem) if context.transport else control_transport(self.modem.control)
         port = await QmiPort(where, show_personal=context.show_personal).open()
         self.port = port
         port.on_lost(lambda reason: self._lost(port, reason))
@@ -59,9 +64,11 @@ class QmiBackend(Backend):
             self.context.emit(sv.ModemLost("the control port %s" % reason))
 
     async def close(self) -> None:
-        session, port = self.session, self.port
-        self.port = self.session = self.dial = None
+        session, port, ip = self.session, self.port, self.ip
+        self.port = self.session = self.dial = self.ip = None
         self.live.clear()
+        if ip is not None:
+            ip.close(release=not self._kept)
         try:
             if session is not None:
                 await session.close()
@@ -93,18 +100,56 @@ class QmiBackend(Backend):
         return self.registration
 
     async def start(self, bearer: BearerId, netdev: str) -> Bearer:
-        started = await self._dial().start(bearer, netdev)
+        dial = self._dial()
+        ip = self._dynamic_ip(netdev)
+        if ip is not None:
+            ip.expect(bearer.family)
+        started = await dial.start(bearer, netdev)
+        if ip is not None:  # the modem's own settings give way to what the link's DHCP and RAs say
+            try:
+                settings = await ip.acquire(bearer.family, self.context.plan.start_timeout)
+            except BaseException:
+                await dial.stop(started)
+                raise
+            self.context.report(ev.SettingsReceived(settings))
+            started = Bearer(started.id, started.netdev, settings, started.handle, started.started)
         self.live[bearer] = started
         return started
 
+    def _dynamic_ip(self, netdev: str) -> Optional[DynamicIp]:
+        """DHCP and router advertisements when asked for, and where the link is Ethernet-framed
+        (GobiNet's usbN, qmi_wwan left in 802-3): there the modem's router is what configures hosts."""
+        dial = self._dial()
+        if self.context.plan.ip_config != "dhcp" and dial.link_layer != "802-3":
+            return None
+        if self.ip is None:
+            self.ip = DynamicIp(netdev, self.context.report, self._address_changed, self._address_lost)
+        return self.ip
+
+    def _address_changed(self, family: int) -> None:
+        for bearer in [b for b in self.live.values() if b.family == family]:
+            self.context.emit(sv.AddressChanged(bearer.id))
+
+    def _address_lost(self, family: int, reason: str) -> None:
+        for bearer in [b for b in self.live.values() if b.family == family]:
+            self.context.emit(sv.CallDropped(bearer.id, "%s: %s" % (bearer.id, reason)))
+
     async def settings(self, bearer: Bearer) -> IpSettings:
+        if self.ip is not None:
+            current = self.ip.current(bearer.family)
+            if current is None:
+                raise NetConfigError("%s has no address from the link right now" % bearer.id)
+            return current
         return await self._dial().settings(bearer.id)
 
     async def is_up(self, bearer: Bearer) -> bool:
-        return await self._dial().call_connected(bearer.id)
+        connected = await self._dial().call_connected(bearer.id)
+        return connected and (self.ip is None or self.ip.current(bearer.family) is not None)
 
     async def stop(self, bearer: Bearer) -> bool:
         self.live.pop(bearer.id, None)
+        if self.ip is not None:
+            self.ip.stop(bearer.family)
         if not self.is_open:
             return False
         return await self._dial().stop(bearer)
@@ -117,13 +162,14 @@ class QmiBackend(Backend):
         for bearer in bearers:  # their WDS clients hold the calls: closing must not release them
             self.session.keep(("WDS", wds_role(bearer.id)))
         self.live.clear()
+        self._kept = True
 
     @classmethod
     async def read_imei(cls, modem: Modem) -> str:
         if not modem.control:
             return ""
         try:
-            port = await QmiPort(modem.control).open()
+            port = await QmiPort(control_transport(modem.control)).open()
         except QcmError:
             return ""
         session = ModemSession(port, 3.0)
@@ -139,7 +185,7 @@ class QmiBackend(Backend):
     @classmethod
     async def stop_saved(cls, control: str, bearers: List[Tuple[BearerId, Dict[str, Any]]]) -> List[str]:
         try:
-            port = await QmiPort(control).open()
+            port = await QmiPort(control_transport(control)).open()
         except ModemError as exc:
             return ["modem not reachable (%s): its calls ended with it" % exc]
         # The saved clients go into a session, whose close() releases them as any other.

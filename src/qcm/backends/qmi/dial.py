@@ -49,6 +49,7 @@ class QmiDial:
         self.registration: Optional[Registration] = None
         self._nas_changed: Optional[asyncio.Event] = None
         self._state_changed = False  # prepare() entered a PIN or turned the radio on
+        self.link_layer = ""          # what the host's interface frames after the agreement: raw-ip or 802-3
         session.port.on_indication(self._on_indication)
 
     # ---------------------------------------------------------------- clients
@@ -95,6 +96,10 @@ class QmiDial:
         """Make the modem and the host use the same framing (raw-IP) before any data flows."""
         host = self.context.host
         changed: List[str] = []
+        if getattr(self.session.port.transport, "driver_sets_data_format", False):
+            self.link_layer = "802-3"  # GobiNet: its driver sets the modem's format and shows an Ethernet usbN
+            self.report(ev.Notice("data format: set by the %s driver" % "GobiNet"))
+            return
         link = readings.link_layer(await self.session.request("WDA", "Get Data Format", check=False))
         if link != "raw-ip":
             result = await self.session.request("WDA", "Set Data Format", {
@@ -109,6 +114,7 @@ class QmiDial:
                 self.report(ev.Notice("the modem cannot report its data format (%s); assuming raw-ip"
                                       % (result.result.describe() if result.result else "no answer"), True))
         want_raw = link != "802-3"
+        self.link_layer = "raw-ip" if want_raw else "802-3"
         if host.raw_ip() is not None and host.raw_ip() != want_raw:
             host.set_raw_ip(want_raw)
             changed.append("host")

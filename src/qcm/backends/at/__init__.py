@@ -1,0 +1,1 @@
+"""The AT backend: Ethernet-style modules (ECM, RNDIS, NCM) dialled on their AT port."""
