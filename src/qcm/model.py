@@ -59,7 +59,9 @@ class Registration:
         else:
             text = {"not-registered-searching": "searching for a network",
                     "registration-denied": "registration denied by the network",
-                    "not-registered": "not registered and not searching"}.get(self.state, self.state)
+                    "not-registered": "not registered and not searching",
+                    "emergency-only": "emergency calls only", "limited-service": "restricted service only",
+                    }.get(self.state, self.state)
             if self.reject_cause:
                 text += " (reject cause %d)" % self.reject_cause
         if self.rat:

@@ -145,9 +145,6 @@ def test_dual_stack_over_ecm_takes_ipv6_from_the_router_advertisement(lab):
     assert lab.ns.run(["cat", "/proc/sys/net/ipv6/conf/usb0/accept_ra"]).stdout.strip() == "1"
 
 
-@pytest.mark.xfail(strict=True, reason="connect/host.py adds IPv6 default routes without their gateway; an "
-                   "Ethernet link needs the router's link-local address as next hop (see the report of branch "
-                   "ethernet). Remove this mark once host.py routes via a link-local IPv6 gateway.")
 def test_ipv6_traffic_over_ecm(lab):
     lab = lab("--scenario", "seed-002-bg95-ecm", "--set", "usbnet=ecm")
     connect_once(lab, "-4", "-6", "-s", "simplex.iot")

@@ -20,7 +20,8 @@ from typing import Dict, List, Optional, Tuple
 from qcm.at.parser import AtParser, Response, Timeout
 from qcm.cli.doctor import report, summary
 from qcm.discovery import Modem
-from qcm.doctor.evidence import AT_COMMANDS, QMI_PROBES, QMI_REQUESTS, Facts, read_at, take_qmi_answers
+from qcm.doctor.evidence import AT_COMMANDS, QMI_PROBES, QMI_REQUESTS, read_at, take_qmi_answers
+from qcm.doctor.facts import Facts
 from qcm.doctor.rules import diagnose
 from qcm.errors import QcmError
 from qcm.io.at_port import AtTimeout

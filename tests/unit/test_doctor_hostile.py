@@ -4,7 +4,7 @@ import pytest
 
 from qcm.at import readings
 from qcm.at.parser import AtParser, Response
-from qcm.doctor.evidence import Facts
+from qcm.doctor.facts import Facts
 from qcm.doctor.rules import diagnose
 
 

@@ -2,7 +2,7 @@
 
 from qcm.at.parser import Response
 from qcm.connect.events import Registration
-from qcm.doctor.evidence import Facts
+from qcm.doctor.facts import Facts
 from qcm.doctor.firmware import parse_revision, parse_variant, variant_covers
 from qcm.doctor.rules import diagnose
 

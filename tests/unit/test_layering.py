@@ -16,7 +16,9 @@ IO_MODULES = {"asyncio", "os", "socket", "subprocess", "select", "selectors", "t
 # Modules that take bytes, events and the time and return frames, events and actions. Each one, and
 # everything it imports inside qcm, must stay free of I/O.
 PURE = ["qcm.qmi", "qcm.mbim", "qcm.at.parser", "qcm.at.readings", "qcm.netlink.rtnl", "qcm.connect.supervisor",
-        "qcm.model", "qcm.errors", "qcm.printable", "qcm.sim.mbim_device"]
+        "qcm.doctor.rules", "qcm.doctor.facts", "qcm.doctor.firmware", "qcm.modules", "qcm.model",
+        "qcm.dhcp", "qcm.ascii", "qcm.backends.mbim.readings", "qcm.backends.at.answers", "qcm.sim.modem",
+        "qcm.sim.handlers", "qcm.sim.router", "qcm.sim.router6", "qcm.sim.dhcp_server", "qcm.sim.packets", "qcm.errors", "qcm.printable", "qcm.sim.mbim_device"]
 
 
 def module_name(path: Path, root: Path = SRC) -> str:

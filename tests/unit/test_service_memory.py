@@ -171,3 +171,24 @@ def test_the_manager_answers_status_and_disconnect_on_its_control_socket(tmp_pat
     assert status_code == 0 and not socket_left
     assert status["status"]["backend"] == "qmi" and status["status"]["model"] == "EC25"
     assert 'qcm_call_up{family="ipv6",netdev="wwan0",pdn="1"} 1' in metrics["metrics"]
+
+
+def test_a_drop_checks_the_other_bearers_whose_end_went_unheard(tmp_path):
+    # The fault storm's case: while the modem did not answer, both calls ended and the news was lost;
+    # when IPv4 is found down, IPv6 must not stay "up" until the next poll, a minute later.
+    async def scenario():
+        lab = MemoryLab(tmp_path)
+        service = lab.make(lab.options(BOTH, poll_interval=600.0))
+        task = asyncio.ensure_future(service.run())
+        await until(lambda: connected(service))
+        modem = lab.modem.modem
+        v4, v6 = (next(c for c, call in modem.calls.items() if call.family == f) for f in (4, 6))
+        modem.end_call(v6, "gsm-wcdma-regular-deactivation", ("internal", "call-ended"))  # unannounced
+        lab.modem.send(modem.end_call(v4, "gsm-wcdma-regular-deactivation", ("internal", "call-ended")))
+        await until(lambda: len(modem.calls) == 2 and connected(service), timeout=10)
+        service.stop("test")
+        await task
+        await service.teardown()
+        return lab
+    lab = run(scenario())
+    assert any("IPv6 call found down after IPv4 went down" in line for line in lab.recorder.lines())

@@ -40,16 +40,6 @@ def at_port_of(modem: "Modem") -> str:
     return modem.at_port
 
 
-async def open_at_port(path: str):  # type: ignore[no-untyped-def]
-    """The AT port, open; a device the event loop cannot watch (/dev/null) is no serial port."""
-    from ..errors import UsageError
-    from ..io.at_port import AtPort
-    try:
-        return await AtPort(path).open()
-    except PermissionError:  # epoll refuses it: the open itself succeeded
-        raise UsageError("%s is not a serial port the module answers on" % path) from None
-
-
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -60,8 +50,10 @@ def run(args: argparse.Namespace) -> int:
         check_at_command(command)
     path = args.port or find_at_port(args)
 
+    from ..io.at_port import AtPort
+
     async def talk() -> int:
-        port = await open_at_port(path)  # the answers are printed; the debug log stays redacted
+        port = await AtPort(path).open()  # the answers are printed; the debug log stays redacted
         status = 0
         try:
             for command in args.command:

@@ -74,6 +74,7 @@ class CompatOptions:
     rebind: bool = False
     unsupported: List[str] = field(default_factory=list)
     help: bool = False
+    mbim_proxy: Optional[bool] = None  # -p mbim-proxy: share the MBIM port through libmbim's proxy
 
 
 def _values(argv: Sequence[str], i: int, limit: int) -> List[str]:
@@ -124,7 +125,9 @@ def parse(argv: Sequence[str]) -> CompatOptions:
             i += len(values)
             if not values:
                 raise UsageError("-p needs a PIN")
-            if values[0] in PROXIES:
+            if values[0] == "mbim-proxy":
+                options.mbim_proxy = True  # libmbim's proxy, whose protocol quectel-mbim-proxy also speaks
+            elif values[0] in PROXIES:
                 options.unsupported.append("-p %s (proxies)" % values[0])
             else:
                 options.pin = check_pin(values[0], "-p")
@@ -422,7 +425,7 @@ def _connect(options: CompatOptions, log: QuectelLog) -> int:
 
     families = tuple(f for f, on in ((4, options.ipv4 or not options.ipv6), (6, options.ipv6)) if on)
     plan = DialPlan(apn=options.apn, username=options.user, password=options.password, auth=options.auth,
-                    pin=options.pin, families=families, profile=options.pdn)
+                    pin=options.pin, families=families, profile=options.pdn, mbim_proxy=options.mbim_proxy)
     connect = ConnectOptions(plan=plan, interface=options.interface, first_found=True,  # type: ignore[arg-type]
                              rebind_first=options.rebind, **environment_roots())
     log.plan = plan
@@ -436,6 +439,9 @@ def _kill(pdn: int, log: QuectelLog) -> int:
     from ..io.control import ask
 
     run_dir = environment_roots()["run_dir"]
+    if run_dir.is_dir() and not os.access(run_dir, os.R_OK | os.X_OK):
+        raise PermissionProblem("cannot look into %s to find the quectel-CM of -n %d" % (run_dir, pdn),
+                                "run it as root")
     for path in sorted(run_dir.glob("*.sock")) if run_dir.is_dir() else []:
         try:
             status = ask(path, {"command": "status"}, timeout=5).get("status", {})

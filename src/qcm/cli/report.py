@@ -53,6 +53,9 @@ def describe_event(event: ev.Event, show_personal: bool = False) -> Optional[str
         return "waiting for the network (%.0f s): %s" % (event.elapsed, event.registration.describe())
     if isinstance(event, ev.Registered):
         return event.registration.describe()
+    if isinstance(event, ev.ContextActivated):
+        return "context %d up (%s)%s" % (event.cid, event.command, ", modem address %s" % event.address
+                                         if event.address else "")
     if isinstance(event, ev.CallStarted):
         return "IPv%d call up (handle 0x%08x)" % (event.family, event.handle)
     if isinstance(event, ev.SettingsReceived):

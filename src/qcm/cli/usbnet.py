@@ -46,13 +46,14 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import ModemError
     from ..io.at_port import AtError
     from ..printable import printable
-    from .at import at_port_of, open_at_port
+    from ..io.at_port import AtPort
+    from .at import at_port_of
 
     modem = select(scan(args.sysfs, args.dev), args.interface, args.control, args.usb_path)
     path = args.port or at_port_of(modem)
 
     async def talk() -> Tuple[str, Optional[str]]:
-        port = await open_at_port(path)
+        port = await AtPort(path).open()
         try:
             current, style = await _read(port)
             if args.mode is None or args.mode == current:

@@ -71,7 +71,10 @@ def apply_dns(netdev: str, servers: Sequence[str], mode: str = "auto", path: Pat
         record = "%s.qcm" % netdev
         _run([resolvconf, "-a", record], "".join("nameserver %s\n" % s for s in servers))
         return DnsChange("resolvconf", record, tuple(servers))
-    target = resolve_trusted(path)  # a link is followed only where no other user could have placed it
+    try:
+        target = resolve_trusted(path)  # a link is followed only where no other user could have placed it
+    except OSError as exc:  # a name too long, a loop...: a problem of the path given, not a bug
+        raise NetConfigError("cannot use %s for DNS: %s" % (path, exc.strerror or exc)) from None
     existed = target.exists()
     lines = _read_lines(target)
     ours = ["nameserver %s %s" % (s, TAG % netdev) for s in servers]
@@ -92,7 +95,10 @@ def undo_dns(change: Optional[DnsChange], netdev: str, resolvconf: Optional[str]
         if program:
             _run([program, *argv], "")
         return
-    target = resolve_trusted(Path(change.target))
+    try:
+        target = resolve_trusted(Path(change.target))
+    except OSError as exc:
+        raise NetConfigError("cannot use %s for DNS: %s" % (change.target, exc.strerror or exc)) from None
     if not target.exists():
         return
     lines = _read_lines(target)
@@ -132,31 +138,42 @@ def _read_lines(path: Path) -> List[str]:
 
 
 def _write(path: Path, lines: List[str]) -> None:
+    """Replace the file's content: atomically through a temporary file beside it, or in place when it
+    is a mount point (containers, ip netns exec) or its directory takes no new file (a read-only
+    /etc whose resolv.conf itself is writable)."""
     text = "".join(line + "\n" for line in lines)
     try:
-        fd, temporary = tempfile.mkstemp(prefix=".resolv.conf.", dir=str(path.parent))
-    except OSError as exc:
-        raise NetConfigError("cannot write next to %s: %s" % (path, exc.strerror)) from None
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
         try:
-            mode = path.stat().st_mode & 0o777
-        except FileNotFoundError:
-            mode = 0o644
-        os.chmod(temporary, mode)
-        try:
-            os.replace(temporary, path)
+            fd, temporary = tempfile.mkstemp(prefix=".resolv.conf.", dir=str(path.parent))
         except OSError as exc:
-            if exc.errno not in (errno.EBUSY, errno.EXDEV, errno.EPERM):
+            if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM) or not path.exists():
                 raise
-            # resolv.conf is a mount point (container, ip netns exec): rewrite it in place.
-            with open(path, "w") as handle:
+            _rewrite(path, text)
+            return
+        try:
+            with os.fdopen(fd, "w") as handle:
                 handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                mode = path.stat().st_mode & 0o777
+            except FileNotFoundError:
+                mode = 0o644
+            os.chmod(temporary, mode)
+            try:
+                os.replace(temporary, path)
+            except OSError as exc:
+                if exc.errno not in (errno.EBUSY, errno.EXDEV, errno.EPERM):
+                    raise
+                _rewrite(path, text)
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
     except OSError as exc:
-        raise NetConfigError("cannot update %s: %s" % (path, exc.strerror)) from None
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+        raise NetConfigError("cannot update %s: %s" % (path, exc.strerror or exc)) from None
+
+
+def _rewrite(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)

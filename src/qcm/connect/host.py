@@ -195,7 +195,7 @@ class Host(HostSide):
     def _route_wanted(entry: Dict[str, Any], bearers: Sequence[Bearer]) -> bool:
         for bearer in bearers:
             if bearer.family == entry["family"]:
-                gateway = bearer.settings.gateway if bearer.family == 4 else None
+                gateway = _next_hop(bearer)
                 return entry.get("gateway") == (str(gateway) if gateway else None)
         return False
 
@@ -223,7 +223,7 @@ class Host(HostSide):
 
     def _add_route(self, nl: Netlink, index: int, bearer: Bearer) -> None:
         family = _family(bearer.family)
-        gateway = bearer.settings.gateway if bearer.family == 4 else None  # v6: the link itself
+        gateway = _next_hop(bearer)
         entry = {"family": bearer.family, "gateway": str(gateway) if gateway else None,
                  "metric": self._metric(nl, family, index)}
         nl.add_route(_route(index, entry))
@@ -271,6 +271,16 @@ class Host(HostSide):
         except OSError as exc:
             problems.append("netlink: %s" % exc)
         return problems
+
+
+def _next_hop(bearer: Bearer) -> Any:
+    """The default route's gateway: IPv4's, and IPv6's only when it is link-local (a router on an
+    Ethernet-style link); the global IPv6 gateway a modem names on a point-to-point raw-IP link is
+    reached through the link itself."""
+    gateway = bearer.settings.gateway
+    if gateway is None or bearer.family == 4:
+        return gateway
+    return gateway if gateway.is_link_local else None
 
 
 def _tolerate_gone(call: Any, *args: Any, problems: Optional[List[str]] = None) -> None:

@@ -111,8 +111,8 @@ class Manager(Hooks):
             return
         try:
             write_atomic(path, render_metrics(self.service.status()))
-        except OSError as exc:
-            log.warning("cannot write metrics to %s: %s", path, exc.strerror)
+        except (OSError, ValueError) as exc:  # a full disk, or a path that names no file
+            log.warning("cannot write metrics to %s: %s", path, getattr(exc, "strerror", None) or exc)
 
     # ---------------------------------------------------------------- the control socket
 

@@ -70,6 +70,7 @@ class ConnectionService:
         self.choose_backend = choose_backend    # tests: a backend without a modem behind it
         self.make_host = make_host              # tests: a host that needs no root
         self.finder = Finder(options, lambda text, warning: self.report(ev.Notice(text, warning)))
+        self._status_text = ""
         self.modem: Optional[Modem] = None
         self.backend: Optional[Backend] = None
         self.host: Optional[Host] = None
@@ -90,11 +91,20 @@ class ConnectionService:
         self._bugs_logged: set = set()
 
     def report(self, event: ev.Event) -> None:
-        """Tell the user; a broken stdout or a full log disk must not stop the connection."""
+        """Tell the user; a broken stdout or a full log disk must not stop the connection. What it
+        waits for (a module, the network) also goes to systemd's STATUS line while not connected."""
         try:
             self._reporter(event)
         except (OSError, ValueError) as exc:
             log.warning("cannot report progress: %s", exc)
+        waiting = ""
+        if isinstance(event, ev.Waiting):
+            waiting = "waiting for the network: %s" % event.registration.describe()
+        elif isinstance(event, ev.Notice) and event.warning and "waiting for" in event.text:
+            waiting = event.text
+        if waiting and waiting != self._status_text and self.supervisor.state != State.CONNECTED:
+            self._status_text = waiting
+            self.hooks.status(waiting)
 
     # ================================================================ entry points
 
@@ -141,6 +151,8 @@ class ConnectionService:
         before = self.supervisor.state
         if isinstance(event, DOWN_EVENTS) and self.down_since is None:
             self.down_since = now
+        if isinstance(event, (sv.CallDropped, sv.ProbeFailed)) and len(self.bearers) > 1:
+            self._spawn("check-others", self._check_others(event.bearer))
         self._execute(self.supervisor.handle(event, now))
         if self.supervisor.state == State.CONNECTED and before != State.CONNECTED:
             self._connected(frozenset(self.bearers))
@@ -358,8 +370,23 @@ class ConnectionService:
                 except Exception as exc:  # the safety net itself must not fall
                     self._bug(exc, "the poll")
 
+    async def _check_others(self, dropped: Any) -> None:
+        """One bearer went down: ask at once whether the others are still up (their end may have been
+        announced while the modem was not answering, and lost), instead of waiting for the poll."""
+        backend = self.backend
+        if backend is None or not backend.is_open:
+            return
+        for bearer in [b for b in self.bearers.values() if b.id != dropped]:
+            try:
+                if not await backend.is_up(bearer):
+                    self.events.put_nowait(sv.CallDropped(bearer.id, "%s call found down after %s went down"
+                                                          % (bearer.id, dropped)))
+            except QcmError as exc:
+                log.warning("checking the %s call: %s", bearer.id, exc)
+
     async def _probe_loop(self) -> None:
-        failures: Dict[BearerId, int] = {}
+        # Misses in a row, per call: a bearer dialled again (its start time changes) starts over.
+        failures: Dict[Any, int] = {}
         while True:
             await asyncio.sleep(self.options.probe_interval)
             if self.supervisor.state != State.CONNECTED or self.host is None:
@@ -370,9 +397,12 @@ class ConnectionService:
                     continue
                 results = await asyncio.gather(*(run_probe(p, bearer.netdev) for p in probes),
                                                return_exceptions=True)
-                failures[bearer.id] = 0 if any(r is True for r in results) else failures.get(bearer.id, 0) + 1
-                if failures[bearer.id] >= self.options.probe_failures:
-                    failures[bearer.id] = 0
+                call = (bearer.id, bearer.started)
+                missed = 0 if any(r is True for r in results) else failures.get(call, 0) + 1
+                failures = {k: v for k, v in failures.items() if k[0] != bearer.id}  # forget its earlier calls
+                failures[call] = missed
+                if missed >= self.options.probe_failures:
+                    failures[call] = 0
                     self.events.put_nowait(sv.ProbeFailed(bearer.id, "%d in a row: %s" % (
                         self.options.probe_failures, ", ".join(p.describe() for p in probes))))
 

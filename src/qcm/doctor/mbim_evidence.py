@@ -18,7 +18,7 @@ from ..discovery import Modem
 from ..errors import ModemError
 from ..io.mbim_port import MbimPort, MbimRequestError
 from ..mbim.message import Message
-from .evidence import Facts
+from .facts import Facts
 
 __all__ = ["gather", "wanted"]
 

@@ -15,8 +15,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from ..at import usbnet
 from ..at.readings import STAT_NAMES, qpinc_tries, stat_of
-from ..discovery import KNOWN_MODULES, bind_option_command
-from .evidence import REGISTRATION_COMMANDS, Facts
+from ..modules import KNOWN_MODULES, bind_option_command
+from .facts import REGISTRATION_COMMANDS, Facts
 from .firmware import parse_revision, parse_variant, region_of_mcc, variant_covers, variants_for, VARIANTS
 
 __all__ = ["Finding", "diagnose", "RULES", "ORDER"]

@@ -16,7 +16,7 @@ from typing import Callable, List, Optional
 
 from ..at.parser import AtParser, Response, Timeout, Unsolicited
 from ..at.redact import redact_command, redact_line
-from ..errors import ModemError, PermissionProblem
+from ..errors import ModemError, PermissionProblem, UsageError
 
 __all__ = ["AtPort", "AtError", "AtTimeout"]
 
@@ -81,8 +81,12 @@ class AtPort:
             except termios.error as exc:
                 os.close(fd)
                 raise ModemError("cannot set up the AT port %s: %s" % (self.path, exc)) from None
+        try:
+            loop.add_reader(fd, self._readable)
+        except (PermissionError, ValueError):  # a file the event loop cannot watch (/dev/null): no AT port
+            os.close(fd)
+            raise UsageError("%s is not a serial port the module answers on" % self.path) from None
         self.fd = fd
-        loop.add_reader(fd, self._readable)
         return self
 
     def close(self) -> None:

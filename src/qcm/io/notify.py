@@ -9,6 +9,8 @@ import os
 import socket
 from typing import Optional
 
+from ..ascii import parse_int
+
 __all__ = ["Notifier"]
 
 
@@ -27,7 +29,7 @@ class Notifier:
         watchdog_pid = os.environ.get("WATCHDOG_PID")
         if watchdog_pid and watchdog_pid != str(os.getpid()):
             watchdog = None  # meant for another process
-        return cls(address, int(watchdog) if watchdog and watchdog.isdigit() else None)
+        return cls(address, parse_int(watchdog, 1, 2 ** 63) if watchdog else None)
 
     def send(self, **fields: str) -> None:
         if self._sock is None or not self.address:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Callable, Dict, List, Optional
 
+from ..ascii import is_digits
 from .at_data import AtDataCalls
 from .config import CFUN_MODES
 from .modem import SimModem
@@ -144,7 +145,7 @@ class SimAt:
 
     def _cfun(self, argument: str) -> List[str]:
         values = [v.strip() for v in argument.split(",")]
-        if not values[0].isdigit() or int(values[0]) not in CFUN_MODES:
+        if not is_digits(values[0]) or int(values[0]) not in CFUN_MODES:
             return ["+CME ERROR: 50"]
         if len(values) > 1 and values[1] == "1":
             self.on_reset()  # AT+CFUN=1,1: the module restarts (and applies a new usbnet mode)
@@ -201,7 +202,7 @@ class SimAt:
 
     def _set_cgdcont(self, argument: str) -> Optional[List[str]]:
         values = [v.strip().strip('"') for v in argument.split(",")]
-        if not values[0].isdigit():
+        if not is_digits(values[0]):
             return None
         pdp = {v: k for k, v in _PDP.items()}.get(values[1].upper() if len(values) > 1 else "IP", "ipv4")
         profile = self.modem.profiles.setdefault(int(values[0]), {"apn": "", "pdp_type": "ipv4", "name": "",
@@ -242,7 +243,7 @@ class SimAt:
             if c.usbnet_command != "qcfg":
                 return None  # BG95-class modules only know AT+QCFGEXT
             if len(values) > 1:
-                wanted = {v: k for k, v in USBNET_NUMBERS.items()}.get(int(values[1]) if values[1].isdigit() else -1)
+                wanted = {v: k for k, v in USBNET_NUMBERS.items()}.get(int(values[1]) if is_digits(values[1]) else -1)
                 if wanted is None:
                     return None
                 self.pending_usbnet = wanted

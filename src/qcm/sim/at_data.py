@@ -14,6 +14,7 @@ import ipaddress
 import re
 from typing import Dict, List, Optional, Set, Tuple
 
+from ..ascii import is_digits
 from .modem import SimModem, SimQmiError
 
 __all__ = ["AtDataCalls"]
@@ -137,7 +138,7 @@ class AtDataCalls:
         if not re.fullmatch(r"\d{1,2}", values[0]) or not 1 <= int(values[0]) <= 16:
             return None
         pdp = {"1": "ipv4", "2": "ipv6", "3": "ipv4v6"}.get(values[1] if len(values) > 1 else "1")
-        auth = _AUTH.get(int(values[5])) if len(values) > 5 and values[5].isdigit() else "none"
+        auth = _AUTH.get(int(values[5])) if len(values) > 5 and is_digits(values[5]) else "none"
         if pdp is None or auth is None:
             return None
         profile = m.profiles.setdefault(int(values[0]), {"apn": "", "pdp_type": pdp, "name": "", "auth": "none",

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, List, Optional, Tuple
 
+from ...ascii import is_digits
 from ...at.readings import RAT_OF_ACT, STATE_OF_STAT, csq_dbm
 from ...errors import UsageError
 from ...model import Registration
@@ -57,7 +58,7 @@ def registration_stat(lines: Iterable[str], name: str) -> Optional[str]:
         if value is None:
             continue
         raw = [f.strip() for f in value.split(",")]
-        if len(raw) >= 2 and raw[0].isdigit() and not raw[1].startswith('"'):
+        if len(raw) >= 2 and is_digits(raw[0]) and not raw[1].startswith('"'):
             return raw[1]
     return None
 
@@ -188,6 +189,6 @@ def qicsgp(lines: Iterable[str]) -> Optional[Tuple[int, str, str, str, int]]:
     """(context type, APN, user, password, auth) from ``+QICSGP: 1,"apn","user","pass",0``."""
     for line in lines:
         parts = fields(_after(line, "+QICSGP:") or "")
-        if len(parts) >= 5 and parts[0].isdigit() and parts[4].isdigit():
+        if len(parts) >= 5 and is_digits(parts[0]) and is_digits(parts[4]):
             return int(parts[0]), parts[1], parts[2], parts[3], int(parts[4])
     return None
