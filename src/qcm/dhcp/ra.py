@@ -90,7 +90,7 @@ def parse_router_advert(packet: bytes) -> Optional[RouterAdvert]:
             dns_lifetime = struct.unpack_from("!I", body, 4)[0]
             dns += [ipaddress.IPv6Address(body[i:i + 16]) for i in range(8, size, 16)]
         pos += size
-    return RouterAdvert(received.source, lifetime, tuple(prefixes), mtu,
+    return RouterAdvert(ipaddress.IPv6Address(received.source), lifetime, tuple(prefixes), mtu,
                         tuple(a for a in dns if not (a.is_multicast or a.is_unspecified)), dns_lifetime)
 
 

@@ -195,8 +195,8 @@ class DynamicIp:
             for event in self.dhcp.events():
                 self._on_dhcp(event)
         elif family == 6 and self.routers is not None:
-            for event in self.routers.events():
-                self._on_advert(event)
+            for change in self.routers.events():
+                self._on_advert(change)
         self._arm(family)
 
     def _flush(self, family: int) -> None:

@@ -12,6 +12,7 @@ timer and the futures of the callers. When the port vanishes every waiter fails 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import socket
@@ -261,7 +262,7 @@ class MbimPort:
         assert self.loop is not None
         future: "asyncio.Future[Message]" = self.loop.create_future()
         self._waiters[id(pending)] = future
-        future.add_done_callback(lambda f, p=pending: self._forget(p, f))
+        future.add_done_callback(functools.partial(self._forget, pending))
         self._flush()
         self._arm_timer()
         return future

@@ -9,7 +9,7 @@ by the QMI catalogue.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Set
 
 from ..qmi import message as qmi_message
 from ..qmi import render as qmi_render
@@ -170,7 +170,7 @@ def redacted_hex(message: Message, show_personal: bool = False) -> str:
     inner = _inner_qmi(message)
     if inner is not None:
         return raw[:start].hex(" ") + " " + qmi_render.redacted_hex(qmi_message.decode(inner))
-    hidden = set()
+    hidden: Set[int] = set()
     for begin, end in message.personal:
         hidden.update(range(start + begin, start + end))
     if not hidden and message.problems and message.definition is not None:

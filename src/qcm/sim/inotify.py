@@ -36,7 +36,7 @@ class Inotify:
 
     def read(self) -> List[Tuple[int, int]]:
         """(watch descriptor, mask) of every event waiting."""
-        events = []
+        events: List[Tuple[int, int]] = []
         try:
             data = os.read(self.fd, 65536)
         except BlockingIOError:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple, TypeVar
 
 from ..mbim import framing
 from ..mbim.catalogue import NOTIFICATION, RESPONSE, CommandDef, catalogue
@@ -81,8 +81,11 @@ Handler = Callable[["MbimDevice", Message, float], Optional[Dict[str, Any]]]
 _HANDLERS: Dict[Tuple[str, str, str], Handler] = {}
 
 
-def _handles(service: str, command: str, kind: str) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
+HandlerT = TypeVar("HandlerT", bound=Handler)
+
+
+def _handles(service: str, command: str, kind: str) -> Callable[[HandlerT], HandlerT]:
+    def register(fn: HandlerT) -> HandlerT:
         _HANDLERS[(service, command, kind)] = fn
         return fn
     return register

@@ -6,7 +6,8 @@ from __future__ import annotations
 import ipaddress
 import struct
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Union
+
 
 __all__ = ["checksum", "Ip", "parse_ip", "ipv4", "ipv6", "udp", "icmpv6", "ethernet", "parse_ethernet",
            "arp_reply", "parse_arp_request", "rewrite_ipv4", "ETH_IP", "ETH_IP6", "ETH_ARP", "BROADCAST_MAC"]
@@ -15,7 +16,7 @@ ETH_IP, ETH_ARP, ETH_IP6 = 0x0800, 0x0806, 0x86DD
 BROADCAST_MAC = b"\xff" * 6
 UDP, ICMPV6, TCP, ICMP = 17, 58, 6, 1
 
-Address = "ipaddress.IPv4Address | ipaddress.IPv6Address"
+Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
 
 def checksum(data: bytes) -> int:
@@ -33,8 +34,8 @@ class Ip:
     """An IPv4 or IPv6 packet's addresses, protocol and payload."""
 
     version: int
-    source: "ipaddress._BaseAddress"
-    destination: "ipaddress._BaseAddress"
+    source: Address
+    destination: Address
     protocol: int
     payload: bytes
     header_length: int
@@ -73,14 +74,13 @@ def ipv6(source: ipaddress.IPv6Address, destination: ipaddress.IPv6Address, next
                        destination.packed) + payload
 
 
-def _pseudo_header(source: "ipaddress._BaseAddress", destination: "ipaddress._BaseAddress", protocol: int,
-                   length: int) -> bytes:
+def _pseudo_header(source: Address, destination: Address, protocol: int, length: int) -> bytes:
     if source.version == 4:
         return source.packed + destination.packed + struct.pack("!BBH", 0, protocol, length)
     return source.packed + destination.packed + struct.pack("!IxxxB", length, protocol)
 
 
-def udp(source: "ipaddress._BaseAddress", destination: "ipaddress._BaseAddress", source_port: int,
+def udp(source: Address, destination: Address, source_port: int,
         destination_port: int, payload: bytes) -> bytes:
     """A whole IP packet carrying a UDP datagram."""
     segment = struct.pack("!HHHH", source_port, destination_port, 8 + len(payload), 0) + payload
@@ -132,10 +132,10 @@ def rewrite_ipv4(packet: bytes, source: Optional[ipaddress.IPv4Address] = None,
     ip = parse_ip(packet)
     if ip is None or ip.version != 4:
         return packet
-    source = source or ip.source  # type: ignore[assignment]
-    destination = destination or ip.destination  # type: ignore[assignment]
+    new_source = source or ipaddress.IPv4Address(ip.source)
+    new_destination = destination or ipaddress.IPv4Address(ip.destination)
     header = bytearray(packet[:ip.header_length])
-    header[12:16], header[16:20] = source.packed, destination.packed  # type: ignore[union-attr]
+    header[12:16], header[16:20] = new_source.packed, new_destination.packed
     header[10:12] = b"\0\0"
     header[10:12] = struct.pack("!H", checksum(bytes(header)))
     payload = bytearray(ip.payload)
@@ -144,6 +144,6 @@ def rewrite_ipv4(packet: bytes, source: Optional[ipaddress.IPv4Address] = None,
     if offset is not None and not fragment and len(payload) >= offset + 2:
         if not (ip.protocol == UDP and payload[6:8] == b"\0\0"):  # UDP without a checksum keeps none
             payload[offset:offset + 2] = b"\0\0"
-            value = checksum(_pseudo_header(source, destination, ip.protocol, len(payload)) + bytes(payload))
+            value = checksum(_pseudo_header(new_source, new_destination, ip.protocol, len(payload)) + bytes(payload))
             payload[offset:offset + 2] = struct.pack("!H", value or (0xFFFF if ip.protocol == UDP else 0))
     return bytes(header) + bytes(payload) + packet[ip.header_length + len(ip.payload):]

@@ -9,7 +9,7 @@ catalogue (the cause's class when it has one, else the status's).
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Set, Tuple
 
 from ...errors import CallRejectedError, Recovery
 from ...mbim.catalogue import catalogue
@@ -19,7 +19,7 @@ from .readings import name_of
 __all__ = ["session_error", "describe_nw_error"]
 
 # (statuses, NwError causes) -> what to try
-_HINTS = (
+_HINTS: Tuple[Tuple[Set[str], Set[str], str], ...] = (
     ({"invalid-access-string"}, {"missing-or-unknown-apn", "requested-apn-not-supported-in-current-rat-and-plmn"},
      "check the APN name with your operator (-s APN)"),
     ({"invalid-user-name-pwd"}, {"user-authentication-failed"},

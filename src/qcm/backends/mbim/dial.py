@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Dict, Optional, Set, Tuple
+from typing import Any, Dict, Optional, Set, Tuple, cast
 
 from ...connect import events as ev
 from ...connect.pin_guard import PinGuard
@@ -105,7 +105,8 @@ class MbimDial:
         for result in first:
             if isinstance(result, BaseException):
                 raise result
-        caps, services, version, _, radio = first
+        caps, services, version, _, radio = cast(Tuple[Message, Message, Optional[Message], Any, Message],
+                                                 tuple(first))
         self.identity = readings.identity(caps, self.modem.manufacturer)
         self.report(ev.MbimDeviceCaps(str(caps.get("device_id", "")), str(caps.get("firmware_info", "")),
                                       str(caps.get("hardware_info", ""))))
@@ -118,12 +119,12 @@ class MbimDial:
         self._check_version(version)
         results = await asyncio.gather(self._radio_on(radio), self._sim_ready(), self.read_registration(),
                                        self._query_session(0), return_exceptions=True)
-        for result in results:  # the most useful error first: a SIM problem explains the rest
-            if isinstance(result, SimError):
-                raise result
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+        for outcome in results:  # the most useful error first: a SIM problem explains the rest
+            if isinstance(outcome, SimError):
+                raise outcome
+        for outcome in results:
+            if isinstance(outcome, BaseException):
+                raise outcome
         return self.identity
 
     def offers(self, service: str, cid: int) -> bool:
