@@ -150,8 +150,7 @@ _MODULE, _CALL, _HOST, _KEEP = "which module", "the connection", "host configura
 
 KEYS: List[Key] = [
     _key("interface", "string", _typed(interface_name), "the module's network interface (wwan0)", group=_MODULE),
-    _key("usb_path", "string", _typed(usb_path), "the module's USB path (1-1.2); a PCIe module's PCI address "
-         "is not one", group=_MODULE),
+    _key("usb_path", "string", _typed(usb_path), "the module's USB path (1-1.2)", group=_MODULE),
     _key("control", "string", _control, "the module's control port (/dev/cdc-wdm0)", group=_MODULE),
     _key("imei", "string", _typed(imei), "the module's IMEI (asked from each module present)", group=_MODULE),
     _key("iccid", "string", _typed(iccid), "the ICCID of the SIM in the module (asked from each module present; "

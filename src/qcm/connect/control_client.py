@@ -15,6 +15,7 @@ from ..io.control import NotRunning, ask, socket_path
 __all__ = ["DAEMON", "daemon_socket", "ask_about", "daemon_connections", "local_connections", "all_connections"]
 
 DAEMON = "daemon"          # RUN_DIR/daemon.sock; "daemon" is no name qcm gives an interface's socket
+ENDED = ("stopped", "failed")  # a daemon's connection that ended (qcm disconnect, a fatal error) and stays so
 
 
 def daemon_socket(run_dir: Path) -> Path:
@@ -70,6 +71,6 @@ def all_connections(run_dir: Path) -> List[str]:
     """Every interface a qcm manages or left up, whoever it is."""
     names = set(local_connections(run_dir))
     for status in daemon_connections(run_dir) or []:
-        if isinstance(status.get("netdev"), str):
+        if isinstance(status.get("netdev"), str) and status.get("state") not in ENDED:
             names.add(status["netdev"])
     return sorted(names)

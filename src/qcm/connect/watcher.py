@@ -109,7 +109,7 @@ class ModuleWatcher:
                           first_found=False, name=name)
         self.owner[modem.usb_path] = name
         wanted.running = wanted.name is not None
-        log.info("%s: %s", name, modem.describe())
+        log.debug("%s: %s", name, modem.describe())
         manager.add(name, options, self.reporter(name))
 
     async def _matches(self, match: Dict[str, str], modem: Modem) -> bool:
