@@ -111,7 +111,7 @@ def test_usbnet_show_and_switch(start_sim):
     switched = qcm(sim, "usbnet", "qmi")
     assert switched.returncode == 0, switched.stdout + switched.stderr
     assert "usbnet: ecm -> qmi" in switched.stdout and "back: " in switched.stdout and "qmi_wwan" in switched.stdout
-    listed = json.loads(qcm(sim, "list", "--json").stdout)
+    listed = json.loads(qcm(sim, "list", "--json").stdout)["modules"]
     assert listed[0]["mode"] == "qmi" and listed[0]["control"]
 
 

@@ -14,7 +14,7 @@ import sys
 from typing import Callable, List, Optional, Sequence
 
 from .. import __version__
-from ..errors import EXIT_BUG, EXIT_INTERRUPTED, QcmError
+from ..errors import EXIT_BUG, EXIT_INTERRUPTED, NoModemError, QcmError
 from ..log import journal_stream, priority_prefix, setup_output
 from ..printable import printable
 from .help import HelpFormatter, epilog
@@ -76,7 +76,14 @@ def _run(parser: argparse.ArgumentParser, words: List[str], args: argparse.Names
     if extra:
         args.subparser.set_defaults(**extra)
         args = parser.parse_args(words)
-    return args.module.run(args)
+    try:
+        return args.module.run(args)
+    except NoModemError as exc:
+        if str(exc).startswith("no cellular module found") and "QCM_SYSFS" not in exc.hint:
+            from .list import environment_roots, where_to_look
+            where = where_to_look(getattr(args, "sysfs", None) or environment_roots()["sysfs"])
+            exc.hint = "%s; %s" % (exc.hint, where) if exc.hint else where
+        raise
 
 
 def run_guarded(job: Callable[[], Optional[int]], debug: bool = False, prog: str = "qcm") -> int:
