@@ -228,6 +228,8 @@ class Manager:
             failure = task.exception()
             if failure is None:
                 connection.exit_status = task.result()
+                if connection.exit_status:  # the supervisor gave up: what no retry can cure
+                    connection.failure = connection.service.supervisor.last_error or "gave up"
             elif isinstance(failure, QcmError):
                 connection.exit_status, connection.failure = failure.exit_status, str(failure)
             else:
