@@ -24,12 +24,14 @@ import signal
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 
+from ..discovery import Modem
 from ..errors import QcmError
 from ..io.control import ControlServer, socket_path
 from ..io.files import write_atomic
 from ..io.notify import Notifier
 from . import events as ev
 from .control_client import DAEMON
+from .finder import Finder
 from .metrics import render as render_metrics, render_all
 from .options import ConnectOptions
 from .service import ConnectionService, Hooks
@@ -90,6 +92,22 @@ class Connection(Hooks):
             elif self.stopped_by:
                 status["last_error"] = "stopped by %s" % self.stopped_by
         return status
+
+
+class _FoundFirst:
+    """A service's finder that already knows its module the first time it is asked; after that (a reset,
+    a re-bind) the service's own finder looks, as for qcm connect."""
+
+    def __init__(self, finder: Finder, modem: Modem) -> None:
+        self.finder = finder
+        self.modem: Optional[Modem] = modem
+
+    async def find(self, wait: bool) -> Modem:
+        modem, self.modem = self.modem, None
+        return modem if modem is not None else await self.finder.find(wait)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.finder, name)
 
 
 class Manager:
@@ -208,11 +226,16 @@ class Manager:
         if self._stopping is not None:
             self._stopping.set()
 
-    def add(self, name: str, options: ConnectOptions, report: Optional[ev.Reporter] = None) -> Connection:
-        """``qcm daemon``: start a connection now, in this loop; it runs until it ends or the daemon stops."""
+    def add(self, name: str, options: ConnectOptions, report: Optional[ev.Reporter] = None,
+            modem: Optional[Modem] = None) -> Connection:
+        """``qcm daemon``: start a connection now, in this loop; it runs until it ends or the daemon stops.
+        ``modem``: the module, as the caller just found it (sixteen services scanning sysfs for sixteen
+        modules each would cost more than their dials)."""
         if name in self.connections and self.connections[name].exit_status is None:
             raise ValueError("connection %s is already running" % name)
         connection = self._make(name, options, report or self.report)
+        if modem is not None:
+            connection.service.finder = _FoundFirst(connection.service.finder, modem)  # type: ignore[assignment]
         connection.ended = asyncio.Event()
         connection.task = asyncio.ensure_future(connection.service.run())
         connection.task.add_done_callback(lambda task: asyncio.ensure_future(self._ended(connection, task)))

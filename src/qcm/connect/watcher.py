@@ -110,7 +110,7 @@ class ModuleWatcher:
         self.owner[modem.usb_path] = name
         wanted.running = wanted.name is not None
         log.debug("%s: %s", name, modem.describe())
-        manager.add(name, options, self.reporter(name))
+        manager.add(name, options, self.reporter(name), modem)
 
     async def _matches(self, match: Dict[str, str], modem: Modem) -> bool:
         if "interface" in match and match["interface"] != modem.netdev:

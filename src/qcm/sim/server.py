@@ -644,8 +644,8 @@ def module_overrides(base: SimConfig, index: int) -> Dict[str, Any]:
     v4, v6 = ipaddress.ip_network(base.ipv4_pool), ipaddress.ip_network(base.ipv6_pool)
     return {
         "usb_path": "%s-1.%d" % (bus, 2 + index), "control": "cdc-wdm%d" % index, "netdev": "wwan%d" % index,
-        "imei": _luhn(base.imei[:12] + "%02d" % (index % 100)), "iccid": _luhn(base.iccid[:16] + "%02d" % (index % 100)),
-        "imsi": base.imsi[:-2] + "%02d" % (index % 100), "msisdn": base.msisdn[:-2] + "%02d" % (index % 100),
+        "imei": _luhn(_plus(base.imei[:14], index)), "iccid": _luhn(_plus(base.iccid[:19], index)),
+        "imsi": _plus(base.imsi, index), "msisdn": base.msisdn[:-6] + _plus(base.msisdn[-6:], index),
         "ipv4_pool": str(ipaddress.ip_network((int(v4.network_address) + index * v4.num_addresses, v4.prefixlen))),
         "ipv6_pool": str(ipaddress.ip_network((int(v6.network_address) + index * v6.num_addresses, v6.prefixlen))),
     }
@@ -663,6 +663,13 @@ def check_group(configs: Sequence[SimConfig]) -> Optional[str]:
         if len(set(values)) != len(values):
             return "the modules would share their %s" % key
     return None
+
+
+def _plus(digits: str, index: int) -> str:
+    """A serial number ``index`` further on, in as many digits (the type allocation or issuer part kept)."""
+    width = min(6, len(digits))
+    head, tail = digits[:-width], digits[-width:]
+    return head + "%0*d" % (width, (int(tail) + index) % 10 ** width)
 
 
 def _luhn(digits: str) -> str:
