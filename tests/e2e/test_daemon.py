@@ -104,6 +104,10 @@ def test_daemon_gives_each_configuration_its_module(lab):
     assert "wwan0 (any): connected" in text and "wwan1 (by-path): connected" in text
     metrics = (lab.tmp / "metrics.prom").read_text()
     assert 'qcm_connected{module="by-path",netdev="wwan1"} 1' in metrics
+    # the doctor finds the daemon as the module's manager: not a port held by a stranger
+    doctor = json.loads(lab.qcm("doctor", "-i", "wwan1", "--json").stdout)
+    assert doctor["summary"]["qcm"].startswith("pid %d, connected" % daemon.pid)
+    assert not [f for f in doctor["findings"] if f["severity"] != "info"], doctor["findings"]
     # qcm disconnect -i takes one connection down; the daemon and the others go on
     stopped = lab.qcm("disconnect", "-i", "wwan1")
     assert stopped.returncode == 0, stopped.stderr

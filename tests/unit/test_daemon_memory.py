@@ -179,3 +179,24 @@ def test_qcm_connect_keeps_one_connection_and_its_own_socket(tmp_path):
 
     status, own, daemon_socket = run(scenario())
     assert status == 0 and own and not daemon_socket
+
+
+def test_a_configuration_whose_module_is_not_there_is_listed_as_waiting(tmp_path):
+    modules = Modules(tmp_path)
+    modules.add(0)
+
+    async def scenario():
+        manager, watcher = daemon(modules, [Wanted("here", modules.options(), {"usb_path": "1-1.2"}),
+                                            Wanted("later", modules.options(), {"imei": "866758045439144"})])
+        task = asyncio.ensure_future(manager.run(watcher))
+        await until(lambda: "here" in manager.connections and connected(manager.connections["here"].service))
+        listed = await ask_daemon(modules, {"command": "status"})
+        manager._on_signal_daemon(signal.SIGTERM)
+        await task
+        return listed
+
+    listed = run(scenario())
+    from json_schemas import validate
+    validate("status", {"schema_version": 1, "connections": listed["connections"]})
+    waiting = next(c for c in listed["connections"] if c["name"] == "later")
+    assert waiting["state"] == "waiting for its module (imei 866758045439144)" and waiting["netdev"] is None

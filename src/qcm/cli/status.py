@@ -76,7 +76,7 @@ def describe(status: Dict[str, Any]) -> List[str]:
     def get(key: str, default: Any = "") -> str:
         return _text(status.get(key, default))
 
-    title = get("netdev", None) if status.get("netdev") else "%s (module not found yet)" % get("name", "?")
+    title = get("netdev", None) if status.get("netdev") else get("name", "?")
     if status.get("name") and status.get("netdev") and status.get("name") != status.get("netdev"):
         title += " (%s)" % get("name")
     lines = ["%s: %s" % (title, get("state", None))]

@@ -130,6 +130,7 @@ class Manager:
         self._watchdog: Optional["asyncio.Task[Any]"] = None
         self._summary = ""
         self.single: Optional[Connection] = None
+        self.pending: Callable[[], List[Dict[str, Any]]] = list  # qcm daemon: connections waiting for a module
         if options is not None:
             self.single = self._make(options.name or "", options, report)
 
@@ -435,7 +436,7 @@ class Manager:
                     await asyncio.wait([asyncio.ensure_future(c.service.refresh_registration()) for c in live],
                                        timeout=STATUS_TIMEOUT)
                 return {"ok": True, "daemon": {"pid": os.getpid()},
-                        "connections": [c.status_json() for c in self.connections.values()]}
+                        "connections": [c.status_json() for c in self.connections.values()] + self.pending()}
             running = [c for c in self.connections.values() if c.exit_status is None]
             if len(running) != 1:
                 return {"ok": False, "error": "the daemon runs %d connections (%s): say which with -i" % (

@@ -21,7 +21,7 @@ import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..backends import BACKENDS
 from ..discovery import Modem, scan
@@ -59,7 +59,24 @@ class ModuleWatcher:
         self.owner: Dict[str, str] = {}      # USB path -> the connection that has it
         self._identity: Dict[Tuple[str, str, str], Tuple[str, float]] = {}  # (USB path, port, what) -> answer
 
+    def pending(self) -> List[Dict[str, Any]]:
+        """Configurations whose module has not appeared yet, as qcm status shows a connection."""
+        waiting = []
+        for wanted in self.wanted:
+            if wanted.name is None or wanted.running:
+                continue
+            plan = wanted.options.plan
+            named = ", ".join("%s %s" % item for item in sorted(wanted.match.items())) or "any module"
+            waiting.append({
+                "pid": os.getpid(), "name": wanted.name, "netdev": None, "control": None, "usb_path": None,
+                "backend": None, "model": "", "manufacturer": "", "revision": "", "imei": "",
+                "state": "waiting for its module (%s)" % named, "families": list(plan.families),
+                "profile": plan.profile, "apn": plan.apn, "sim": "unknown", "registration": None, "bearers": [],
+                "uptime": 0, "reconnects": 0, "last_error": None, "recovery_rung": "redial"})
+        return waiting
+
     async def __call__(self, manager: Manager) -> None:
+        manager.pending = self.pending
         while True:
             try:
                 await self.look(manager)
