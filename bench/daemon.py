@@ -46,9 +46,10 @@ def one_run(modules: int, latency_ms: float, single: bool = False) -> Dict[str, 
             if not any(lab.run(["ping", "-c", "1", "-W", "2", "-I", "wwan%d" % index, "198.51.100.1"]).returncode == 0
                        for _ in range(3)):  # a ping lost on a busy machine is tried again
                 status = lab.sim_ctl("status", module=index)["status"]
-                raise RuntimeError("no traffic through wwan%d: %s%s; the module: %s" % (
+                raw_ip = lab.work / "m" / "sys" / "class" / "net" / ("wwan%d" % index) / "qmi" / "raw_ip"
+                raise RuntimeError("no traffic through wwan%d: %s%s; raw_ip file %r; the module: %s" % (
                     index, lab.run(["ip", "address", "show", "wwan%d" % index]).stdout,
-                    lab.run(["ip", "route", "show", "dev", "wwan%d" % index]).stdout,
+                    lab.run(["ip", "route", "show", "dev", "wwan%d" % index]).stdout, raw_ip.read_text(),
                     {k: status.get(k) for k in ("calls", "host_raw_ip", "link_layer", "data_path")}))
         time.sleep(0.3)  # connected and idle
         return {"seconds": seconds, "peak_kb": proc_status_kb(daemon.pid, "VmHWM"),
