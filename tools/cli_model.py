@@ -127,9 +127,10 @@ def _completes(action: argparse.Action, metavar: str) -> str:
         return INTERFACE
     if flags & {"--control", "--port"}:
         return DEVICE
-    if flags & {"--dir", "--run-dir", "--sysfs", "--dev"}:
+    if flags & {"--dir", "--run-dir", "--sysfs", "--dev", "--config-dir"}:
         return DIRECTORY
-    if action.type is Path or flags & {"-f", "--file", "--scenario"}:
+    if action.type is Path or flags & {"-f", "--file", "--scenario", "--config", "--metrics-file", "--secrets",
+                                       "--resolv-conf", "--trace"}:
         return FILE
     return TEXT
 
