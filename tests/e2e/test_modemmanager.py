@@ -5,6 +5,7 @@ back when it stops, or when it dies."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +17,10 @@ import pytest
 from dbus_lab import PrivateBus
 from netns import stop_process
 
-pytestmark = pytest.mark.root
+pytestmark = [pytest.mark.root,
+              pytest.mark.skipif(not (shutil.which("dbus-daemon") and shutil.which("dbus-monitor")
+                                      and shutil.which("busctl")),
+                                 reason="needs Debian's dbus (dbus-daemon, dbus-monitor) and systemd's busctl")]
 
 TESTS = Path(__file__).resolve().parents[1]
 

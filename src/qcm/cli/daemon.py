@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
-from typing import Any, List
+from typing import Any, Dict, List
 
 from ..errors import UsageError
 from .connect import RUN_DIR
@@ -70,7 +70,7 @@ def _options(config: Any, args: argparse.Namespace) -> Any:
 
 
 def _warn_shared(wanted: List[Any]) -> None:
-    seen = {}
+    seen: Dict[Any, str] = {}
     for item in wanted:
         key = tuple(sorted(item.match.items()))
         if key and key in seen:

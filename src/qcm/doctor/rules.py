@@ -102,8 +102,8 @@ def culprits(facts: Facts) -> Dict[str, List[Tuple[int, str]]]:
 
 def port_busy(facts: Facts) -> List[Finding]:
     ports_of: Dict[Tuple[Tuple[int, str], ...], List[str]] = {}  # the same holders often hold both ports
-    for port, holders in sorted(culprits(facts).items()):
-        ports_of.setdefault(tuple(sorted(holders)), []).append(port)
+    for port, held in sorted(culprits(facts).items()):
+        ports_of.setdefault(tuple(sorted(held)), []).append(port)
     findings = []
     for holders, ports in ports_of.items():
         names = ", ".join("%s (pid %d)" % (name, pid) for pid, name in holders)
