@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import List
+from typing import Dict, List
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
@@ -33,9 +33,11 @@ def inside(args: List[str]) -> List[str]:
     return ["ip", "netns", "exec", NS, *args]
 
 
-def show(args: List[str]) -> subprocess.CompletedProcess:
+def show(args: List[str], env: Dict[str, str]) -> subprocess.CompletedProcess:
+    """Run and show a command inside the namespace, with the simulator's environment (QCM_SYSFS...: without
+    it qcm would look at the host's /sys and find no module)."""
     print("$ " + " ".join(args), flush=True)
-    return subprocess.run(inside(args), timeout=60, check=False)
+    return subprocess.run(inside(args), timeout=60, check=False, env=env)
 
 
 def main() -> int:
@@ -66,7 +68,7 @@ def main() -> int:
         info = json.loads((work / "modem" / "sim.json").read_text())
         print("%s %s, firmware %s, control port %s, network interface %s" % (
             info["manufacturer"], info["model"], info["revision"], info["control_link"], info["netdev"]))
-        show([PYTHON, "-m", "qcm", "list"])
+        listed = show([PYTHON, "-m", "qcm", "list"], env).returncode == 0
 
         step("qcm connect -4 -6 -s internet")
         manager = subprocess.Popen(inside([PYTHON, "-m", "qcm", "connect", "-4", "-6", "-s", "internet"]), env=env)
@@ -80,22 +82,22 @@ def main() -> int:
             time.sleep(0.1)
 
         step("what it configured")
-        show(["ip", "address", "show", "dev", "wwan0"])
-        show(["ip", "-4", "route"])
-        show(["ip", "-6", "route", "show", "default"])
-        show(["cat", "/etc/resolv.conf"])
+        show(["ip", "address", "show", "dev", "wwan0"], env)
+        show(["ip", "-4", "route"], env)
+        show(["ip", "-6", "route", "show", "default"], env)
+        show(["cat", "/etc/resolv.conf"], env)
         subprocess.run(inside([PYTHON, "-m", "qcm", "status"]), env=env, check=False)
 
         step("through it to the internet host")
-        ok = show(["ping", "-c", "3", "-i", "0.2", info["internet"][0]]).returncode == 0
-        ok = show(["ping", "-c", "3", "-i", "0.2", info["internet"][1]]).returncode == 0 and ok
-        ok = show(["getent", "ahosts", info["dns_name"]]).returncode == 0 and ok
+        ok = show(["ping", "-c", "3", "-i", "0.2", info["internet"][0]], env).returncode == 0 and listed
+        ok = show(["ping", "-c", "3", "-i", "0.2", info["internet"][1]], env).returncode == 0 and ok
+        ok = show(["getent", "ahosts", info["dns_name"]], env).returncode == 0 and ok
 
         step("qcm disconnect")
         subprocess.run(inside([PYTHON, "-m", "qcm", "disconnect"]), env=env, check=False)
         manager.wait(30)
-        show(["ip", "address", "show", "dev", "wwan0"])
-        show(["cat", "/etc/resolv.conf"])
+        show(["ip", "address", "show", "dev", "wwan0"], env)
+        show(["cat", "/etc/resolv.conf"], env)
         print("\n%s" % ("demo finished: connected, pinged, disconnected" if ok and manager.returncode == 0
                         else "demo FAILED"))
         return 0 if ok and manager.returncode == 0 else 1

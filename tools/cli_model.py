@@ -127,9 +127,10 @@ def _completes(action: argparse.Action, metavar: str) -> str:
         return INTERFACE
     if flags & {"--control", "--port"}:
         return DEVICE
-    if flags & {"--dir", "--run-dir", "--sysfs", "--dev"}:
+    if flags & {"--dir", "--run-dir", "--sysfs", "--dev", "--config-dir"}:
         return DIRECTORY
-    if action.type is Path or flags & {"-f", "--file", "--scenario"}:
+    if action.type is Path or flags & {"-f", "--file", "--scenario", "--config", "--metrics-file", "--secrets",
+                                       "--resolv-conf", "--trace"}:
         return FILE
     return TEXT
 
@@ -196,24 +197,10 @@ def version() -> str:
 
 
 def exit_statuses() -> List[tuple]:
-    """(status, meaning) from qcm's error classes: one line per distinct exit status."""
+    """(status, meaning) from qcm's error classes: the list ``--help`` shows (qcm.cli.help)."""
     import_qcm()
-    from qcm import errors
-    found = {0: "Success"}
-    for name in getattr(errors, "__all__", dir(errors)):
-        cls = getattr(errors, name, None)
-        if isinstance(cls, type) and issubclass(cls, errors.QcmError) and cls is not errors.QcmError:
-            status = getattr(cls, "exit_status", None)
-            doc = (cls.__doc__ or "").strip().split("\n")[0].rstrip(".")
-            if isinstance(status, int) and status not in found and doc:
-                found[status] = doc
-    for name, meaning in (("EXIT_BUG", "Internal error (a bug: please report it)"),
-                          ("EXIT_INTERRUPTED", "Interrupted")):
-        status = getattr(errors, name, None)
-        if isinstance(status, int):
-            found.setdefault(status, meaning)
-    found.setdefault(1, "Problems found (qcm doctor), frames that did not decode (qcm decode)")
-    return sorted(found.items())
+    from qcm.cli.help import exit_statuses as statuses
+    return [(status, meaning[:1].upper() + meaning[1:]) for status, meaning in statuses()]
 
 
 def find(command: Command, name: str) -> Optional[Command]:

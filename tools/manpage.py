@@ -7,7 +7,9 @@ import os
 import time
 from typing import Dict, List, Optional
 
-from cli_model import Command, Option, commands, exit_statuses, version
+from cli_model import Command, Option, commands, exit_statuses, import_qcm, version
+
+_examples: Dict[str, List[str]] = {}
 
 ENVIRONMENT = [
     ("QCM_SYSFS", "sysfs root to look for modules in (default /sys); the simulator's tree in tests"),
@@ -15,6 +17,9 @@ ENVIRONMENT = [
     ("QCM_RUN_DIR", "where control sockets, locks and --once state live (default /run/qcm)"),
     ("QCM_STATE_DIR", "where qcm keeps what must survive a reboot: the record of rejected PINs "
                       "(default /var/lib/qcm)"),
+    ("QCM_CONFIG_DIR", "where the connections' NAME.toml files are (default /etc/qcm)"),
+    ("DBUS_SYSTEM_BUS_ADDRESS", "the system bus --inhibit-modemmanager talks to ModemManager on (default "
+                                "unix:path=/run/dbus/system_bus_socket)"),
     ("JOURNAL_STREAM", "set by systemd: lines carry a syslog priority and no timestamp"),
     ("NOTIFY_SOCKET, WATCHDOG_USEC", "set by systemd: qcm sends READY, STATUS, WATCHDOG and STOPPING"),
 ]
@@ -24,23 +29,50 @@ FILES = [
                             "qcm disconnect"),
     ("/var/lib/qcm/pin", "salted hashes of PINs a SIM rejected, per SIM: never sent again"),
     ("/etc/qcm/IFACE.conf", "options of the qcm@IFACE service (QCM_OPTIONS=...); mode 0600"),
+    ("/etc/qcm/NAME.toml", "a connection's configuration (qcm connect --config NAME, qcm daemon); mode 0600 when "
+                           "it holds a PIN or password"),
+    ("/run/qcm/daemon.sock", "control socket of qcm daemon (root only): qcm status and qcm disconnect -i IFACE"),
+    ("/usr/lib/systemd/system/qcm-daemon.service", "qcm daemon as a service, for every configured module"),
     ("/usr/lib/systemd/system/qcm@.service", "the service, one instance per interface"),
     ("/usr/lib/udev/rules.d/90-qcm.rules", "keeps ModemManager away from known modules and starts qcm@IFACE "
                                            "when /etc/qcm/IFACE.conf exists"),
 ]
 
-# A few examples per page; the README has the whole story.
-EXAMPLES: Dict[str, List[str]] = {
-    "qcm": ["sudo qcm connect -4 -6 -s internet", "qcm status", "sudo qcm doctor"],
-    "qcm connect": ["sudo qcm connect -s internet", "sudo qcm connect -4 -6 -s apn user pass chap -p 0123",
-                    "sudo qcm connect --once -s internet",
-                    "sudo qcm connect -i wwan0 --probe ping:198.51.100.1"],
-    "qcm status": ["qcm status --json"],
-    "qcm list": ["qcm list --json"],
-    "qcm doctor": ["sudo qcm doctor --variant EC25-A"],
-    "qcm decode": ["qcm decode 01 0c 00 00 02 01 00 01 00 22 00 00 00", "qcm decode -f trace.hex --json"],
-    "qcm sim": ["qcm sim --dir /tmp/modem --latency-ms 30", "qcm sim ctl /tmp/modem drop"],
-}
+
+
+def examples() -> Dict[str, List[str]]:
+    """A few examples per page: the ones ``--help`` shows (qcm.cli.help), so that both agree."""
+    import_qcm()
+    from qcm.cli.help import EXAMPLES
+    return EXAMPLES
+
+
+def configuration_keys() -> List[str]:
+    """The CONFIGURATION FILE section of qcm-connect(1) and qcm-daemon(1): every key of qcm.config.KEYS."""
+    import_qcm()
+    from qcm.config import KEYS, PDN_KEYS
+    out = [".SH CONFIGURATION FILE",
+           roff("qcm connect --config NAME reads /etc/qcm/NAME.toml ($QCM_CONFIG_DIR/NAME.toml, or a path), and qcm "
+                "daemon every *.toml there: one connection per file, in TOML. Options given on the command line win "
+                "over the file. A key nobody knows is refused with the list of known ones. A file holding pin, user "
+                "or password must be mode 0600 (no access for group and others), and no file may be a link or "
+                "writable by others. Without a key of the module group, qcm connect takes the only module, and qcm "
+                "daemon gives the file the first module no other file names.")]
+    group = None
+    for key in KEYS:
+        if key.group != group:
+            group = key.group
+            out += [".SS %s" % roff(group.capitalize())]
+        out += [".TP", "%s (%s)" % (bold(key.name), roff(key.kind)),
+                roff(_sentence(key.help)) + (" Default: %s." % roff(key.default) if key.default else "")]
+    out += [".SS [[pdn]] tables", roff("Further data connections (PDNs) of the module, each on its own interface:")]
+    for key in PDN_KEYS:
+        out += [".TP", "%s (%s)" % (bold(key.name), roff(key.kind)),
+                roff(_sentence(key.help)) + (" Default: %s." % roff(key.default) if key.default else "")]
+    out += [".PP", ".nf", ".RS 4", roff('# /etc/qcm/lte.toml, mode 0600\nusb_path = "1-1.2"\napn = "internet"\n'
+                                        'ip = "ipv4v6"\npin = "0123"\nroute_metric = 600\n'
+                                        'probes = ["ping:198.51.100.1"]'), ".RE", ".fi"]
+    return out
 
 
 def roff(text: str) -> str:
@@ -110,7 +142,9 @@ def page(command: Command, all_commands: List[Command], release: str, date: str)
             if option.repeatable:
                 text += " May be given more than once."
             out += [".TP", option_heading(option), text.strip() or "\\&"]
-    examples = command.examples or EXAMPLES.get(command.name, [])
+    if command.name in ("qcm connect", "qcm daemon"):
+        out += configuration_keys()
+    examples = command.examples or _examples.get(command.name, [])
     if examples:
         out += [".SH EXAMPLES"]
         for example in examples:
@@ -118,7 +152,7 @@ def page(command: Command, all_commands: List[Command], release: str, date: str)
     out += [".SH EXIT STATUS"]
     for status, meaning in exit_statuses():
         out += [".TP", bold(str(status)), roff(_sentence(meaning))]
-    if command.name in ("qcm", "qcm connect", "quectel-CM"):
+    if command.name in ("qcm", "qcm connect", "qcm daemon", "quectel-CM"):
         out += [".SH ENVIRONMENT"]
         for name, meaning in ENVIRONMENT:
             out += [".TP", bold(name), roff(meaning)]
@@ -154,4 +188,5 @@ def pages(date: Optional[str] = None) -> Dict[str, str]:
         date = time.strftime("%Y-%m-%d", time.gmtime(int(epoch) if epoch and epoch.isdigit() else None))
     release = version()
     everything = commands()
+    _examples.update(examples())
     return {"%s.1" % command.page: page(command, everything, release, date) for command in everything}

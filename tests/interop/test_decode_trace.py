@@ -25,7 +25,9 @@ def test_decode_a_qmicli_session(start_sim):
     sim.stop()
     result = qcm("decode", "--json", "-f", str(sim.trace))
     assert result.returncode == 0, result.stderr
-    messages = json.loads(result.stdout)
+    document = json.loads(result.stdout)
+    assert document["schema_version"] == 1
+    messages = document["frames"]
     names = [(m["service"], m["message"], m["kind"]) for m in messages]
     for expected in [("CTL", "Allocate CID", "request"), ("CTL", "Allocate CID", "response"),
                      ("DMS", "Get IDs", "response"), ("NAS", "Get Serving System", "response"),

@@ -21,6 +21,9 @@ def doctor(sim, *args):
 def test_fcc_locked_unit(start_sim):
     found, _ = doctor(start_sim("--scenario", "fcc-locked-laptop"))
     assert list(found) == ["radio-off"] and "fcc-locked" in found["radio-off"]["title"]
+    radio = found["radio-off"]
+    assert "qcm connect sends the unlock itself" in radio["fix"] and "AT+CFUN=1" not in radio["fix"]
+    assert radio["evidence"][0].startswith("MBIM radio state: fcc-locked")
 
 
 @pytest.mark.parametrize("args,finding,words", [

@@ -73,7 +73,8 @@ def test_wanted_mode_is_explained_for_what_was_asked():
     assert finding.title == "the module is in QMI mode, not MBIM"
     assert "cdc_mbim" in finding.explanation and "no QMI port" not in finding.explanation
     assert 'AT+QCFG="usbnet",2' in finding.fix
-    ecm = diagnose(Facts(modem=modem(mode="ethernet", driver="cdc_ether", control=None), at=usbnet_answer(1)))[0]
+    ecm = diagnose(Facts(modem=modem(mode="ethernet", driver="cdc_ether", control=None), at=usbnet_answer(1),
+                         wanted_mode="qmi"))[0]
     assert "no QMI port" in ecm.explanation and 'AT+QCFG="usbnet",0' in ecm.fix and "qmi_wwan" in ecm.fix
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Dict, List
 
 if TYPE_CHECKING:
     from ..discovery import Modem
@@ -17,6 +17,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=serial_port, help="the AT port (default: found from the module's USB layout)")
     parser.add_argument("--timeout", type=seconds(0.1), default=10.0,
                         help="seconds to wait for the answer (at least 0.1, default 10)")
+    parser.add_argument("--json", action="store_true", help="print JSON (schemas/at.schema.json)")
     add_modem_options(parser)
 
 
@@ -52,20 +53,29 @@ def run(args: argparse.Namespace) -> int:
 
     from ..io.at_port import AtPort
 
+    answers: List[Dict[str, Any]] = []
+
     async def talk() -> int:
         port = await AtPort(path).open()  # the answers are printed; the debug log stays redacted
         status = 0
         try:
             for command in args.command:
                 response = await port.command(command, args.timeout, check=False)
-                for line in response.lines:
-                    print(printable(line))  # the module's text: no terminal escapes
-                print(printable(response.final))
+                answers.append({"command": command, "lines": list(response.lines), "final": response.final,
+                                "ok": response.ok})
+                if not args.json:
+                    for line in response.lines:
+                        print(printable(line))  # the module's text: no terminal escapes
+                    print(printable(response.final))
                 status = status or (0 if response.ok else 9)
         finally:
             port.close()
         return status
 
     status = asyncio.run(talk())
+    if args.json:
+        import json
+        json.dump({"schema_version": 1, "port": path, "answers": answers}, sys.stdout, indent=2)  # schemas/at.schema.json
+        sys.stdout.write("\n")
     sys.stdout.flush()
     return status

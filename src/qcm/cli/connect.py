@@ -7,20 +7,20 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from ..errors import UsageError
 from . import secrets
 from .list import add_root_options, environment_roots
-from .options import METRIC_RANGE, PROFILE_RANGE, check_apn, check_credential, check_pin, file_path, imei, \
-    integer, interface_name, seconds, socket_directory, usb_path
+from .options import METRIC_RANGE, PROFILE_RANGE, check_apn, check_credential, check_pin, file_path, iccid, \
+    imei, integer, interface_name, seconds, socket_directory, usb_path
 
 RUN_DIR = environment_roots()["run_dir"]
 AUTH_NAMES = {"0": "none", "none": "none", "1": "pap", "pap": "pap", "2": "chap", "chap": "chap",
               "3": "both", "both": "both", "pap-or-chap": "both"}
 
 
-def add_modem_options(parser: argparse.ArgumentParser) -> None:
+def add_modem_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
     group = parser.add_argument_group("which module")
     group.add_argument("-i", "--interface", type=interface_name, help="the module's network interface (e.g. wwan0)")
     group.add_argument("--control", help="the module's control port (e.g. /dev/cdc-wdm0)")
@@ -29,9 +29,17 @@ def add_modem_options(parser: argparse.ArgumentParser) -> None:
     add_root_options(parser)
     parser.add_argument("--run-dir", type=socket_directory, default=str(RUN_DIR),
                         help="where control sockets and state live (default /run/qcm, or $QCM_RUN_DIR)")
+    return group
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="NAME",
+                        help="take the connection's settings from /etc/qcm/NAME.toml ($QCM_CONFIG_DIR/NAME.toml; "
+                        "or a path): module, APN, secrets, routes, DNS, probes, extra PDNs (keys in man qcm-connect "
+                        "and the README); options given on the command line win")
+    parser.add_argument("--all", action="store_true",
+                        help="connect every module found (now and later), each on its own interface, with these "
+                        "options, in one process with one control socket (as qcm daemon does)")
     parser.add_argument("-s", "--apn", nargs="+", metavar="ARG",
                         help="APN [USER PASSWORD [AUTH]]; AUTH: none, pap, chap, both (or 0-3); the user name and "
                         "password are better given as $QCM_APN_USER / $QCM_APN_PASSWORD or in --secrets FILE")
@@ -53,7 +61,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="profile index to use (1-255, default 1)")
     parser.add_argument("--keep-profile", action="store_true",
                         help="do not write the APN into the modem's stored profile")
-    add_modem_options(parser)
+    which = add_modem_options(parser)
+    which.add_argument("--iccid", type=iccid, help="the module whose SIM has this ICCID (asked from each module "
+                       "present)")
     routes = parser.add_argument_group("host configuration")
     routes.add_argument("--metric", type=integer(*METRIC_RANGE), help="metric of the default routes (default: "
                         "%d, or above any existing default route)" % 700)
@@ -94,6 +104,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                        "ModemManager can read the modem while qcm holds the call (default: when it runs)")
     share.add_argument("--no-proxy", dest="proxy", action="store_false",
                        help="MBIM: open the control port directly even when mbim-proxy runs")
+    parser.add_argument("--inhibit-modemmanager", action="store_true",
+                        help="when ModemManager holds the module, ask it over D-Bus to let go for as long as qcm "
+                        "runs (InhibitDevice), instead of stopping with exit 11")
     parser.add_argument("--register-timeout", type=seconds(0), default=60.0,
                         help="seconds to wait for the network (default 60)")
     parser.add_argument("--timeout", type=seconds(0.1), default=10.0,
@@ -122,27 +135,49 @@ def parse_apn(values: Optional[List[str]], user: Optional[str], password: Option
     return check_apn(apn), check_credential(u, "user name"), check_credential(p, "password"), a
 
 
-def secret_settings(args: argparse.Namespace, user: str, password: str) -> secrets.Secrets:
+def secret_settings(args: argparse.Namespace, user: str, password: str,
+                    environ: Optional[Mapping[str, str]] = None) -> secrets.Secrets:
     """PIN, user name and password: from the command line (with a warning: ps shows them), else from
-    --secrets FILE, else from $QCM_PIN, $QCM_APN_USER and $QCM_APN_PASSWORD."""
+    --secrets FILE, else from the --config file, else from $QCM_PIN, $QCM_APN_USER and $QCM_APN_PASSWORD."""
     given = secrets.Secrets(check_pin(args.pin, "-p"), user or None, password or None)
-    secrets.warn_visible(given, "qcm", sys.stderr, ["--secrets FILE"])
+    secrets.warn_visible(given, "qcm", sys.stderr, ["--secrets FILE", "--config NAME"])
     from_file = secrets.read_file(args.secrets) if args.secrets else secrets.Secrets()
-    return secrets.merge(given, from_file, secrets.from_environment(os.environ))
+    from_config = getattr(args, "config_secrets", None) or secrets.Secrets()
+    return secrets.merge(given, from_file, from_config,
+                         secrets.from_environment(os.environ if environ is None else environ))
 
 
-def run(args: argparse.Namespace) -> int:
-    import asyncio
+def defaults(args: argparse.Namespace) -> Dict[str, Any]:
+    """--config NAME: the file's settings, as defaults of this command's options (qcm.cli.main parses the
+    command line again on top of them, so that what is given there wins)."""
+    if not args.config:
+        return {}
+    from ..config import load
+    return config_defaults(load(args.config))
 
-    from ..connect.manager import Manager
+
+def config_defaults(config: Any) -> Dict[str, Any]:
+    """A configuration (qcm.config.Config) as defaults of qcm connect's options."""
+    values = {k: v for k, v in config.options.items() if k not in ("ipv4", "ipv6")}
+    families = tuple(f for f, key in ((4, "ipv4"), (6, "ipv6")) if config.options.get(key))
+    values.update(config_families=families or None, iccid=config.iccid or None, config_name=config.name,
+                  config_pdns=tuple(config.pdns),
+                  config_secrets=secrets.Secrets(config.secrets.get("pin"), config.secrets.get("user"),
+                                                 config.secrets.get("password")))
+    return values
+
+
+def connect_options(args: argparse.Namespace, environ: Optional[Mapping[str, str]] = None) -> Any:
+    """What ``qcm connect`` was asked to do, as ConnectOptions (also for each connection of qcm daemon)."""
+    from ..config import with_pdns
     from ..connect.options import ConnectOptions, DialPlan, HostOptions
-    from ..io.notify import Notifier
     from ..io.probe import parse_probe
-    from .report import TextReporter
 
     apn, user, password, auth = parse_apn(args.apn, args.user, args.password, args.auth)
-    secret = secret_settings(args, user, password)
+    secret = secret_settings(args, user, password, environ)
     families = tuple(f for f, on in ((4, args.ipv4 or not args.ipv6), (6, args.ipv6)) if on)
+    if not (args.ipv4 or args.ipv6) and getattr(args, "config_families", None):
+        families = args.config_families  # -4 / -6 on the command line replace the file's ip
     plan = DialPlan(apn=apn, username=secret.user or "", password=secret.password or "", auth=auth, pin=secret.pin,
                     families=families, profile=args.profile, write_profile=not args.keep_profile,
                     register_timeout=args.register_timeout, retry_rejected_pin=args.retry_rejected_pin,
@@ -153,17 +188,45 @@ def run(args: argparse.Namespace) -> int:
         probes = tuple(parse_probe(text) for text in args.probe)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    options = ConnectOptions(plan=plan, host=host, interface=args.interface, control=args.control,
-                             usb_path=args.usb_path, imei=args.imei, sysfs=args.sysfs, dev=args.dev,
-                             run_dir=args.run_dir, state_dir=environment_roots()["state_dir"], once=args.once, request_timeout=args.timeout,
-                             show_personal=args.show_personal, poll_interval=args.poll_interval, probes=probes,
-                             probe_interval=args.probe_interval, probe_failures=args.probe_failures,
-                             metrics_file=args.metrics_file, rebind_first=args.rebind)
+    plan = with_pdns(plan, getattr(args, "config_pdns", ()), getattr(args, "config_name", None) or "--config")
+    if args.inhibit_modemmanager and args.once:
+        raise UsageError("--inhibit-modemmanager keeps ModemManager away only while qcm runs; with --once it would "
+                         "take the module back as qcm exits", "run qcm connect without --once")
+    return ConnectOptions(plan=plan, host=host, interface=args.interface, control=args.control,
+                          usb_path=args.usb_path, imei=args.imei, sysfs=args.sysfs, dev=args.dev,
+                          run_dir=args.run_dir, state_dir=environment_roots()["state_dir"], once=args.once,
+                          request_timeout=args.timeout, show_personal=args.show_personal,
+                          poll_interval=args.poll_interval, probes=probes, probe_interval=args.probe_interval,
+                          probe_failures=args.probe_failures, metrics_file=args.metrics_file,
+                          rebind_first=args.rebind, inhibit_modemmanager=args.inhibit_modemmanager)
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from ..connect.manager import Manager
+    from ..io.notify import Notifier
+    from .report import TextReporter
+
+    if args.all:
+        from .daemon import run_all
+        return run_all(args)
+    options = connect_options(args)
     if args.verbose:
         logging.getLogger("qcm.io.qmi_port.trace").setLevel(logging.DEBUG)
         logging.getLogger().setLevel(logging.DEBUG)
-    manager = Manager(options, TextReporter(show_personal=args.show_personal), Notifier.from_environment())
-    return asyncio.run(manager.run())
+    report = TextReporter(show_personal=args.show_personal)
+
+    async def main() -> int:
+        chosen = options
+        if args.iccid:  # the finder knows interfaces, ports, USB paths and IMEIs: find the SIM's module first
+            from dataclasses import replace
+
+            from ..connect.identify import find_by_iccid
+            modem = await find_by_iccid(options, args.iccid, report, wait=not options.once)
+            chosen = replace(options, usb_path=modem.usb_path)
+        return await Manager(chosen, report, Notifier.from_environment()).run()
+    return asyncio.run(main())
 
 
 def configure_disconnect(parser: argparse.ArgumentParser) -> None:
@@ -176,10 +239,33 @@ def configure_disconnect(parser: argparse.ArgumentParser) -> None:
 def run_disconnect(args: argparse.Namespace) -> int:
     import asyncio
 
+    from ..connect.control_client import all_connections, daemon_connections, daemon_socket
     from ..connect.disconnect import disconnect
-    from ..io.control import only_connection
+    from ..errors import QcmError
+    from ..io.control import NotRunning, ask, socket_path
     from .report import TextReporter
 
-    netdev = args.interface or only_connection(args.run_dir)
-    return asyncio.run(disconnect(netdev, args.run_dir, TextReporter()))
+    netdev = args.interface
+    if netdev is None:
+        names = all_connections(args.run_dir)
+        if not names:
+            raise NotRunning("no qcm connection is running (nothing in %s)" % args.run_dir)
+        if len(names) > 1:
+            raise UsageError("several connections (%s): say which with -i" % ", ".join(names))
+        netdev = names[0]
+    report = TextReporter()
+    if not os.path.lexists(socket_path(args.run_dir, netdev)):  # not a qcm connect of its own: qcm daemon's?
+        ours = [s for s in daemon_connections(args.run_dir) or [] if netdev in (s.get("netdev"), s.get("name"))]
+        if ours:
+            reply = ask(daemon_socket(args.run_dir), {"command": "disconnect", "netdev": netdev}, timeout=40)
+            if not reply.get("ok"):
+                raise QcmError("qcm daemon refused: %s" % reply.get("error"))
+            report(_notice("qcm daemon disconnected %s" % netdev))
+            return 0
+    return asyncio.run(disconnect(netdev, args.run_dir, report))
+
+
+def _notice(text: str) -> Any:
+    from ..connect.events import Notice
+    return Notice(text)
 

@@ -21,7 +21,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("hex", nargs="*", help="frame bytes as hex (spaces, colons or none); "
                         "several frames may follow each other")
     parser.add_argument("-f", "--file", help="read hex from FILE ('-' for standard input)")
-    parser.add_argument("--json", action="store_true", help="print a JSON array")
+    parser.add_argument("--json", action="store_true", help="print JSON (schemas/decode.schema.json)")
     parser.add_argument("--show-personal", action="store_true",
                         help="show PINs, passwords, IMSI, ICCID and IMEI instead of ###")
 
@@ -88,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("no hex bytes found in the input")
     items = list(decode_stream(data, args.show_personal))
     if args.json:
-        json.dump([{k: v for k, v in item.items() if k != "text"} for item in items], sys.stdout, indent=2)
+        json.dump({"schema_version": 1, "frames": [{k: v for k, v in item.items() if k != "text"} for item in items]},
+                  sys.stdout, indent=2)  # schemas/decode.schema.json
         sys.stdout.write("\n")
     else:
         out: List[str] = []

@@ -19,7 +19,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         "BG95/BG77/BG600L, which have no QMI data path)")
     parser.add_argument("--timeout", type=seconds(0.1), default=3.0,
                         help="seconds to wait for each modem answer (at least 0.1, default 3)")
-    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--json", action="store_true", help="print JSON (schemas/doctor.schema.json)")
     add_modem_options(parser)
 
 

@@ -27,7 +27,17 @@ def add_root_options(parser: argparse.ArgumentParser) -> None:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_root_options(parser)
-    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--json", action="store_true", help="print JSON (schemas/list.schema.json)")
+
+
+def where_to_look(sysfs: Path) -> str:
+    """When no module is found: where qcm looked (and who said so), and how to make it look elsewhere."""
+    if os.environ.get("QCM_SYSFS") and Path(os.environ["QCM_SYSFS"]) == Path(sysfs):
+        source = "$QCM_SYSFS"
+    else:
+        source = "the default" if Path(sysfs) == Path("/sys") else "--sysfs"
+    return "qcm looked under %s (%s); another tree: --sysfs DIR or QCM_SYSFS=DIR (qcm sim prints the lines for " \
+           "its own)" % (sysfs, source)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,10 +46,11 @@ def run(args: argparse.Namespace) -> int:
 
     modems = scan(args.sysfs, args.dev)
     if args.json:
-        json.dump([m.to_json() for m in modems], sys.stdout, indent=2)
+        json.dump({"schema_version": 1, "modules": [m.to_json() for m in modems]}, sys.stdout,
+                  indent=2)  # schemas/list.schema.json
         sys.stdout.write("\n")
     elif not modems:
-        print(printable("no cellular module found under %s" % args.sysfs))
+        print(printable("no cellular module found; %s" % where_to_look(args.sysfs)))
     else:
         for modem in modems:
             print(printable(modem.describe()))  # USB descriptors are the device's text

@@ -11,14 +11,15 @@ import argparse
 import importlib
 import logging
 import sys
-from typing import Callable, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 from .. import __version__
-from ..errors import EXIT_BUG, EXIT_INTERRUPTED, QcmError
+from ..errors import EXIT_BUG, EXIT_INTERRUPTED, NoModemError, QcmError
 from ..log import journal_stream, priority_prefix, setup_output
 from ..printable import printable
+from .help import HelpFormatter, epilog
 
-PROGRESS_COMMANDS = ("connect", "disconnect", "sim")
+PROGRESS_COMMANDS = ("connect", "disconnect", "sim", "daemon")
 
 # (name, module, one-line help)
 COMMANDS = [
@@ -31,32 +32,58 @@ COMMANDS = [
     ("usbnet", "usbnet", "show or switch the module's USB network mode (QMI, ECM, MBIM, RNDIS)"),
     ("decode", "decode", "decode QMI frames given as hex (from a log, qmicli -v, quectel-CM -v)"),
     ("sim", "sim", "run the simulated modem (pty control port, fake sysfs)"),
+    ("daemon", "daemon", "connect every configured module (/etc/qcm/*.toml) in one process"),
 ]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qcm", description="Connection manager for Qualcomm-based cellular modules.")
+    parser = argparse.ArgumentParser(prog="qcm", description="Connection manager for Qualcomm-based cellular modules.",
+                                     epilog=epilog("qcm"), formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version="qcm " + __version__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name, help_text in COMMANDS:
         module = importlib.import_module("qcm.cli." + module_name)
-        command = sub.add_parser(name, help=help_text, description=help_text)
+        command = sub.add_parser(name, help=help_text, description=help_text, epilog=epilog("qcm " + name),
+                                 formatter_class=HelpFormatter)
         module.configure(command)
-        command.set_defaults(module=module)
+        # Global options are also taken after the command (qcm status --debug); SUPPRESS leaves the value
+        # given before it, or the default, alone when it is not given here.
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help="show tracebacks and debug logging (also before the command)")
+        command.set_defaults(module=module, subparser=command)
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(list(argv) if argv is not None else None)
+    words = list(argv) if argv is not None else sys.argv[1:]
+    args = parser.parse_args(words)
     if not getattr(args, "module", None):
         parser.print_help()
         return 2
     # Commands that report progress log on stdout, between their progress lines; commands whose
     # stdout is data (JSON, decoded frames, AT answers) log on stderr.
     setup_output(sys.stdout if args.command in PROGRESS_COMMANDS else sys.stderr, args.debug)
-    return run_guarded(lambda: args.module.run(args), args.debug)
+    return run_guarded(lambda: _run(parser, words, args), args.debug)
+
+
+def _run(parser: argparse.ArgumentParser, words: List[str], args: argparse.Namespace) -> Optional[int]:
+    """A command whose defaults come from a file (qcm connect --config NAME) gets them first; the command line
+    is then parsed again on top of them, so that what it says wins."""
+    defaults = getattr(args.module, "defaults", None)
+    extra = defaults(args) if defaults is not None else None
+    if extra:
+        args.subparser.set_defaults(**extra)
+        args = parser.parse_args(words)
+    try:
+        return args.module.run(args)
+    except NoModemError as exc:
+        if str(exc).startswith("no cellular module found") and "QCM_SYSFS" not in exc.hint:
+            from .list import environment_roots, where_to_look
+            where = where_to_look(getattr(args, "sysfs", None) or environment_roots()["sysfs"])
+            exc.hint = "%s; %s" % (exc.hint, where) if exc.hint else where
+        raise
 
 
 def run_guarded(job: Callable[[], Optional[int]], debug: bool = False, prog: str = "qcm") -> int:

@@ -20,7 +20,7 @@ from ..ascii import is_digits, parse_decimal, parse_int
 from ..errors import UsageError
 from ..printable import printable
 
-__all__ = ["integer", "seconds", "interface_name", "usb_path", "imei", "socket_directory", "serial_port", "file_path",
+__all__ = ["integer", "seconds", "interface_name", "usb_path", "imei", "iccid", "socket_directory", "serial_port", "file_path",
            "check_socket_path", "check_socket_directory", "check_pin", "check_apn", "check_credential",
            "check_at_command", "PROFILE_RANGE", "METRIC_RANGE", "MAX_SECONDS", "APN_MAX_OCTETS",
            "CREDENTIAL_MAX_OCTETS", "IFNAMSIZ"]
@@ -140,6 +140,13 @@ def imei(text: str) -> str:
     if not (is_digits(text) and 14 <= len(text) <= 16):
         raise argparse.ArgumentTypeError("%s is not an IMEI (15 digits)" % _shown(text))
     return text
+
+
+def iccid(text: str) -> str:
+    """argparse type: a SIM's ICCID as AT+QCCID shows it (18 to 22 digits, maybe an F pad), without the F."""
+    if not (is_digits(text.rstrip("Ff")) and 18 <= len(text.rstrip("Ff")) <= 22 and len(text) - len(text.rstrip("Ff")) <= 1):
+        raise argparse.ArgumentTypeError("%s is not an ICCID (18 to 22 digits)" % _shown(text))
+    return text.rstrip("Ff")
 
 
 def check_pin(pin: Optional[str], source: str = "the PIN") -> Optional[str]:

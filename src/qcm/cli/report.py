@@ -8,7 +8,7 @@ from typing import Optional
 from ..connect import events as ev
 from ..log import REPORT
 
-__all__ = ["TextReporter", "describe_event"]
+__all__ = ["TextReporter", "NamedReporter", "describe_event"]
 
 
 def _imei(identity: ev.ModemIdentity, show_personal: bool) -> str:
@@ -87,3 +87,17 @@ class TextReporter:
         if line is not None:
             warning = isinstance(event, ev.Notice) and event.warning
             self.log.log(logging.WARNING if warning else logging.INFO, line)
+
+
+class NamedReporter(TextReporter):
+    """``qcm daemon``: each line begins with the connection's name (its configuration, or USB path)."""
+
+    def __init__(self, name: str, show_personal: bool = False) -> None:
+        super().__init__(show_personal)
+        self.name = name
+
+    def __call__(self, event: ev.Event) -> None:
+        line = describe_event(event, self.show_personal)
+        if line is not None:
+            warning = isinstance(event, ev.Notice) and event.warning
+            self.log.log(logging.WARNING if warning else logging.INFO, "%s: %s", self.name, line)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Dict, List
@@ -12,26 +13,62 @@ from .connect import RUN_DIR
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-i", "--interface", help="the connection's interface (default: the only one)")
+    parser.add_argument("-i", "--interface", help="the connection's interface (default: every connection)")
     parser.add_argument("--run-dir", type=Path, default=RUN_DIR, help="default /run/qcm, or $QCM_RUN_DIR")
-    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--json", action="store_true", help="print JSON (schemas/status.schema.json)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..io.control import ControlFailed, ask, interface_name, only_connection, socket_path
+    from ..connect.control_client import ask_about
+    from ..io.control import ControlFailed, interface_name
 
-    netdev = interface_name(args.interface) if args.interface is not None else only_connection(args.run_dir)
-    path = socket_path(args.run_dir, netdev)
-    reply = ask(path, {"command": "status"}, timeout=10)
-    status = reply.get("status")
-    if not reply.get("ok") or not isinstance(status, dict):
-        raise ControlFailed("the qcm manager on %s gave no status: %s" % (path, _text(reply.get("error", "?"))))
+    if args.interface is not None:
+        netdev = interface_name(args.interface)
+        path, reply = ask_about(args.run_dir, netdev, {"command": "status"}, timeout=10)
+        status = reply.get("status")
+        if not reply.get("ok") or not isinstance(status, dict):
+            raise ControlFailed("the qcm manager on %s gave no status: %s" % (path, _text(reply.get("error", "?"))))
+        statuses = [status]
+    else:
+        statuses = every_status(args.run_dir)
     if args.json:
-        json.dump({"schema_version": 1, **status}, sys.stdout, indent=2)  # schemas/status.schema.json
+        if len(statuses) == 1:  # one connection: its status, as qcm status always printed it
+            document: Dict[str, Any] = {"schema_version": 1, **statuses[0]}
+        else:
+            document = {"schema_version": 1, "connections": statuses}
+        json.dump(document, sys.stdout, indent=2)  # schemas/status.schema.json
         sys.stdout.write("\n")
     else:
-        sys.stdout.write("".join(line + "\n" for line in describe(status)))
+        sys.stdout.write("\n".join("".join(line + "\n" for line in describe(s)) for s in statuses))
     return 0
+
+
+def every_status(run_dir: Path) -> List[Dict[str, Any]]:
+    """The status of every running connection: each qcm connect's, and every one qcm daemon runs."""
+    from ..connect.control_client import daemon_connections, local_connections
+    from ..io.control import ControlFailed, NotRunning, ask, socket_path
+
+    statuses: List[Dict[str, Any]] = []
+    once = []
+    for netdev in local_connections(run_dir):
+        path = socket_path(run_dir, netdev)
+        if not os.path.lexists(path):
+            once.append(netdev)  # a --once state: no manager to ask
+            continue
+        try:
+            reply = ask(path, {"command": "status"}, timeout=10)
+        except NotRunning:
+            continue  # left by a manager that was killed
+        if not reply.get("ok") or not isinstance(reply.get("status"), dict):
+            raise ControlFailed("the qcm manager on %s gave no status: %s" % (path, _text(reply.get("error", "?"))))
+        statuses.append(reply["status"])
+    statuses += daemon_connections(run_dir) or []
+    if not statuses:
+        if once:
+            raise NotRunning("no qcm manager is running; %s connected by qcm connect --once (qcm disconnect -i %s "
+                             "ends it)" % (" and ".join(once), once[0]))
+        raise NotRunning("no qcm connection is running (nothing in %s)" % run_dir)
+    return statuses
 
 
 def describe(status: Dict[str, Any]) -> List[str]:
@@ -39,7 +76,10 @@ def describe(status: Dict[str, Any]) -> List[str]:
     def get(key: str, default: Any = "") -> str:
         return _text(status.get(key, default))
 
-    lines = ["%s: %s" % (get("netdev", None), get("state", None))]
+    title = get("netdev", None) if status.get("netdev") else get("name", "?")
+    if status.get("name") and status.get("netdev") and status.get("name") != status.get("netdev"):
+        title += " (%s)" % get("name")
+    lines = ["%s: %s" % (title, get("state", None))]
     if status.get("model"):
         lines.append("  module: %s %s, firmware %s, IMEI %s" % (get("manufacturer"), get("model"), get("revision"),
                                                               _text(status.get("imei") or "?")))

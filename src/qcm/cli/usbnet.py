@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from ..at.usbnet import EXPECT, MODES, PREFIX, QUERY, mode_of, set_command
 
@@ -19,6 +19,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=serial_port, help="the AT port (default: found from the module's USB layout)")
     parser.add_argument("--wait", type=seconds(0), default=30.0,
                         help="seconds to wait for the module to come back (default 30)")
+    parser.add_argument("--json", action="store_true", help="print JSON (schemas/usbnet.schema.json)")
     add_modem_options(parser)
 
 
@@ -33,10 +34,22 @@ async def _read(port) -> Tuple[str, str]:  # type: ignore[no-untyped-def]
     raise ModemError('the module answers neither AT+QCFG="usbnet" nor AT+QCFGEXT="usbnet"')
 
 
+_quiet = False  # --json: the lines are left out, the JSON document says it all
+
+
 def _say(line: str) -> None:
     """One line on stdout, with the module's text in it (an unknown mode, a model name) escaped."""
+    if _quiet:
+        return
     from ..printable import printable
     sys.stdout.write(printable(line.rstrip("\n")) + "\n")
+
+
+def _report(document: Dict[str, Any]) -> None:
+    if _quiet:
+        import json
+        json.dump(dict({"schema_version": 1}, **document), sys.stdout, indent=2)  # schemas/usbnet.schema.json
+        sys.stdout.write("\n")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,16 +85,22 @@ def run(args: argparse.Namespace) -> int:
         finally:
             port.close()
 
+    global _quiet
+    _quiet = args.json
     current, new = asyncio.run(talk())
+    document: Dict[str, Any] = {"usb_path": modem.usb_path, "mode": current, "driver": modem.driver,
+                                "kernel_mode": modem.mode, "switched_to": new, "back": None}
     if new is None:
         _say("usbnet: %s%s; the kernel bound %s (%s mode)\n" % (
             current, " (already)" if args.mode else "", modem.driver or "no driver", modem.mode))
         _say("in %s mode expect %s\n" % (current, EXPECT.get(current, "?")))
+        _report(document)
         return 0
     _say("usbnet: %s -> %s\n" % (current, new))
     if args.no_reset:
         _say("the new mode takes effect at the next restart (AT+CFUN=1,1 or a power cycle); then expect %s\n"
              % EXPECT[new])
+        _report(document)
         return 0
     _say("the module is restarting; expect %s\n" % EXPECT[new])
     deadline = time.monotonic() + args.wait
@@ -95,7 +114,9 @@ def run(args: argparse.Namespace) -> int:
         found = present()
         if found:
             _say("back: %s\n" % found[0].describe())
+            _report(dict(document, back=found[0].to_json()))
             return 0
         time.sleep(0.25)
     _say("the module has not come back within %.0f s; check dmesg\n" % args.wait)
+    _report(document)
     return 3

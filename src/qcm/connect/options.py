@@ -37,4 +37,6 @@ class ConnectOptions:
     probe_failures: int = 3
     metrics_file: Optional[Path] = None
     rebind_first: bool = False          # quectel-CM -r: re-bind the driver before the first attempt
+    inhibit_modemmanager: bool = False  # ask ModemManager (D-Bus InhibitDevice) to let go while we run
+    name: Optional[str] = None          # qcm daemon: the connection's name (its configuration, or USB path)
     transport: Any = None               # tests: Modem -> Transport (memory) instead of the module's port

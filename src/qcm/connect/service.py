@@ -432,10 +432,18 @@ class ConnectionService:
         holders = [h for held in port_holders(ports).values() for h in held]
         if modem.mode == "mbim" and self.options.plan.mbim_proxy is not False:
             holders = [h for h in holders if h[1] != "mbim-proxy"]  # the proxy shares the port: we go through it
+        # --- ModemManager (issue 14, item 5): with --inhibit-modemmanager the attached hook asks it to let go
+        # (manager.py); without, the hint offers that instead of stopping it for every module.
+        if self.options.inhibit_modemmanager:
+            holders = [h for h in holders if h[1] != "ModemManager"]
+        hint = "stop it first (see qcm doctor)"
+        if any(name == "ModemManager" for _, name in holders):
+            hint = ("run qcm connect --inhibit-modemmanager, which asks ModemManager to let go of this module for as "
+                    "long as qcm runs; or keep it away for good with the udev rule (ID_MM_DEVICE_IGNORE)")
+        # --- end of ModemManager
         if holders and self.options.transport is None:
             raise PortBusyError("%s is held by %s" % (modem.control, ", ".join(
-                "%s (pid %d)" % (name, pid) for pid, name in holders)),
-                "stop it first (ModemManager: systemctl stop ModemManager; see qcm doctor)")
+                "%s (pid %d)" % (name, pid) for pid, name in holders)), hint)
 
     def _connected(self, bearers: "frozenset[BearerId]") -> None:
         first = self.connected_at is None

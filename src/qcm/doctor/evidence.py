@@ -18,10 +18,11 @@ from ..backends.qmi.session import ModemSession
 from ..discovery import Modem
 from ..errors import PermissionProblem, QcmError
 from ..io.at_port import AtPort, AtTimeout
-from ..io.control import ask, socket_path
+from ..connect.control_client import ask_about
 from ..io.procfs import port_holders
 from ..io.qmi_port import QmiPort
 from ..model import Registration
+from . import rules
 from .facts import REGISTRATION_COMMANDS, Facts
 from ..qmi import readings
 from ..qmi.message import Message
@@ -162,6 +163,26 @@ async def read_at(facts: Facts, ask: Callable[[str], Awaitable[Response]]) -> No
         await send('AT+QPINC="SC"')
 
 
+def link_up(modem: Modem) -> Optional[bool]:
+    """Whether the module's network interface is up (IFF_UP in sysfs ``flags``); None if unknown."""
+    if not modem.netdev:
+        return None
+    try:
+        flags = (Path(modem.sysfs_root) / "class" / "net" / modem.netdev / "flags").read_text().strip()
+        return bool(int(flags, 16) & 0x1)
+    except (OSError, ValueError):
+        return None
+
+
+def manager_status(run_dir: Path, netdev: str) -> Optional[Dict[str, Any]]:
+    """The status of the qcm managing ``netdev`` (its own ``qcm connect``, or ``qcm daemon``), if one runs."""
+    try:
+        _, reply = ask_about(run_dir, netdev, {"command": "status"}, timeout=3)
+    except QcmError:
+        return None
+    return reply["status"] if isinstance(reply.get("status"), dict) else None
+
+
 async def gather(modem: Optional[Modem], run_dir: Path, timeout: float = 3.0, variant: str = "",
                  wanted_mode: Optional[str] = None) -> Facts:
     from . import mbim_evidence  # MBIM-mode modules: the same facts over MBIM
@@ -169,19 +190,21 @@ async def gather(modem: Optional[Modem], run_dir: Path, timeout: float = 3.0, va
     if modem is None:
         return facts
     facts.host_raw_ip = modem.raw_ip  # discovery read qmi/raw_ip a moment ago
-    facts.holders = port_holders([p for p in (modem.control, modem.at_port) if p])
+    facts.link_up = link_up(modem)
+    if modem.mode == "mbim":
+        from ..backends.mbim.unlock import unlock_for
+        facts.fcc_unlock = unlock_for(modem.vendor_id, modem.product_id) or ""
+    control_ports = [p for p in (modem.control, *modem.control_aliases) if p]
+    facts.holders = port_holders(control_ports + ([modem.at_port] if modem.at_port else []))
     if modem.netdev:
-        try:
-            reply = ask(socket_path(run_dir, modem.netdev), {"command": "status"}, timeout=3)
-            facts.manager = reply["status"] if isinstance(reply.get("status"), dict) else None
-        except QcmError:
-            pass
+        facts.manager = manager_status(run_dir, modem.netdev)
     if facts.manager is not None:
         _read_manager(facts, facts.manager)
+    held = rules.culprits(facts)  # mbim-proxy shares an MBIM port: the doctor goes through it
     jobs = []
     if modem.mode not in ("qmi", "mbim") or not modem.control:
         facts.qmi_problem = "no QMI control port (the module is in %s mode)" % modem.mode
-    elif modem.control in facts.holders:
+    elif any(port in held for port in control_ports):
         facts.qmi_problem = "the control port is held by another process"
     elif facts.manager is not None:
         facts.qmi_problem = "a qcm manager holds the control port (its status is used instead)"
@@ -190,8 +213,12 @@ async def gather(modem: Optional[Modem], run_dir: Path, timeout: float = 3.0, va
                      mbim_evidence.gather(facts, modem, timeout)))
     if not modem.at_port or not os.path.exists(modem.at_port):
         facts.at_problem = "no AT port (no serial driver bound to the module's AT interface)"
-    elif modem.at_port in facts.holders:
+    elif modem.at_port in held:
         facts.at_problem = "the AT port is held by another process"
+    elif facts.manager is not None and modem.at_port in control_ports:
+        # Ethernet-style modes: the AT port is the manager's control port, and a second reader would take
+        # the answers it waits for.
+        facts.at_problem = "a qcm manager holds the AT port, its control port (its status is used instead)"
     else:
         jobs.append(("at", _at(facts, modem.at_port, timeout)))
     results = await asyncio.gather(*(job for _, job in jobs), return_exceptions=True)

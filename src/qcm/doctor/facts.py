@@ -25,6 +25,8 @@ class Facts:
     variant_hint: str = ""                          # what the label says (EC25-A), if the user told us
     wanted_mode: Optional[str] = None              # the USB mode the user asked for (None: the module's usual)
     host_raw_ip: Optional[bool] = None
+    link_up: Optional[bool] = None                  # the network interface is up (IFF_UP): something uses it
+    fcc_unlock: str = ""                            # the FCC-locked unit whose unlock qcm connect sends (its model)
     holders: Dict[str, List[Tuple[int, str]]] = field(default_factory=dict)   # port -> [(pid, name)]
     qmi_problem: str = ""                           # why QMI evidence is missing
     at_problem: str = ""

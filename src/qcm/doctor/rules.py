@@ -28,8 +28,12 @@ ORDER = ("port-busy", "port-not-answering", "at-port-missing", "usbnet-mode-mism
          "qmi-request-unsupported")
 
 NO_QMI_DATA = ("BG95", "BG77", "BG600L")  # LPWA modules: QMI answers, but their data path is ECM only
+CONNECTABLE = ("qmi", "mbim", "ecm", "rndis", "ncm")  # the USB modes qcm connect speaks (QMI, MBIM, AT)
 # Discovery calls every Ethernet-style driver "ethernet"; the usbnet setting tells them apart.
 USBNET_OF_ETHERNET_DRIVER = {"cdc_ether": "ecm", "rndis_host": "rndis", "cdc_ncm": "ncm"}
+# AT+CEER's answer after a call the host itself ended (qcm disconnect, quectel-CM stopping): the QMI
+# call-end reason client-end, which Quectel firmware prints as the name or as "Client end".
+CLIENT_END = re.compile(r"client[- _]?end", re.IGNORECASE)
 # 3GPP TS 24.008 reject causes users meet (NAS registration, EMM/GMM).
 REJECT_CAUSES = {2: "IMSI unknown in HLR (the SIM is not known to the network: not activated?)",
                  3: "illegal MS (the SIM is barred)", 6: "illegal ME (this IMEI is barred)",
@@ -86,10 +90,20 @@ def _without_qmi_data(facts: Facts) -> bool:
 
 # ---------------------------------------------------------------------- rules
 
+def culprits(facts: Facts) -> Dict[str, List[Tuple[int, str]]]:
+    """The holders that keep others out: libmbim's mbim-proxy on a module in MBIM mode is not one, since
+    it shares the port with every client that goes through it (qcm connect and the doctor do)."""
+    modem = facts.modem
+    shared = modem is not None and modem.mode == "mbim"
+    found = {port: [h for h in holders if not (shared and h[1] == "mbim-proxy")]
+             for port, holders in facts.holders.items()}
+    return {port: holders for port, holders in found.items() if holders}
+
+
 def port_busy(facts: Facts) -> List[Finding]:
     ports_of: Dict[Tuple[Tuple[int, str], ...], List[str]] = {}  # the same holders often hold both ports
-    for port, holders in sorted(facts.holders.items()):
-        ports_of.setdefault(tuple(sorted(holders)), []).append(port)
+    for port, held in sorted(culprits(facts).items()):
+        ports_of.setdefault(tuple(sorted(held)), []).append(port)
     findings = []
     for holders, ports in ports_of.items():
         names = ", ".join("%s (pid %d)" % (name, pid) for pid, name in holders)
@@ -184,19 +198,37 @@ def usbnet_mode_mismatch(facts: Facts) -> List[Finding]:
             "driver for the new mode, the interface and the setting disagree.",
             "restart the module (AT+CFUN=1,1, or power it off and on) and check that the %s driver is available"
             % usbnet.DRIVER.get(module_mode, "right"))]
-    # What the user wants: what they asked for, else QMI (what qcm connect speaks), or ECM on modules without
-    # a QMI data path (their only USB network function).
-    wanted = facts.wanted_mode or ("ecm" if family in NO_QMI_DATA else "qmi")
+    # What the user wants: what they asked for, else what the module is in when qcm connect speaks it (QMI,
+    # MBIM, and ECM, RNDIS and NCM over AT), else QMI; ECM on modules without a QMI data path (their only
+    # USB network function).
     current = module_mode or kernel_mode
+    if facts.wanted_mode:
+        wanted = facts.wanted_mode
+    elif family in NO_QMI_DATA:
+        wanted = "ecm"
+    else:
+        wanted = current if current in CONNECTABLE else "qmi"
+    if current and current != wanted and modem.bus == "pci":
+        return [Finding(
+            "usbnet-mode-mismatch", WARNING, "the module is on PCIe in %s mode, which cannot be switched to %s"
+            % (current.upper(), wanted.upper()), evidence,
+            "An M.2 module on PCIe (mhi-pci-generic) has no USB network modes: its functions are what its firmware "
+            "offers on the bus, MBIM only for Quectel's RM520N-GL and EM1xx. qcm usbnet and AT+QCFG=\"usbnet\" do "
+            "not apply to it; qcm connect speaks %s." % current.upper(),
+            "nothing to switch: connect with qcm connect as the module is (and run qcm doctor without --mode)")]
     if current and current != wanted:
+        spoken = "qcm connect speaks QMI, MBIM and AT (ECM, RNDIS, NCM)"
         if wanted == "qmi":
-            why = ("qcm connect (like quectel-CM, qmicli and uqmi) talks QMI to the module's control port; in %s "
-                   "mode the module has no QMI port and the host binds %s instead." % (
-                       current.upper(), usbnet.DRIVER.get(current, "another driver")))
+            why = ("In %s mode the module has no QMI port and the host binds %s instead. %s%s." % (
+                current.upper(), usbnet.DRIVER.get(current, "another driver"), spoken,
+                ", so it connects in %s mode as well: switch only for tools that need QMI (quectel-CM's QMI mode, "
+                "qmicli, uqmi)" % current.upper() if current in CONNECTABLE else
+                ", and none of them works in %s mode" % current.upper()))
         else:
             why = ("%s needs %s on the host; in %s mode the module brings %s instead%s." % (
                 wanted.upper(), usbnet.DRIVER[wanted], current.upper(), usbnet.DRIVER.get(current, "another driver"),
-                " (qcm connect itself speaks QMI, the mode it is in now)" if current == "qmi" else ""))
+                " (%s: it connects in %s mode as it is)" % (spoken, current.upper()) if current in CONNECTABLE
+                else ""))
         return [Finding(
             "usbnet-mode-mismatch", ERROR, "the module is in %s mode, not %s" % (current.upper(), wanted.upper()),
             evidence, why,
@@ -305,8 +337,12 @@ def radio_off(facts: Facts) -> List[Finding]:
         return []
     evidence = []
     if facts.operating_mode is not None:
-        evidence.append("QMI operating mode: %s, hardware restricted: %s" % (
-            facts.operating_mode, "yes" if facts.hardware_restricted else "no"))
+        if facts.modem is not None and facts.modem.mode == "mbim":
+            evidence.append("MBIM radio state: %s, hardware radio switch: %s" % (
+                facts.operating_mode, "off" if facts.hardware_restricted else "on"))
+        else:
+            evidence.append("QMI operating mode: %s, hardware restricted: %s" % (
+                facts.operating_mode, "yes" if facts.hardware_restricted else "no"))
     cfun = facts.at_value("AT+CFUN?", "+CFUN:")
     if cfun is not None:
         evidence.append("AT+CFUN? answers %s" % cfun)
@@ -319,6 +355,8 @@ def radio_off(facts: Facts) -> List[Finding]:
                         "The W_DISABLE# (airplane mode) pin of the module is active: a switch, a jumper or the "
                         "carrier board holds the radio off, and no command can turn it on.",
                         "release W_DISABLE# (check the board's airplane switch or jumper, or the pin's pull-up)")]
+    if mode == "fcc-locked":
+        return [_fcc_locked(facts, evidence)]
     offline = mode == "offline"
     return [Finding(
         "radio-off", ERROR, "the radio is off (%s)" % mode, evidence,
@@ -330,6 +368,24 @@ def radio_off(facts: Facts) -> List[Finding]:
          "turn it on: AT+CFUN=1 (qcm connect does this itself), or qmicli --dms-set-operating-mode=online"))]
 
 
+def _fcc_locked(facts: Facts, evidence: List[str]) -> Finding:
+    modem = facts.modem
+    control = modem.control if modem is not None and modem.control else "/dev/wwan0mbim0"
+    if facts.fcc_unlock:
+        fix = ("qcm connect sends the unlock itself to this unit (%s), as ModemManager's fcc-unlock script does: run "
+               "qcm connect; by hand: mbimcli -p -d %s --quectel-set-radio-state=on" % (facts.fcc_unlock, control))
+    else:
+        fix = ("if this unit may transmit where you are, unlock it: mbimcli -p -d %s --quectel-set-radio-state=on "
+               "(what ModemManager's fcc-unlock script for Quectel units runs); qcm connect sends it by itself only "
+               "to the laptop units it knows" % control)
+    return Finding(
+        "radio-off", ERROR, "the radio is off (fcc-locked): the laptop vendor's FCC lock", evidence,
+        "Laptop modules (Lenovo, Dell, HP) leave the factory with their radio locked until the host sends the "
+        "laptop vendor's unlock: Windows does it with the vendor's software, Linux with ModemManager's fcc-unlock "
+        "scripts. Until then the radio stays off whatever is asked (AT+CFUN=1, MBIM radio on): it is not a "
+        "low-power mode.", fix)
+
+
 def raw_ip_mismatch(facts: Facts) -> List[Finding]:
     if facts.host_raw_ip is None or facts.link_layer not in ("raw-ip", "802-3"):
         return []
@@ -337,10 +393,24 @@ def raw_ip_mismatch(facts: Facts) -> List[Finding]:
     if modem_raw == facts.host_raw_ip:
         return []
     netdev = facts.modem.netdev if facts.modem else "wwan0"
+    evidence = ["modem data format (WDA): %s" % facts.link_layer,
+                "host /sys/class/net/%s/qmi/raw_ip: %s" % (netdev, "Y" if facts.host_raw_ip else "N")]
+    in_use = facts.link_up or _bearers_up(facts)
+    if not in_use and modem_raw:
+        # A module just plugged in: the kernel starts qmi_wwan in 802.3 (N), and nothing uses the interface
+        # yet; qcm connect switches raw_ip itself (with the link down) before any data flows.
+        return [Finding(
+            "raw-ip-mismatch", INFO, "qmi/raw_ip is N, the kernel's default; qcm connect sets it to Y itself",
+            evidence + ["%s is down and no data call is known to be up" % netdev],
+            "The modem sends bare IP packets, and qmi_wwan expects Ethernet frames until raw_ip is Y. qcm connect "
+            "(and quectel-CM) switch it before the call; other tools (qmicli or qmi-network followed by udhcpc) "
+            "do not, and then DHCP gets no lease.",
+            "nothing for qcm connect; before other tools: ip link set %s down; echo Y > /sys/class/net/%s/qmi/raw_ip"
+            % (netdev, netdev))]
+    if facts.link_up:
+        evidence.append("%s is up" % netdev)
     return [Finding(
-        "raw-ip-mismatch", ERROR, "host and modem frame packets differently",
-        ["modem data format (WDA): %s" % facts.link_layer,
-         "host /sys/class/net/%s/qmi/raw_ip: %s" % (netdev, "Y" if facts.host_raw_ip else "N")],
+        "raw-ip-mismatch", ERROR, "host and modem frame packets differently", evidence,
         "The modem sends %s but the qmi_wwan driver expects %s, so nothing the interface carries makes sense to "
         "the other side: DHCP never gets a lease (\"udhcpc: no lease, failing\") and pings go nowhere, although "
         "the call is connected." % ("bare IP packets" if modem_raw else "Ethernet frames",
@@ -348,6 +418,11 @@ def raw_ip_mismatch(facts: Facts) -> List[Finding]:
         "qcm connect makes both agree itself; by hand: ip link set %s down; echo %s > /sys/class/net/%s/qmi/raw_ip; "
         "then configure the address the modem gives (qmicli --wds-get-current-settings) instead of DHCP"
         % (netdev, "Y" if modem_raw else "N", netdev))]
+
+
+def _bearers_up(facts: Facts) -> bool:
+    bearers = (facts.manager or {}).get("bearers")
+    return isinstance(bearers, list) and any(isinstance(b, dict) and b.get("state") == "up" for b in bearers)
 
 
 def not_registered(facts: Facts) -> List[Finding]:
@@ -407,9 +482,9 @@ def apn_rejected(facts: Facts) -> List[Finding]:
     ceer = facts.at_value("AT+CEER", "+CEER:")
     last = (facts.manager or {}).get("last_error", "")
     evidence = []
-    if ceer and "No cause" not in ceer:
+    if ceer and "No cause" not in ceer and not CLIENT_END.search(ceer):  # a call the host ended is no rejection
         evidence.append("AT+CEER answers %s" % ceer)
-    if "call rejected" in last:
+    if "call rejected" in last and not CLIENT_END.search(last):
         evidence.append("the running qcm: %s" % last)
     if not evidence:
         return []

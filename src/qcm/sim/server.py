@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from ..io.control import ControlServer
 from ..qmi.message import decode
@@ -40,14 +40,16 @@ from .router import Lan
 from .sysfs import Layout, lay_out, netdev_name
 from .sysfs_watch import AttributeWatch
 
-__all__ = ["Simulator", "run", "FAULTS"]
+__all__ = ["Simulator", "ModuleGroup", "run", "FAULTS", "module_overrides", "check_group"]
 
 log = logging.getLogger("qcm.sim")
 
 
 class Simulator:
     def __init__(self, config: SimConfig, directory: Path, trace: Optional[Path] = None,
-                 data_path: bool = True) -> None:
+                 data_path: bool = True, group: Optional["ModuleGroup"] = None, index: int = 0) -> None:
+        self.group = group                   # qcm sim --modules N: the others in this process, sharing sysfs
+        self.index = index
         self.config = config
         self.want_data_path = data_path
         self.data_path: Optional[DataPath] = None
@@ -81,7 +83,7 @@ class Simulator:
             self._created_directory = True
         self.layout = self._lay_out()
         self.attributes = AttributeWatch(self.loop)
-        self._watch_attributes(drivers=True)
+        self._watch_attributes(drivers=self.group is None)  # a group watches the shared driver files once
         self.qmi_port.start(self.loop)
         self.at_port.start(self.loop)
         if self.want_data_path and self.config.usbnet in ("qmi", "mbim") + ETHERNET_MODES:
@@ -89,11 +91,15 @@ class Simulator:
                 log.warning("no data path: creating %s and the carrier network needs root", netdev_name(self.config))
             else:
                 self.data_path = DataPath(self.modem, netdev_name(self.config), None)
+                if self.group is not None:  # one carrier network per module
+                    self.data_path.carrier = "qcm-carrier-%d-%d" % (os.getpid(), self.index)
                 self._fit_data_path()
                 self.data_path.start(self.loop)
         self._schedule_timer()
         if self.config.port_holder:
             self.holder = self._start_holder(self.config.port_holder)
+        if self.group is not None:
+            return  # the group has the control socket and writes sim.json for all
         control = ControlServer(self.directory / "ctl.sock", self._on_control)
         await control.start()
         self.control = control
@@ -113,7 +119,11 @@ class Simulator:
         return holder
 
     def _lay_out(self) -> Layout:
-        return lay_out(self.directory, self.config, self.qmi_port.path, {self.config.at_interface: self.at_port.path})
+        layout = lay_out(self.directory, self.config, self.qmi_port.path,
+                         {self.config.at_interface: self.at_port.path})
+        if self.group is not None:
+            self.group.settle(self, layout)
+        return layout
 
     def describe(self) -> Dict[str, Any]:
         assert self.layout is not None
@@ -132,6 +142,9 @@ class Simulator:
 
     def _write_description(self) -> None:
         # Written last and atomically: its appearance tells a waiting test the simulator is ready.
+        if self.group is not None:
+            self.group.write_description()
+            return
         write_private(self.directory / "sim.json", json.dumps(self.describe(), indent=2) + "\n")
 
     async def wait_closed(self) -> None:
@@ -373,7 +386,10 @@ class Simulator:
         if self.data_path is not None:
             self.data_path.detach()
         if self.layout is not None:
-            self.layout.remove_device()
+            if self.group is not None:
+                self.group.remove_device(self)  # only this module's entries: the tree is shared
+            else:
+                self.layout.remove_device()
         log.info("module gone")
 
     def come_back(self) -> None:
@@ -586,13 +602,16 @@ FAULTS: Dict[str, Callable[[Simulator, Dict[str, Any]], str]] = {
 }
 
 
-async def _serve(config: SimConfig, directory: Path, trace: Optional[Path], data_path: bool) -> None:
+async def _serve(config: SimConfig, directory: Path, trace: Optional[Path], data_path: bool,
+                 ready: Optional[Callable[[], None]] = None) -> None:
     simulator = Simulator(config, directory, trace, data_path)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, simulator.stop)
     try:
         await simulator.start()
+        if ready is not None:
+            ready()
         await simulator.wait_closed()
     finally:
         if simulator.control is not None:
@@ -601,5 +620,196 @@ async def _serve(config: SimConfig, directory: Path, trace: Optional[Path], data
         log.info("simulator stopped, %d requests served", simulator.modem.requests_served)
 
 
-def run(config: SimConfig, directory: Path, trace: Optional[Path] = None, data_path: bool = True) -> None:
-    asyncio.run(_serve(config, directory, trace, data_path))
+def run(config: SimConfig, directory: Path, trace: Optional[Path] = None, data_path: bool = True,
+        more: Sequence[SimConfig] = (), ready: Optional[Callable[[], None]] = None) -> None:
+    """One simulated module (``config``), or with ``more`` several in this process (qcm sim --modules N);
+    ``ready`` is called once they are."""
+    if more:
+        asyncio.run(ModuleGroup([config, *more], directory, trace, data_path).serve(ready))
+    else:
+        asyncio.run(_serve(config, directory, trace, data_path, ready))
+
+
+# ---------------------------------------------------------------------- several modules in one process
+
+TTYS_PER_MODULE = 8        # module i's serial ports are ttyUSB(8i)..: as a second module on a real host
+
+
+def module_overrides(base: SimConfig, index: int) -> Dict[str, Any]:
+    """Scenario keys that make module ``index`` (0: the scenario's own) a module of its own: its USB path,
+    control port, interface, IMEI, SIM identities, and address pools (its calls get addresses of their own)."""
+    if index == 0:
+        return {}
+    bus = base.usb_path.split("-")[0]
+    v4, v6 = ipaddress.ip_network(base.ipv4_pool), ipaddress.ip_network(base.ipv6_pool)
+    return {
+        "usb_path": "%s-1.%d" % (bus, 2 + index), "control": "cdc-wdm%d" % index, "netdev": "wwan%d" % index,
+        "imei": _luhn(_plus(base.imei[:14], index)), "iccid": _luhn(_plus(base.iccid[:19], index)),
+        "imsi": _plus(base.imsi, index), "msisdn": base.msisdn[:-6] + _plus(base.msisdn[-6:], index),
+        "ipv4_pool": str(ipaddress.ip_network((int(v4.network_address) + index * v4.num_addresses, v4.prefixlen))),
+        "ipv6_pool": str(ipaddress.ip_network((int(v6.network_address) + index * v6.num_addresses, v6.prefixlen))),
+    }
+
+
+def check_group(configs: Sequence[SimConfig]) -> Optional[str]:
+    """Why these cannot be simulated together, or None."""
+    first = configs[0]
+    if first.bus == "pci":
+        return "--modules simulates USB modules (a PCIe module's WWAN port names are fixed)"
+    if first.usbnet not in ("qmi", "mbim"):
+        return "--modules simulates modules in QMI or MBIM mode (Ethernet-style modes all show usb0)"
+    for key in ("usb_path", "control", "netdev", "imei"):
+        values = [getattr(c, key) for c in configs]
+        if len(set(values)) != len(values):
+            return "the modules would share their %s" % key
+    return None
+
+
+def _plus(digits: str, index: int) -> str:
+    """A serial number ``index`` further on, in as many digits (the type allocation or issuer part kept)."""
+    width = min(6, len(digits))
+    head, tail = digits[:-width], digits[-width:]
+    return head + "%0*d" % (width, (int(tail) + index) % 10 ** width)
+
+
+def _luhn(digits: str) -> str:
+    """``digits`` and their Luhn check digit (IMEIs and ICCIDs end with one)."""
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char) * (2 if position % 2 == 0 else 1)
+        total += value - 9 if value > 9 else value
+    return digits + str(-total % 10)
+
+
+class ModuleGroup:
+    """``qcm sim --modules N``: N simulated modules in one process and one fake sysfs, each with its own USB
+    path, control port, AT port, interface, identities and data path (its own carrier network); one control
+    socket (``DIR/ctl.sock``, ``module=N`` picks one; faults go to module 0 without it) and one sim.json
+    (module 0's description, and ``modules`` with every one)."""
+
+    def __init__(self, configs: Sequence[SimConfig], directory: Path, trace: Optional[Path], data_path: bool) -> None:
+        self.directory = directory
+        self.modules = [Simulator(config, directory, trace, data_path, group=self, index=index)
+                        for index, config in enumerate(configs)]
+        self.control: Optional[ControlServer] = None
+        self.attributes: Optional[AttributeWatch] = None
+        self.ready = False
+
+    async def serve(self, ready: Optional[Callable[[], None]] = None) -> None:
+        loop = asyncio.get_running_loop()
+        stopped = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stopped.set)
+        try:
+            for simulator in reversed(self.modules):  # module 0 last: it keeps the first tty names
+                await simulator.start()
+            self.attributes = AttributeWatch(loop)
+            for driver_dir in sorted({s.layout.driver_dir for s in self.modules if s.layout is not None}):
+                self.attributes.watch_action(driver_dir / "unbind", lambda name: self._driver(name, False))
+                self.attributes.watch_action(driver_dir / "bind", lambda name: self._driver(name, True))
+            control = ControlServer(self.directory / "ctl.sock", self._on_control)
+            await control.start()
+            self.control = control
+            self.ready = True
+            self.write_description()
+            if ready is not None:
+                ready()
+            await stopped.wait()
+        finally:
+            if self.control is not None:
+                await self.control.close()
+            if self.attributes is not None:
+                self.attributes.close()
+            for simulator in self.modules:
+                simulator.cleanup()
+            log.info("simulator stopped, %d requests served", sum(s.modem.requests_served for s in self.modules))
+
+    def _driver(self, name: str, bind: bool) -> None:
+        """The shared driver's bind and unbind files, as the kernel takes them: the device named, any module."""
+        for simulator in self.modules:
+            if simulator.net_interface_name == name:
+                (simulator._on_bind if bind else simulator._on_unbind)(name)
+                return
+        log.warning("%s %r: no such device (the kernel answers ENODEV)", "bind" if bind else "unbind", name)
+
+    def write_description(self) -> None:
+        if not self.ready:
+            return
+        described = [s.describe() for s in self.modules]
+        write_private(self.directory / "sim.json", json.dumps(dict(described[0], modules=described), indent=2) + "\n")
+
+    async def _on_control(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        which = request.get("module", 0)
+        if str(which) == "all":
+            if request.get("command") == "status":
+                return {"ok": True, "modules": [s.status() for s in self.modules]}
+            replies = [await s._on_control(request) for s in self.modules]
+            return {"ok": all(r.get("ok") for r in replies), "modules": replies}
+        try:
+            simulator = self.modules[int(which)]
+        except (ValueError, IndexError):
+            return {"ok": False, "error": "module=%s: there are modules 0 to %d (or all)" % (
+                str(which)[:20], len(self.modules) - 1)}
+        return await simulator._on_control(request)
+
+    # ------------------------------------------------------------------ the shared sysfs
+
+    def settle(self, simulator: Simulator, layout: Layout) -> None:
+        """After a module's sysfs entries were laid out: its serial ports renamed to its own ttyUSB numbers
+        (every lay-out starts at ttyUSB0), module 0's first names restored, and what vanishes with it noted."""
+        if simulator.index > 0:
+            renamed: Dict[str, Path] = {}
+            for interface in sorted(layout.usb_device.glob("%s:1.*" % simulator.config.usb_path)):
+                for node in [n for n in interface.iterdir() if n.name.startswith("ttyUSB")]:
+                    new = "ttyUSB%d" % (int(node.name[6:]) + TTYS_PER_MODULE * simulator.index)
+                    os.rename(node, interface / new)
+                    os.rename(interface / new / "tty" / node.name, interface / new / "tty" / new)
+                    _relink(layout.sysfs / "class" / "tty" / new, interface / new / "tty" / new)
+                    old_dev = layout.dev / node.name
+                    if node.name in layout.tty_links and os.path.islink(old_dev):
+                        target = os.readlink(old_dev)
+                        old_dev.unlink()
+                        (layout.dev / new).unlink(missing_ok=True)
+                        (layout.dev / new).symlink_to(target)
+                        renamed[new] = layout.dev / new
+            layout.tty_links = renamed
+            first = self.modules[0]
+            if first is not simulator and first.present and first.layout is not None:
+                self._restore_ttys(first)
+        layout.device_parts = []  # removed by remove_device below, one module at a time
+
+    def _restore_ttys(self, simulator: Simulator) -> None:
+        layout = simulator.layout
+        assert layout is not None
+        for interface in sorted(layout.usb_device.glob("%s:1.*" % simulator.config.usb_path)):
+            for node in interface.iterdir():
+                if node.name.startswith("ttyUSB"):
+                    _relink(layout.sysfs / "class" / "tty" / node.name, node / "tty" / node.name)
+        for name, link in layout.tty_links.items():
+            link.unlink(missing_ok=True)
+            link.symlink_to(simulator.at_port.path)
+
+    def remove_device(self, simulator: Simulator) -> None:
+        """The module left the bus: its device, its class and bus entries and its /dev nodes go; the others'
+        stay, and so do the drivers."""
+        layout = simulator.layout
+        assert layout is not None
+        sysfs, config = layout.sysfs, simulator.config
+        ttys = [n.name for i in layout.usb_device.glob("%s:1.*" % config.usb_path) if i.is_dir()
+                for n in i.iterdir() if n.name.startswith("ttyUSB")]
+        links = [sysfs / "bus" / "usb" / "devices" / config.usb_path, sysfs / "class" / "net" / netdev_name(config),
+                 sysfs / "class" / "usbmisc" / config.control, layout.control_link]
+        links += [sysfs / "bus" / "usb" / "devices" / p.name for p in layout.usb_device.glob("%s:1.*" % config.usb_path)]
+        links += [sysfs / "class" / "tty" / name for name in ttys] + list(layout.tty_links.values())
+        for link in links:
+            if os.path.islink(link):
+                link.unlink()
+        shutil.rmtree(layout.usb_device, ignore_errors=True)
+
+
+def _relink(link: Path, target: Path) -> None:
+    """A relative symbolic link, as the kernel's sysfs links are (and as sysfs.lay_out makes them)."""
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if os.path.islink(link) or link.exists():
+        link.unlink()
+    link.symlink_to(os.path.relpath(target, link.parent))
