@@ -30,13 +30,17 @@ class BenchLab:
                         QCM_RUN_DIR=str(self.work / "run"), QCM_STATE_DIR=str(self.work / "state"))
         self.processes: List[subprocess.Popen] = []
         subprocess.run(["ip", "netns", "add", self.ns], check=True)
-        self.run(["ip", "link", "set", "lo", "up"])
-        self.sim = self.start([PYTHON, "-m", "qcm", "sim", "--dir", str(self.work / "m"), *sim_args])
-        deadline = time.monotonic() + 20
-        while not (self.work / "m" / "sim.json").exists():
-            if time.monotonic() > deadline:
-                raise RuntimeError("simulator did not start")
-            time.sleep(0.01)
+        try:
+            self.run(["ip", "link", "set", "lo", "up"])
+            self.sim = self.start([PYTHON, "-m", "qcm", "sim", "--dir", str(self.work / "m"), *sim_args])
+            deadline = time.monotonic() + 20
+            while not (self.work / "m" / "sim.json").exists():
+                if time.monotonic() > deadline or self.sim.poll() is not None:
+                    raise RuntimeError("simulator did not start")
+                time.sleep(0.01)
+        except BaseException:
+            self.close()  # the namespace and the work directory go too
+            raise
 
     def inside(self, argv: List[str]) -> List[str]:
         return ["ip", "netns", "exec", self.ns, *argv]

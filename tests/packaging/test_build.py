@@ -73,8 +73,7 @@ def test_wheel_carries_the_package_data_files_and_licence(built):
 
 
 def test_summary_claims_only_protocols_qcm_has_a_backend_for(built):
-    """MBIM and AT (Ethernet-style) modules are on their way: the summary may name them once their
-    backends are registered, not before."""
+    """The summary names only the protocols a backend is registered for."""
     from qcm.backends import BACKENDS
     with zipfile.ZipFile(built["wheel"]) as wheel:
         summary = email.message_from_bytes(wheel.read("qcm-0.1.0.dist-info/METADATA"))["Summary"]

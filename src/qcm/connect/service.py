@@ -498,7 +498,7 @@ class ConnectionService:
             "usb_path": modem.usb_path if modem else None,
             "backend": backend.name if backend else None,
             "model": identity.model, "manufacturer": identity.manufacturer, "revision": identity.revision,
-            "imei": identity.imei,
+            "imei": identity.imei if self.options.show_personal or not identity.imei else "###",
             "state": state,
             "families": list(self.options.plan.families),
             "profile": self.options.plan.profile,
