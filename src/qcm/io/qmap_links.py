@@ -22,6 +22,7 @@ import asyncio
 import errno
 import os
 import re
+import time
 from pathlib import Path
 from typing import Dict, Optional, Tuple
 
@@ -129,8 +130,12 @@ class QmiWwanLinks(MuxLinks):
             await asyncio.sleep(POLL)
 
     def remove(self, mux_id: int) -> None:
-        if mux_id in self.links():
-            _write(self.parent_dir / "qmi" / "del_mux", "0x%02x\n" % mux_id, "removing QMAP mux id 0x%02x" % mux_id)
+        if mux_id not in self.links():
+            return
+        _write(self.parent_dir / "qmi" / "del_mux", "0x%02x\n" % mux_id, "removing QMAP mux id 0x%02x" % mux_id)
+        deadline = time.monotonic() + APPEAR_TIMEOUT  # the kernel removes it at once; slower setups get time
+        while mux_id in self.links() and time.monotonic() < deadline:
+            time.sleep(POLL)
 
 
 class QuectelLinks(MuxLinks):

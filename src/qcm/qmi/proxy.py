@@ -15,7 +15,10 @@ libqmi's proxy does (``qmi-proxy.c``), and so what this core does:
 * A client that leaves keeps its client ids allocated on the modem ("disowned"), and the next
   client to use one owns it: ``qmicli --client-no-release-cid`` then ``--client-cid=N`` works.
 * Unlike libqmi, CTL Sync from a client is answered here and not sent: on the modem it would
-  release every client id, the other clients' calls with them (quectel-qmi-proxy refuses it too).
+  release every client id, the other clients' calls with them (quectel-qmi-proxy refuses it too);
+  and a client id another connected client owns cannot be taken over (answered InvalidClientId):
+  ``qmicli -p --client-cid=N`` on the id that holds qcm's call would otherwise receive qcm's
+  answers and indications, and qcm would lose track of its call.
 
 qcm's own QMI port is a client like the others (``add_client(..., opened=True)``), so its CTL
 transaction ids are rewritten with everyone else's. The core takes bytes and returns actions:
@@ -36,6 +39,7 @@ PROXY_OPEN = 0xFF00
 ALLOCATE_CID, RELEASE_CID, SYNC = 0x0022, 0x0023, 0x0027
 BROADCAST = 0xFF
 ERROR_INTERNAL = 0x0003           # QMI_PROTOCOL_ERROR_INTERNAL
+ERROR_INVALID_CLIENT_ID = 0x0007
 ERROR_CLIENT_IDS_EXHAUSTED = 0x0005
 MAX_BUFFERED = 1 << 16            # bytes of an unfinished frame a client may leave with us
 
@@ -130,6 +134,11 @@ class ProxyCore:
             return [CloseClient(client, "its first message was not Internal Proxy Open")]
         if frame.service != CTL:
             key = (frame.service, frame.client_id)
+            owner = self.owners.get(key)
+            if owner is not None and owner != client and owner in self.clients:
+                return [ToClient(client, _answer(frame, ERROR_INVALID_CLIENT_ID)),
+                        Problem("client %s used client id %d of service %d, which %s holds" % (
+                            client, frame.client_id, frame.service, owner))]
             if key not in state.owned:
                 state.owned.add(key)                 # implicitly tracked (or re-owned after another left)
                 self.owners[key] = client
@@ -219,6 +228,6 @@ class ProxyCore:
 
 
 def _answer(request: Frame, error: int = 0) -> bytes:
-    """A CTL response to ``request`` made here, with only the Result TLV (what libqmi's proxy answers)."""
-    return Frame(CTL, request.client_id, RESPONSE, request.transaction, request.message_id,
+    """A response to ``request`` made here, with only the Result TLV (what libqmi's proxy answers)."""
+    return Frame(request.service, request.client_id, RESPONSE, request.transaction, request.message_id,
                  (result_tlv(error),)).encode()

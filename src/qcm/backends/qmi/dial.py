@@ -190,8 +190,8 @@ class QmiDial:
         """Each PDN's mux link, and every WDS client bound to its PDN's mux id before any call starts."""
         assert self.qmap is not None
         pdns = self.plan.pdns
-        names = await asyncio.gather(*(self.context.host.mux_link(p.mux, self.qmap.version) for p in pdns))
-        self.pdn_links = {p.index: name for p, name in zip(pdns, names)}
+        for pdn in pdns:  # one after the other: qmi_wwan names its links in the order they are made
+            self.pdn_links[pdn.index] = await self.context.host.mux_link(pdn.mux, self.qmap.version)
         await asyncio.gather(*(self.session.request("WDS", "Bind Mux Data Port", {
             "endpoint_info": endpoint, "mux_id": pdn.mux, "client_type": "tethered"}, role=wds_role(bearer))
             for pdn in pdns for bearer in pdn.bearers))
@@ -321,6 +321,20 @@ class QmiDial:
         current = await self.session.request("WDS", "Get Profile Settings", {
             "profile_id": {"profile_type": "3gpp", "profile_index": pdn.index}}, role=role, check=False)
         auth = ",".join(pdn.auth_flags) or "none"
+        if not current.ok and _error_name(current) != "NotSupported" and plan.write_profile:
+            # No such profile (a module ships with few): made, since the call names it by index.
+            created = await self.session.request("WDS", "Create Profile", {
+                "profile_type": "3gpp", "pdp_context_number": pdn.index, "apn_name": pdn.apn,
+                "username": pdn.username, "password": pdn.password, "authentication": pdn.auth_flags,
+                "pdp_type": pdn.pdp_type}, role=role, check=False)
+            made = (created.get("profile_identifier") or {}).get("profile_index") if created.ok else None
+            if made == pdn.index:
+                self.report(ev.Notice("profile %d created for %s" % (pdn.index, pdn.apn)))
+                self.report(ev.ProfileChecked(pdn.index, pdn.apn, pdn.username, auth, pdn.pdp_type, True))
+                return
+            self.report(ev.Notice("profile %d does not exist and could not be created (%s); the APN goes with "
+                                  "the call" % (pdn.index, created.result.describe() if created.result and not
+                                                created.ok else "made as %s" % made), True))
         if not current.ok:
             # BG95-class firmware answers NotSupported: the APN still goes in Start Network.
             self.report(ev.ProfileChecked(pdn.index, pdn.apn, pdn.username, auth, pdn.pdp_type, False,
@@ -457,6 +471,10 @@ class QmiDial:
         connected = readings.call_connected(response)
         self.report(ev.CallStatus(bearer.family, connected))
         return connected
+
+
+def _error_name(response: Message) -> str:
+    return response.result.error.name if response.result is not None else ""
 
 
 def _tries(count: Optional[int]) -> str:
