@@ -33,7 +33,7 @@ from .netlink import Netlink, NetlinkError
 __all__ = ["MuxLinks", "QmiWwanLinks", "QuectelLinks", "RmnetLinks", "links_for"]
 
 APPEAR_TIMEOUT = 3.0       # a new qmimux link shows in sysfs at once in the kernel; give slower setups time
-POLL = 0.01
+POLL = 0.002           # a new link shows at once in the kernel: look often
 
 
 def _read(path: Path) -> str:

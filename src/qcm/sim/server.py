@@ -459,8 +459,10 @@ class Simulator:
         if self.data_path is not None:
             self.data_path.add_mux_link(mux_id, name)  # the interface first: sysfs showing it means it exists
         self.mux_links[mux_id] = name
-        self.layout.add_mux_link(name, mux_id, netdev_name(self.config))
+        # add_mux lists it before its sysfs entries appear: a writer that sees the link may write the next
+        # mux id at once, and rewriting the list after that would swallow it.
         self._show_mux_links()
+        self.layout.add_mux_link(name, mux_id, netdev_name(self.config))
 
     def _show_mux_links(self) -> None:
         assert self.attributes is not None and self.layout is not None

@@ -85,7 +85,9 @@ class AttributeWatch:
             return
         if attribute.listing:  # "echo 0x82 > add_mux" truncates: the new value is the last line there
             lines = [line for line in content.decode("utf-8", "replace").splitlines() if line.strip()]
-            text = lines[-1].strip() if lines and content != attribute.shown else None
+            if not lines or content == attribute.shown:
+                return  # truncated, the value not written yet (or nothing new): wait for the write
+            text = lines[-1].strip()
         else:
             text = written_value(attribute.shown, content)
         if text is None:

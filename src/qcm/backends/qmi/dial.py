@@ -83,13 +83,15 @@ class QmiDial:
     # ---------------------------------------------------------------- preparation
 
     async def prepare(self) -> ModemIdentity:
-        """Identity, data format, SIM, radio, profile and IP family, asked together."""
+        """Identity, data format, SIM, radio, profile and IP family, asked together. (Whether calls are up
+        already is asked for the first PDN only: quectel-CM's requestQueryDataCall lines; a further PDN's
+        call left up by an earlier run shows as NoEffect when it is dialled, and is restarted then.)"""
         self._nas_changed = asyncio.Event()
         self._state_changed = False
         results = await asyncio.gather(
             self._identify(), self._agree_data_format(), self._sim_ready(), self._radio_online(),
             self._profile(), self._ip_families(), self._register_indications(),
-            self.read_registration(), *(self.call_connected(b) for b in self.plan.bearers),
+            self.read_registration(), *(self.call_connected(b) for b in self.plan.first_pdn.bearers),
             return_exceptions=True)
         # The most useful error first: a SIM problem explains a radio or profile failure.
         for result in results:
@@ -159,6 +161,29 @@ class QmiDial:
                                  "use qmi_wwan (Linux 4.19+: qmi/add_mux), qmi_wwan_q or rmnet, or dial one PDN")
         endpoint = endpoint_of(self.modem)
         agreed: Optional[QmapFormat] = None
+        # Links whose making does not depend on the QMAP version (qmi_wwan's, qmi_wwan_q's) are made
+        # while the modem answers; rmnet's carry the version's checksum flags, so they wait for it.
+        links = asyncio.ensure_future(self._make_links(versions[0])) if len(versions) == 1 else None
+        try:
+            agreed = await self._agree_qmap_format(versions, endpoint)
+            if links is None:
+                links = asyncio.ensure_future(self._make_links(agreed.version))
+            await links
+        finally:
+            if links is not None and not links.done():
+                links.cancel()
+        self.qmap = agreed
+        self.link_layer = "raw-ip"
+        changes = host.prepare_aggregation(agreed.downlink_size)
+        self.report(ev.Notice("data format: %s" % agreed.describe()))
+        self.report(ev.DataFormat("raw-ip", host.raw_ip(), ("host",) if changes else ()))
+        if changes:
+            self.report(ev.Notice("%s set for QMAP: %s" % (getattr(self.modem, "netdev", "the interface"),
+                                                          ", ".join(changes))))
+        await self._bind_muxes(endpoint)
+
+    async def _agree_qmap_format(self, versions: Tuple[str, ...], endpoint: Dict[str, Any]) -> QmapFormat:
+        agreed: Optional[QmapFormat] = None
         if self.plan.shared:
             agreed = agreed_format(await self.session.request("WDA", "Get Data Format", check=False), versions)
         refusals: List[str] = []
@@ -176,22 +201,16 @@ class QmiDial:
         if agreed is None:
             raise ModemError("the modem did not agree to QMAP aggregation (%s)" % "; ".join(refusals),
                              "several PDNs need QMAP; dial one PDN, or check the firmware (qcm doctor)")
-        self.qmap = agreed
-        self.link_layer = "raw-ip"
-        changes = host.prepare_aggregation(agreed.downlink_size)
-        self.report(ev.Notice("data format: %s" % agreed.describe()))
-        self.report(ev.DataFormat("raw-ip", host.raw_ip(), ("host",) if changes else ()))
-        if changes:
-            self.report(ev.Notice("%s set for QMAP: %s" % (getattr(self.modem, "netdev", "the interface"),
-                                                          ", ".join(changes))))
-        await self._bind_muxes(endpoint)
+        return agreed
+
+    async def _make_links(self, version: str) -> None:
+        """Each PDN's mux link, one after the other: qmi_wwan names its links in the order they are made."""
+        for pdn in self.plan.pdns:
+            self.pdn_links[pdn.index] = await self.context.host.mux_link(pdn.mux, version)
 
     async def _bind_muxes(self, endpoint: Dict[str, Any]) -> None:
-        """Each PDN's mux link, and every WDS client bound to its PDN's mux id before any call starts."""
-        assert self.qmap is not None
+        """Every WDS client bound to its PDN's mux id, before any call starts."""
         pdns = self.plan.pdns
-        for pdn in pdns:  # one after the other: qmi_wwan names its links in the order they are made
-            self.pdn_links[pdn.index] = await self.context.host.mux_link(pdn.mux, self.qmap.version)
         await asyncio.gather(*(self.session.request("WDS", "Bind Mux Data Port", {
             "endpoint_info": endpoint, "mux_id": pdn.mux, "client_type": "tethered"}, role=wds_role(bearer))
             for pdn in pdns for bearer in pdn.bearers))
