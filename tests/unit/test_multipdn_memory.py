@@ -125,3 +125,16 @@ def test_one_pdn_turns_off_qmap_left_by_an_earlier_run(tmp_path):
         assert await lab.run(lab.options(DialPlan(apn="internet")), until=connected) is None
         return lab
     assert run(scenario()).modem.modem.aggregation == "none"
+
+
+def test_several_pdns_on_an_mbim_module_are_refused_in_one_line(tmp_path):
+    from qcm.errors import NotImplementedOption
+    import pytest
+
+    async def scenario():
+        lab = MemoryLab(tmp_path, usbnet="mbim")
+        with pytest.raises(NotImplementedOption) as caught:
+            await lab.run(lab.options(TWO))
+        return caught.value
+    error = run(scenario())
+    assert error.exit_status == 12 and "QMI modules" in str(error)

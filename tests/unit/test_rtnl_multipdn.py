@@ -9,7 +9,6 @@ import ipaddress
 import re
 import shutil
 import struct
-import subprocess
 
 import pytest
 

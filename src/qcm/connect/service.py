@@ -511,6 +511,10 @@ class ConnectionService:
         if not modem.control or not modem.netdev:
             raise NoModemError("%s has no %s" % (modem.usb_path, "control port" if not modem.control else
                                                   "network interface"))
+        if self.options.plan.multiplexed and modem.mode != "qmi":
+            raise NotImplementedOption("several PDNs on one module (QMAP) are implemented for QMI modules; %s "
+                                       "works in %s mode" % (modem.usb_path, modem.mode.upper()),
+                                       "dial one PDN (without --pdn or -m)")
         self.report(ev.ModemFound(modem.describe(), modem.usb_path, modem.usb_id, modem.control, modem.netdev,
                                   modem.driver, modem.driver_version, modem.mode))
 
