@@ -12,6 +12,7 @@ import pytest
 pytestmark = pytest.mark.root
 
 SESSION = Path(__file__).with_name("session.py")
+READER = Path(__file__).with_name("read_through_proxy.py")
 APNS = """
 [[apn]]
 name = "internet"
@@ -53,6 +54,7 @@ def test_qmicli_reads_the_modem_through_qcms_proxy_while_qcm_holds_two_pdns(lab,
         qmicli(lab, "ids", "--dms-get-ids"),
         qmicli(lab, "serving", "--nas-get-serving-system"),
         qmicli(lab, "wds", "--wds-get-packet-service-status"),
+        ["run", "reader", [sys.executable, str(READER), lab.info["control_link"]]],
         ["status", "status"],
         ping("ping", "198.51.100.1"),
         ["ping_from", "corp", 2, 6, "2001:db8:200::1"],
@@ -63,6 +65,8 @@ def test_qmicli_reads_the_modem_through_qcms_proxy_while_qcm_holds_two_pdns(lab,
     assert report["ids"]["status"] == 0 and "IMEI" in report["ids"]["output"], report["ids"]
     assert "Registration state: 'registered'" in report["serving"]["output"], report["serving"]
     assert report["wds"]["status"] == 0 and "disconnected" in report["wds"]["output"]  # its own WDS client
+    read = json.loads(report["reader"]["output"])      # what qcm status or qcm doctor could read meanwhile
+    assert read["model"] == "EC25" and read["through"] == "ProxyClientTransport" and "registered" in read["registration"]
     status = report["status"]["wwan0"]
     assert status["proxy"] == "serving qmi-proxy" and status["state"] == "connected"
     assert report["ping"]["status"] == 0          # qcm's calls kept passing traffic

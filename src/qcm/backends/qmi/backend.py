@@ -31,7 +31,7 @@ from ..base import Backend, Bearer, BearerId
 from .dial import QmiDial, wds_role
 from .session import ModemSession
 
-__all__ = ["QmiBackend", "transport_for"]
+__all__ = ["QmiBackend", "transport_for", "open_port"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,23 @@ def transport_for(modem: Modem, proxy: Optional[bool]) -> Any:
     if proxy is False:
         return control
     return SharedPort(control, list(modem.control_aliases))
+
+
+async def open_port(control: str, timeout: float = 5.0, show_personal: bool = False) -> QmiPort:
+    """A QMI port to read a module that may be in use: through the qmi-proxy when one serves the
+    socket (a running qcm serves it while it holds its calls), else the device itself. For the
+    commands that only read (qcm status, qcm doctor): they never take the port from a dialer."""
+    where: Any = ProxyClientTransport(control) if proxy_listening() else control_transport(control)
+    port = await QmiPort(where, show_personal=show_personal).open()
+    if isinstance(where, ProxyClientTransport):
+        try:
+            answer = await port.request("CTL", "Internal Proxy Open", {"device_path": control}, 0, timeout,
+                                        check=False)
+            check_open_answer(answer.ok, control, answer.result.describe() if answer.result else "no answer")
+        except BaseException:
+            port.close()
+            raise
+    return port
 
 
 class QmiBackend(Backend):
@@ -220,7 +237,7 @@ class QmiBackend(Backend):
         if not modem.control:
             return ""
         try:
-            port = await QmiPort(control_transport(modem.control)).open()
+            port = await open_port(modem.control, 3.0)
         except QcmError:
             return ""
         session = ModemSession(port, 3.0)
