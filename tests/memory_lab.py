@@ -75,8 +75,13 @@ class MemoryModem:
         self._schedule()
 
     # faults, as ``qcm sim ctl`` has them
-    def drop(self, reason: str = "gsm-wcdma-regular-deactivation") -> None:
-        self.send(self.modem.drop_calls(reason))
+    def drop(self, reason: str = "gsm-wcdma-regular-deactivation", apn: Optional[str] = None) -> None:
+        if apn is None:
+            self.send(self.modem.drop_calls(reason))
+            return
+        for client, call in list(self.modem.calls.items()):
+            if call.apn.lower() == apn.lower():
+                self.send(self.modem.end_call(client, reason, ("3gpp", "regular-deactivation")))
 
     def vanish(self) -> None:
         self.modem.reset(time.monotonic())
@@ -85,19 +90,37 @@ class MemoryModem:
 
 
 class RecordingHost(Host):
-    """The host side without netlink: what would be configured, recorded."""
+    """The host side without netlink: what would be configured, recorded. QMAP mux links get the
+    names qmi_wwan would give them (qmimux0, qmimux1... in creation order)."""
+
+    made: List[Any] = []   # every host made, in order (reset by MemoryLab)
 
     def __init__(self, netdev: str, raw_ip_path: Optional[Path], options: HostOptions = HostOptions(),
                  applied: Optional[Applied] = None) -> None:
         super().__init__(netdev, raw_ip_path, options, applied)
         self.synced: List[List[str]] = []
         self.cleared = 0
+        self.links: dict = {}
+        self.aggregation: List[int] = []
+        RecordingHost.made.append(self)
+
+    def qmap_versions(self) -> tuple:
+        return ("qmap",) if self.mux is not None else ()
+
+    def prepare_aggregation(self, size: int) -> List[str]:
+        self.aggregation.append(size)
+        return ["MTU 1500 -> %d" % size]
+
+    async def mux_link(self, mux_id: int, version: str = "qmap") -> str:
+        return self.links.setdefault(mux_id, "qmimux%d" % len(self.links))
 
     def set_raw_ip(self, value: bool) -> None:
         assert self.raw_ip_path is not None
         self.raw_ip_path.write_text("Y\n" if value else "N\n")
 
     def sync(self, bearers: Sequence[Any]) -> Applied:
+        assert all(b.netdev == self.netdev for b in bearers), "%s given bearers of %s" % (
+            self.netdev, sorted({b.netdev for b in bearers}))
         self.synced.append(sorted(str(b.settings.address) for b in bearers))
         self.applied.addresses = [[str(b.settings.address.ip), b.settings.address.network.prefixlen] for b in bearers]
         self.applied.routes = [{"family": b.family, "gateway": None, "metric": 700} for b in bearers]
@@ -138,6 +161,7 @@ class MemoryLab:
         self.modem = MemoryModem(self.config)
         self.recorder = Recorder()
         self.service: Optional[ConnectionService] = None
+        RecordingHost.made = []
 
     def options(self, plan: Optional[DialPlan] = None, **values: Any) -> ConnectOptions:
         values.setdefault("request_timeout", 2.0)

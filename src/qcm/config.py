@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .cli.options import METRIC_RANGE, PROFILE_RANGE, check_apn, check_credential, check_pin, file_path, iccid, \
     imei, integer, interface_name, seconds, usb_path
-from .errors import NotImplementedOption, PermissionProblem, UsageError
+from .errors import PermissionProblem, UsageError
 
 try:
     import tomllib
@@ -378,19 +378,13 @@ def _pdns(value: Any, path: Path) -> List[PdnConfig]:
 
 # ---------------------------------------------------------------------- extra PDNs onto the dial plan
 
-def with_pdns(plan: Any, pdns: Any, where: str = "the configuration") -> Any:
-    """``plan`` (a DialPlan) with the configuration's [[pdn]] tables as its further PDNs, when this qcm can
-    dial several (DialPlan.more_pdns); NotImplementedOption otherwise, naming what is missing."""
+def with_pdns(plan: Any, pdns: Any) -> Any:
+    """``plan`` (a DialPlan) with the configuration's [[pdn]] tables as its further PDNs."""
     if not pdns:
         return plan
-    from dataclasses import fields, replace
+    from dataclasses import replace
 
-    from .backends import base
-    pdn_class = getattr(base, "Pdn", None)
-    if pdn_class is None or "more_pdns" not in {f.name for f in fields(plan)}:
-        raise NotImplementedOption("%s: [[pdn]] tables ask for %d more PDN%s, and this qcm dials one PDN per module "
-                                   "so far" % (where, len(pdns), "s" if len(pdns) > 1 else ""),
-                                   "leave the [[pdn]] tables out until qcm can dial several (qcm connect --pdn)")
-    more = tuple(pdn_class(index=p.profile, apn=p.apn, username=p.user, password=p.password, auth=p.auth,
-                           families=p.families, default=p.default, routes=p.routes) for p in pdns)
-    return replace(plan, more_pdns=tuple(getattr(plan, "more_pdns", ())) + more)
+    from .backends.base import Pdn
+    more = tuple(Pdn(index=p.profile, apn=p.apn, username=p.user, password=p.password, auth=p.auth,
+                     families=p.families, default=p.default, routes=p.routes) for p in pdns)
+    return replace(plan, more_pdns=tuple(plan.more_pdns) + more)

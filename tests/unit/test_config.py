@@ -10,7 +10,7 @@ import pytest
 
 from qcm import config
 from qcm.cli import connect
-from qcm.errors import NotImplementedOption, PermissionProblem, QcmError, UsageError
+from qcm.errors import PermissionProblem, QcmError, UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -128,13 +128,8 @@ def test_extra_pdns_are_checked_and_mapped_onto_the_dial_plan(tmp_path):
     assert loaded.pdns == [config.PdnConfig(2, "ims", families=(6,), routes=("192.0.2.0/24",))]
     from qcm.backends import base
     plan = base.DialPlan(apn="internet")
-    if hasattr(base, "Pdn"):  # multi-PDN dial plans: the tables become further PDNs
-        mapped = config.with_pdns(plan, loaded.pdns)
-        assert [p.index for p in mapped.more_pdns] == [2] and mapped.more_pdns[0].families == (6,)
-    else:  # not in this qcm yet: said so, with its own exit status, before anything is dialled
-        with pytest.raises(NotImplementedOption) as refused:
-            config.with_pdns(plan, loaded.pdns, "two.toml")
-        assert "1 more PDN" in str(refused.value) and refused.value.exit_status == 12
+    mapped = config.with_pdns(plan, loaded.pdns)  # the tables become further PDNs
+    assert [p.index for p in mapped.more_pdns] == [2] and mapped.more_pdns[0].families == (6,)
     assert config.with_pdns(plan, []) is plan
 
 

@@ -29,8 +29,16 @@ def test_password_defaults_to_chap_like_the_c_tool():
 
 def test_trailing_ampersand_and_unsupported():
     assert parse(["-s", "apn", "&"]).apn == "apn"
-    assert parse(["-s", "apn", "-b", "-m", "4"]).unsupported == ["-b (bridge mode)", "-m (QMAP mux selection)"]
+    assert parse(["-s", "apn", "-b", "-m", "4"]).unsupported == ["-b (bridge mode)"]
     assert parse(["-p", "qmi-proxy"]).unsupported
+
+
+def test_m_selects_the_qmap_mux_of_one_pdn():
+    options = parse(["-n", "2", "-m", "2", "-s", "corp.example"])
+    assert (options.pdn, options.mux, options.apn, options.unsupported) == (2, 2, "corp.example", [])
+    for bad in (["-m"], ["-m", "0"], ["-m", "127"], ["-m", "x"]):
+        with pytest.raises(UsageError):
+            parse(bad)
 
 
 def test_log_lines_keep_the_familiar_format():

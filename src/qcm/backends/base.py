@@ -22,7 +22,10 @@ from ..connect.events import Reporter
 from ..discovery import Modem
 from ..model import IpSettings, ModemIdentity, Registration
 
-__all__ = ["Backend", "BackendContext", "Bearer", "BearerId", "DialPlan", "HostSide", "Emit"]
+__all__ = ["Backend", "BackendContext", "Bearer", "BearerId", "DialPlan", "Pdn", "HostSide", "Emit", "mux_id_of",
+           "FIRST_MUX_ID"]
+
+FIRST_MUX_ID = 0x80  # quectel-CM and qmi_wwan_q: PDN n rides QMAP mux id 0x80 + n
 
 
 @dataclass(frozen=True, order=True)
@@ -47,9 +50,52 @@ class Bearer:
         return self.id.family
 
 
+def mux_id_of(index: int) -> int:
+    """The QMAP mux id a PDN uses unless told otherwise: 0x80 + its index, as quectel-CM's -m and
+    Quectel's drivers number them (mux ids 1-254 are valid; 0 and 255 are reserved)."""
+    return min(FIRST_MUX_ID + index, 254)
+
+
+@dataclass(frozen=True)
+class Pdn:
+    """One data connection of a module: the profile it dials with its APN and credentials, the IP
+    families, and (when several share the module) the QMAP mux id that carries its packets."""
+
+    index: int = 1                      # the profile index, and BearerId.pdn
+    apn: Optional[str] = None
+    username: str = ""
+    password: str = ""
+    auth: Optional[str] = None          # none | pap | chap | both; None: both if a password is given
+    families: Tuple[int, ...] = (4,)
+    mux_id: Optional[int] = None        # None: 0x80 + index when multiplexed
+    default: bool = False               # gets the default routes (else the first PDN does)
+    routes: Tuple[str, ...] = ()        # networks reached through this PDN's link (besides its own table)
+
+    @property
+    def auth_flags(self) -> List[str]:
+        auth = self.auth or ("both" if self.password else "none")
+        return {"none": [], "pap": ["pap"], "chap": ["chap"], "both": ["pap", "chap"]}[auth]
+
+    @property
+    def pdp_type(self) -> str:
+        single: Dict[Tuple[int, ...], str] = {(4,): "ipv4", (6,): "ipv6"}
+        return single.get(tuple(sorted(self.families)), "ipv4-or-ipv6")
+
+    @property
+    def bearers(self) -> Tuple[BearerId, ...]:
+        return tuple(BearerId(self.index, family) for family in self.families)
+
+    @property
+    def mux(self) -> int:
+        return self.mux_id if self.mux_id is not None else mux_id_of(self.index)
+
+
 @dataclass(frozen=True)
 class DialPlan:
-    """What the user asked for."""
+    """What the user asked for. The first PDN is given by the top-level fields (the single-PDN plan
+    every command had before); ``more_pdns`` are further PDNs on the same module, each on its own
+    QMAP mux and network interface. ``mux_id`` puts even a single PDN on a QMAP mux (quectel-CM -m:
+    one process per PDN, sharing the control port through a proxy)."""
 
     apn: Optional[str] = None
     username: str = ""
@@ -64,30 +110,73 @@ class DialPlan:
     retry_rejected_pin: bool = False    # the user vouches for a PIN the SIM rejected before
     mbim_proxy: Optional[bool] = None   # MBIM through libmbim's mbim-proxy: True, False, None = when it runs
     ip_config: str = "auto"             # auto: the modem's settings, DHCP where the link is Ethernet; dhcp: always
+    more_pdns: Tuple[Pdn, ...] = ()     # further PDNs (qcm connect --pdn)
+    mux_id: Optional[int] = None        # the first PDN's QMAP mux id (quectel-CM -m); None: 0x80 + profile
+    qmi_proxy: Optional[bool] = None    # QMI through a qmi-proxy: True (start libqmi's if none runs), False
+                                        # (open the port, share nothing), None (through one if it runs, else
+                                        # open the port and serve the proxy socket for others)
+    shared: bool = False                # one process per PDN (quectel-CM -m): the module is shared, not ours
+
+    @property
+    def first_pdn(self) -> Pdn:
+        return Pdn(self.profile, self.apn, self.username, self.password, self.auth, self.families, self.mux_id,
+                   default=not any(p.default for p in self.more_pdns))
+
+    @property
+    def pdns(self) -> Tuple[Pdn, ...]:
+        return (self.first_pdn,) + self.more_pdns
+
+    def pdn(self, index: int) -> Pdn:
+        return next(p for p in self.pdns if p.index == index)
+
+    @property
+    def multiplexed(self) -> bool:
+        """Whether the module's data goes through QMAP muxes (several PDNs, or a mux id asked for)."""
+        return bool(self.more_pdns) or self.mux_id is not None
+
+    @property
+    def default_pdn(self) -> int:
+        """The PDN that gets the default routes: the one marked default, else the first. A process
+        for one PDN of a shared module (quectel-CM -n N -m M) is the default one only for PDN 1."""
+        if self.shared:
+            return 1
+        return next((p.index for p in self.pdns if p.default), self.profile)
 
     @property
     def auth_flags(self) -> List[str]:
-        auth = self.auth or ("both" if self.password else "none")
-        return {"none": [], "pap": ["pap"], "chap": ["chap"], "both": ["pap", "chap"]}[auth]
+        return self.first_pdn.auth_flags
 
     @property
     def pdp_type(self) -> str:
-        single: Dict[Tuple[int, ...], str] = {(4,): "ipv4", (6,): "ipv6"}
-        return single.get(tuple(sorted(self.families)), "ipv4-or-ipv6")
+        return self.first_pdn.pdp_type
 
     @property
     def bearers(self) -> Tuple[BearerId, ...]:
-        return tuple(BearerId(self.profile, family) for family in self.families)
+        return tuple(b for pdn in self.pdns for b in pdn.bearers)
 
 
 class HostSide:
     """What a backend may need from the host: the network interface's framing switch (qmi_wwan's
-    ``qmi/raw_ip``), which must match the modem's before any data flows."""
+    ``qmi/raw_ip``), which must match the modem's before any data flows; and with several PDNs the
+    QMAP side: which QMAP versions the host's links read, the parent's aggregation set-up, and a
+    network interface per mux id."""
 
     def raw_ip(self) -> Optional[bool]:
         return None
 
     def set_raw_ip(self, value: bool) -> None:
+        raise NotImplementedError
+
+    def qmap_versions(self) -> Tuple[str, ...]:
+        """WDA aggregation protocols the host's mux links take, best first; () when it has none."""
+        return ()
+
+    def prepare_aggregation(self, size: int) -> List[str]:
+        """Raw IP, an MTU of the downlink aggregation size, the parent up; what was changed."""
+        raise NotImplementedError
+
+    async def mux_link(self, mux_id: int, version: str = "qmap") -> str:
+        """The network interface carrying QMAP mux ``mux_id`` (made if needed)."""
         raise NotImplementedError
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ..ascii import parse_int
 from ..errors import UsageError
 from . import secrets
 from .list import add_root_options, environment_roots
@@ -61,6 +63,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="profile index to use (1-255, default 1)")
     parser.add_argument("--keep-profile", action="store_true",
                         help="do not write the APN into the modem's stored profile")
+    parser.add_argument("--pdn", action="append", default=[], metavar="N:APN[,OPTION...]",
+                        help="a further PDN on the same module, on its own interface (QMAP; repeatable): profile "
+                        "N, APN, then ip=ipv4|ipv6|ipv4v6, auth=none|pap|chap|both, user=U, mux=ID (default "
+                        "0x80+N), route=NET[+NET...] (networks reached through it), default (it gets the default "
+                        "routes instead of the first PDN); its password comes from $QCM_PDN<N>_PASSWORD (and "
+                        "its user name may come from $QCM_PDN<N>_USER), never from the command line")
     which = add_modem_options(parser)
     which.add_argument("--iccid", type=iccid, help="the module whose SIM has this ICCID (asked from each module "
                        "present)")
@@ -100,10 +108,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
                       help="write Prometheus metrics to FILE (for node_exporter's textfile collector)")
     share = parser.add_mutually_exclusive_group()
     share.add_argument("--proxy", dest="proxy", action="store_true", default=None,
-                       help="MBIM: go through libmbim's mbim-proxy (started if needed), so that mbimcli -p and "
-                       "ModemManager can read the modem while qcm holds the call (default: when it runs)")
+                       help="go through the protocol's proxy, started if needed (MBIM: libmbim's mbim-proxy; QMI: "
+                       "libqmi's qmi-proxy), so that mbimcli -p, qmicli -p and ModemManager can read the modem "
+                       "while qcm holds the call (default: through it when it runs; QMI: otherwise qcm serves "
+                       "the qmi-proxy socket itself)")
     share.add_argument("--no-proxy", dest="proxy", action="store_false",
-                       help="MBIM: open the control port directly even when mbim-proxy runs")
+                       help="open the control port directly even when a proxy runs, and serve no proxy socket")
     parser.add_argument("--inhibit-modemmanager", action="store_true",
                         help="when ModemManager holds the module, ask it over D-Bus to let go for as long as qcm "
                         "runs (InhibitDevice), instead of stopping with exit 11")
@@ -133,6 +143,79 @@ def parse_apn(values: Optional[List[str]], user: Optional[str], password: Option
             raise UsageError("unknown authentication %r (use none, pap, chap or both; or 0-3)" % a)
         a = AUTH_NAMES[a.lower()]
     return check_apn(apn), check_credential(u, "user name"), check_credential(p, "password"), a
+
+
+HEX = "0123456789abcdefABCDEF"
+PDN_IP_TYPES = {"ipv4": (4,), "ipv6": (6,), "ipv4v6": (4, 6), "4": (4,), "6": (6,), "46": (4, 6)}
+
+
+def parse_pdn(text: str, environ: Mapping[str, str]) -> Any:
+    """``--pdn N:APN[,ip=...,auth=...,user=U,mux=ID,route=NET+NET,default]`` as a ``Pdn``. Its password
+    is $QCM_PDN<N>_PASSWORD (a password in the option is refused: ps shows arguments to everyone)."""
+    from ..backends.base import Pdn
+
+    index_text, colon, rest = text.partition(":")
+    index = parse_int(index_text, *PROFILE_RANGE) if colon else None
+    items = rest.split(",")
+    if index is None or not items[0]:
+        raise UsageError("--pdn %s: expected N:APN[,OPTION...] (like 2:corp.example,ip=ipv4v6)" % text[:40])
+    values: Dict[str, Any] = {"index": index, "apn": check_apn(items[0])}
+    for item in items[1:]:
+        key, equals, value = item.partition("=")
+        key = key.strip().lower()
+        if key == "default" and not equals:
+            values["default"] = True
+        elif key == "ip" and value.lower() in PDN_IP_TYPES:
+            values["families"] = PDN_IP_TYPES[value.lower()]
+        elif key == "auth" and value.lower() in AUTH_NAMES:
+            values["auth"] = AUTH_NAMES[value.lower()]
+        elif key in ("user", "username"):
+            values["username"] = check_credential(value, "user name (--pdn %d)" % index)
+        elif key == "mux":
+            mux = parse_int(value, 1, 254) if not value.lower().startswith("0x") else (
+                int(value[2:], 16) if 1 <= len(value) - 2 <= 2 and all(c in HEX for c in value[2:]) else None)
+            if mux is None or not 1 <= mux <= 254:
+                raise UsageError("--pdn %d: mux=%s is not a QMAP mux id (1-254, or 0x01-0xfe)" % (index, value[:20]))
+            values["mux_id"] = mux
+        elif key in ("route", "routes"):
+            values["routes"] = tuple(_network(n, index) for n in value.split("+") if n)
+        elif key in ("password", "pass"):
+            raise UsageError("--pdn %d: a password on the command line is visible to every local user (ps)" % index,
+                             "give it as $QCM_PDN%d_PASSWORD" % index)
+        else:
+            raise UsageError("--pdn %d: %r is not an option (ip=ipv4|ipv6|ipv4v6, auth=none|pap|chap|both, user=U, "
+                             "mux=ID, route=NET[+NET...], default)" % (index, item[:40]))
+    user = environ.get("QCM_PDN%d_USER" % index) or ""
+    if "username" not in values and user:
+        values["username"] = check_credential(user, "user name ($QCM_PDN%d_USER)" % index)
+    password = environ.get("QCM_PDN%d_PASSWORD" % index) or ""
+    values["password"] = check_credential(password, "password ($QCM_PDN%d_PASSWORD)" % index)
+    return Pdn(**values)
+
+
+def _network(text: str, index: int) -> str:
+    try:
+        return str(ipaddress.ip_network(text, strict=False))
+    except ValueError:
+        raise UsageError("--pdn %d: route=%s is not a network (like 10.0.0.0/8 or 2001:db8:200::/48)"
+                         % (index, text[:40])) from None
+
+
+def parse_pdns(texts: Sequence[str], first: int, environ: Mapping[str, str]) -> Tuple[Any, ...]:
+    """Every --pdn, checked against each other and the first PDN (profile ``first``): distinct profiles
+    and mux ids, at most one default."""
+    from ..backends.base import mux_id_of
+
+    pdns = tuple(parse_pdn(text, environ) for text in texts)
+    indexes = [first] + [p.index for p in pdns]
+    if len(set(indexes)) != len(indexes):
+        raise UsageError("--pdn: each PDN needs its own profile index (given: %s)" % ", ".join(map(str, indexes)))
+    muxes = [mux_id_of(first)] + [p.mux for p in pdns]
+    if len(set(muxes)) != len(muxes):
+        raise UsageError("--pdn: each PDN needs its own QMAP mux id (given: %s)" % ", ".join("0x%02x" % m for m in muxes))
+    if sum(1 for p in pdns if p.default) > 1:
+        raise UsageError("--pdn: only one PDN can have the default routes")
+    return pdns
 
 
 def secret_settings(args: argparse.Namespace, user: str, password: str,
@@ -178,17 +261,24 @@ def connect_options(args: argparse.Namespace, environ: Optional[Mapping[str, str
     families = tuple(f for f, on in ((4, args.ipv4 or not args.ipv6), (6, args.ipv6)) if on)
     if not (args.ipv4 or args.ipv6) and getattr(args, "config_families", None):
         families = args.config_families  # -4 / -6 on the command line replace the file's ip
+    more = parse_pdns(args.pdn, args.profile, os.environ if environ is None else environ)
+    if more and args.ip_config == "dhcp":
+        raise UsageError("--ip-config dhcp with --pdn: QMAP mux links are raw IP, configured from the modem's "
+                         "settings", "leave out --ip-config dhcp")
+    if more and args.once:
+        raise UsageError("--once with --pdn: not implemented (several PDNs are held by a running qcm)",
+                         "run without --once")
     plan = DialPlan(apn=apn, username=secret.user or "", password=secret.password or "", auth=auth, pin=secret.pin,
                     families=families, profile=args.profile, write_profile=not args.keep_profile,
                     register_timeout=args.register_timeout, retry_rejected_pin=args.retry_rejected_pin,
-                    mbim_proxy=args.proxy, ip_config=args.ip_config)
+                    mbim_proxy=args.proxy, ip_config=args.ip_config, more_pdns=more, qmi_proxy=args.proxy)
     host = HostOptions(metric=args.metric, take_default=args.take_default, default_route=not args.no_default_route,
                        dns=args.dns, resolv_conf=args.resolv_conf)
     try:
         probes = tuple(parse_probe(text) for text in args.probe)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    plan = with_pdns(plan, getattr(args, "config_pdns", ()), getattr(args, "config_name", None) or "--config")
+    plan = with_pdns(plan, getattr(args, "config_pdns", ()))
     if args.inhibit_modemmanager and args.once:
         raise UsageError("--inhibit-modemmanager keeps ModemManager away only while qcm runs; with --once it would "
                          "take the module back as qcm exits", "run qcm connect without --once")

@@ -17,7 +17,7 @@ import os
 import stat
 import sys
 from dataclasses import dataclass, field
-from typing import IO, Any, List, Mapping, Optional, Sequence
+from typing import IO, Any, Dict, List, Mapping, Optional, Sequence
 
 from .. import __version__
 from ..ascii import parse_int
@@ -46,14 +46,17 @@ USAGE = """Usage: quectel-CM [options]   (qcm %s, a drop-in for Quectel's connec
 -4                              IPv4 (the default)
 -6                              IPv6 (-4 -6: dual stack)
 -n pdn                          Profile / PDN index (default 1)
+-m muxid                        QMAP mux 0x80+muxid: one quectel-CM per PDN on one module (each on
+                                its own interface, the control port shared through qmi-proxy)
 -k pdn                          Stop the quectel-CM started with -n pdn
 -v                              Log every QMI message, decoded
 -d                              Configure addresses from QMI (always the case in qcm)
 -r                              Detach and attach the kernel driver before opening the device
--m, -b, -u, -a, -y, -l          Accepted for compatibility; not implemented (exit status 12)
+-b, -u, -a, -y, -l              Accepted for compatibility; not implemented (exit status 12)
 [Examples]
 quectel-CM -s 3gnet
 quectel-CM -4 -6 -s internet user pass 2 -p 0123 -f cm.log
+quectel-CM -n 1 -m 1 -s internet & quectel-CM -n 2 -m 2 -s corp.example &
 """ % __version__
 
 
@@ -69,6 +72,7 @@ class CompatOptions:
     ipv4: bool = False
     ipv6: bool = False
     pdn: int = 1
+    mux: Optional[int] = None          # -m N: QMAP mux id 0x80 + N
     kill_pdn: Optional[int] = None
     verbose: bool = False
     rebind: bool = False
@@ -159,10 +163,17 @@ def parse(argv: Sequence[str]) -> CompatOptions:
             options.verbose = True
         elif letter == "d":
             pass  # addresses always come from QMI in qcm
-        elif letter in "mauyl":
+        elif letter == "m":
             values = _values(args, i, 1)
             i += len(values)
-            what = {"m": "QMAP mux selection", "a": "SDX35 bring-up by APN", "u": "usbmon capture",
+            number = parse_int(values[0], 1, 0x7E) if values else None
+            if number is None:
+                raise UsageError("-m needs a mux number from 1 to 126 (the mux id is 0x80 + it)")
+            options.mux = number
+        elif letter in "auyl":
+            values = _values(args, i, 1)
+            i += len(values)
+            what = {"a": "SDX35 bring-up by APN", "u": "usbmon capture",
                     "y": "SDX35 APN type", "l": "loopback test"}[letter]
             options.unsupported.append("-%s (%s)" % (letter, what))
         elif letter == "r":
@@ -424,8 +435,15 @@ def _connect(options: CompatOptions, log: QuectelLog) -> int:
     from ..connect.options import ConnectOptions, DialPlan
 
     families = tuple(f for f, on in ((4, options.ipv4 or not options.ipv6), (6, options.ipv6)) if on)
+    mux: Dict[str, Any] = {}
+    if options.mux is not None:
+        # One process per PDN, as quectel-CM runs them: the module is shared, its port through a qmi-proxy
+        # (libqmi's, started if none runs and it is installed: it outlives whichever of them ends first).
+        from ..io.qmi_proxy import PROXY_PROGRAM
+        mux = {"mux_id": 0x80 + options.mux, "shared": True,
+               "qmi_proxy": True if os.access(PROXY_PROGRAM, os.X_OK) else None}
     plan = DialPlan(apn=options.apn, username=options.user, password=options.password, auth=options.auth,
-                    pin=options.pin, families=families, profile=options.pdn, mbim_proxy=options.mbim_proxy)
+                    pin=options.pin, families=families, profile=options.pdn, mbim_proxy=options.mbim_proxy, **mux)
     connect = ConnectOptions(plan=plan, interface=options.interface, first_found=True,  # type: ignore[arg-type]
                              rebind_first=options.rebind, **environment_roots())
     log.plan = plan

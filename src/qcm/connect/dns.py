@@ -5,6 +5,11 @@ With resolved (its stub file is /etc/resolv.conf), the servers go on the link wi
 and come off with ``resolvectl revert``: replacing the stub file would take name resolution away
 from resolved, and resolvconf there is resolved's shim, which only knows real interface names.
 
+A link that is not the default PDN's (several PDNs on one module) keeps its servers to itself:
+with resolved they go on its link without being the default route for names (``resolvectl
+default-route LINK no``), with resolvconf in their own record; the file has no notion of links,
+so they are not written there (the caller records them).
+
 The file edit adds our ``nameserver`` lines, tagged with the interface, above the others;
 it writes a temporary file and renames it over the original (falling back to rewriting in
 place when resolv.conf is a bind mount, as in containers and ``ip netns exec``). Undoing
@@ -54,7 +59,9 @@ class DnsChange:
 
 
 def apply_dns(netdev: str, servers: Sequence[str], mode: str = "auto", path: Path = Path("/etc/resolv.conf"),
-              resolvconf: Optional[str] = None, resolvectl: Optional[str] = None) -> Optional[DnsChange]:
+              resolvconf: Optional[str] = None, resolvectl: Optional[str] = None,
+              default: bool = True) -> Optional[DnsChange]:
+    """Install ``servers`` for ``netdev``; ``default``: they answer every name (the default PDN's)."""
     if not servers or mode == "none":
         return None
     resolvectl = resolvectl or shutil.which("resolvectl")
@@ -62,7 +69,7 @@ def apply_dns(netdev: str, servers: Sequence[str], mode: str = "auto", path: Pat
         if not resolvectl:
             raise NetConfigError("--dns resolved: the resolvectl program is not installed")
         _run([resolvectl, "dns", netdev, *servers], "")
-        _run([resolvectl, "default-route", netdev, "yes"], "")
+        _run([resolvectl, "default-route", netdev, "yes" if default else "no"], "")
         return DnsChange("resolved", netdev, tuple(servers))
     resolvconf = resolvconf or shutil.which("resolvconf")
     if mode == "resolvconf" or (mode == "auto" and resolvconf):
@@ -71,6 +78,8 @@ def apply_dns(netdev: str, servers: Sequence[str], mode: str = "auto", path: Pat
         record = "%s.qcm" % netdev
         _run([resolvconf, "-a", record], "".join("nameserver %s\n" % s for s in servers))
         return DnsChange("resolvconf", record, tuple(servers))
+    if not default:
+        return None  # resolv.conf has no notion of links: another PDN's servers would answer every name
     try:
         target = resolve_trusted(path)  # a link is followed only where no other user could have placed it
     except OSError as exc:  # a name too long, a loop...: a problem of the path given, not a bug

@@ -9,6 +9,13 @@ the bearers over to a state file for ``qcm disconnect``.
 
 The service knows nothing of signals, systemd or control sockets: the lifecycle around it
 (``manager.py``) does, through ``Hooks``, so that several services can share one event loop.
+
+Several PDNs on one module: each bearer comes up on its PDN's own network interface (a QMAP mux
+link), and each interface has its own ``Host``; the module's interface (the parent) carries the
+aggregation. A PDN that drops is redialled alone while the others pass traffic (the supervisor
+redials only the bearers that are down). One process per PDN (quectel-CM -n N -m M) shares the
+module: it locks only its PDN (``io/pdn_lock.py``), goes by its PDN's interface (control socket,
+status), and shares the control port through a qmi-proxy.
 """
 
 from __future__ import annotations
@@ -17,21 +24,25 @@ import asyncio
 import logging
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Type, cast
+from typing import Any, Callable, Dict, List, Optional, Type, Union, cast
 
 from ..backends import backend_for
-from ..backends.base import Backend, BackendContext, Bearer, BearerId
+from ..backends.base import Backend, BackendContext, Bearer, BearerId, Pdn
 from ..discovery import Modem
-from ..errors import NoModemError, PortBusyError, QcmError, Recovery
+from ..errors import NoModemError, NotImplementedOption, PortBusyError, QcmError, Recovery
 from ..io.lock import ModuleLock
+from ..io.pdn_lock import PdnLock
 from ..io.probe import run_probe
 from ..io.procfs import port_holders
+from ..io.qmap_links import links_for
+from ..io.qmi_proxy import proxy_listening
 from ..model import ModemIdentity
 from . import events as ev
 from . import supervisor as sv
 from .finder import Finder
-from .host import Host, HostOptions
+from .host import Host, HostOptions, table_of
 from .options import ConnectOptions
 from .pin_guard import PinGuard
 from .state import SavedBearer, SavedConnection, state_path
@@ -73,11 +84,14 @@ class ConnectionService:
         self._status_text = ""
         self.modem: Optional[Modem] = None
         self.backend: Optional[Backend] = None
-        self.host: Optional[Host] = None
+        self.host: Optional[Host] = None            # the module's interface (with several PDNs: the parent)
+        self.hosts: Dict[str, Host] = {}            # the bearers' interfaces, when they are not the module's
+        self.netdev: Optional[str] = None           # what this service goes by: the module's interface, or
+                                                    # its PDN's when one process dials one PDN of a shared module
         self.bearers: Dict[BearerId, Bearer] = {}
         self.supervisor = sv.Supervisor(frozenset(options.plan.bearers), options.policy)
         self.pin_guard = PinGuard(options.state_dir / "pin" if options.state_dir else None)
-        self.lock: Optional[ModuleLock] = None
+        self.lock: Optional[Union[ModuleLock, PdnLock]] = None
         self.started = time.monotonic()
         self.connected_at: Optional[float] = None
         self.down_since: Optional[float] = None
@@ -114,7 +128,16 @@ class ConnectionService:
         self.modem = await self.finder.find(wait=not self.options.once)
         self._found()
         self._claim()
-        await self.hooks.attached(self)
+        if self.options.plan.shared:
+            await self._own_pdn_link()
+        module = self.modem
+        # The lifecycle names its control socket after ``modem.netdev``: a process for one PDN goes by its
+        # PDN's interface there, so that several of them (and qcm status -i, quectel-CM -k) tell them apart.
+        self.modem = replace(module, netdev=self.netdev)
+        try:
+            await self.hooks.attached(self)
+        finally:
+            self.modem = module
         if self.options.once:
             return await self._once()
         return await self._supervise()
@@ -122,7 +145,19 @@ class ConnectionService:
     def stop(self, reason: str) -> None:
         self.events.put_nowait(sv.StopRequested(reason))
 
+    async def _own_pdn_link(self) -> None:
+        """quectel-CM -m: this process's PDN's mux link, made (or found) before anything is dialled."""
+        assert self.modem is not None and self.modem.netdev
+        pdn = self.options.plan.first_pdn
+        host = self._parent_host()
+        self.netdev = await host.mux_link(pdn.mux, host.qmap_versions()[0] if host.qmap_versions() else "qmap")
+        self.report(ev.Notice("PDN %d rides QMAP mux id 0x%02x on %s (a link of %s)" % (
+            pdn.index, pdn.mux, self.netdev, self.modem.netdev)))
+
     async def _once(self) -> int:
+        if self.options.plan.multiplexed:
+            raise NotImplementedOption("connect --once with several PDNs (QMAP) is not implemented",
+                                       "stay in the foreground (without --once), or dial one PDN")
         bearers = frozenset(self.options.plan.bearers)
         await self._bring_up(bearers, sv.REBIND if self.options.rebind_first else sv.REDIAL)
         self._connected(bearers)
@@ -254,26 +289,65 @@ class ConnectionService:
         self._sync_host()
 
     def _sync_host(self) -> None:
-        host = self.host
-        assert host is not None
-        applied = host.sync(list(self.bearers.values()))
-        dns = applied.describe_dns()
-        if host.dns_problem:
-            dns = "not installed"
-            self.report(ev.Notice("the DNS servers could not be installed (%s); the connection is up, and names "
-                                  "resolve as they did before" % host.dns_problem, True))
-        self.report(ev.HostConfigured(host.netdev, tuple(b.settings for b in self.bearers.values()),
-                                      tuple(applied.describe_routes()), dns))
+        """Each interface gets the calls that are up on it (with several PDNs, each PDN's link its own)."""
+        by_netdev: Dict[str, List[Bearer]] = {}
+        for bearer in sorted(self.bearers.values(), key=lambda b: b.id):
+            by_netdev.setdefault(bearer.netdev, []).append(bearer)
+        for netdev in sorted(set(by_netdev) | set(self.hosts)):
+            bearers = by_netdev.get(netdev, [])
+            host = self._host_for(netdev, bearers)
+            applied = host.sync(bearers)
+            if not bearers:
+                continue
+            dns = applied.describe_dns()
+            if host.dns_problem:
+                dns = "not installed"
+                self.report(ev.Notice("the DNS servers could not be installed (%s); the connection is up, and "
+                                      "names resolve as they did before" % host.dns_problem, True))
+            elif host.dns_note:
+                dns = "recorded, not installed"
+                self.report(ev.Notice(host.dns_note))
+            self.report(ev.HostConfigured(host.netdev, tuple(b.settings for b in bearers),
+                                          tuple(applied.describe_routes()), dns))
+
+    def _host_for(self, netdev: str, bearers: List[Bearer]) -> Host:
+        """The ``Host`` of an interface: the module's own (one PDN, not multiplexed), or one per PDN link
+        with the routing its PDN gets (the default routes, or its own table and source rules)."""
+        host = self.hosts.get(netdev)
+        if host is not None:
+            return host
+        if self.host is not None and netdev == self.host.netdev and not self.options.plan.multiplexed:
+            return self.host
+        pdn = self.options.plan.pdn(bearers[0].id.pdn) if bearers else self.options.plan.first_pdn
+        host = self.make_host(netdev, None, self._host_options(pdn))
+        self.hosts[netdev] = host
+        return host
+
+    def _host_options(self, pdn: Pdn) -> HostOptions:
+        plan, options = self.options.plan, self.options.host
+        routes = options.routes + pdn.routes
+        if pdn.index == plan.default_pdn:
+            return replace(options, routes=routes)
+        return replace(options, default_route=False, table=table_of(pdn.index), routes=routes, dns_default=False)
+
+    def _parent_host(self) -> Host:
+        """The module's interface: with several PDNs, the parent of their mux links."""
+        modem = self.modem
+        assert modem is not None and modem.netdev
+        if self.host is None or self.host.netdev != modem.netdev:
+            self.host = self.make_host(modem.netdev, modem.raw_ip_path, self.options.host)
+            if self.options.plan.multiplexed:
+                self.host.mux = links_for(Path(modem.sysfs_root), modem.netdev, modem.driver)
+        else:
+            self.host.raw_ip_path = modem.raw_ip_path
+        return self.host
 
     async def _open_backend(self) -> Backend:
         """(Re)open the control channel with fresh state: after a reset, or when it stopped answering."""
         await self._close_backend()
         modem = self.modem
         assert modem is not None and modem.netdev
-        if self.host is None or self.host.netdev != modem.netdev:
-            self.host = self.make_host(modem.netdev, modem.raw_ip_path, self.options.host)
-        else:
-            self.host.raw_ip_path = modem.raw_ip_path
+        self._parent_host()
         context = BackendContext(self.options.plan, self.report, self.events.put_nowait, self.host, self.pin_guard,
                                  self.options.request_timeout, self.options.show_personal, self.options.transport)
         backend = self.choose_backend(modem)(modem, context)
@@ -299,8 +373,7 @@ class ConnectionService:
         if action.modem_gone:
             self.bearers.clear()
             await self._close_backend()
-            if self.host is not None:
-                self.host.clear()
+            self._clear_hosts()
             self._spawn("wait-modem", self._wait_modem_back())
             return
         backend = self.backend
@@ -309,9 +382,32 @@ class ConnectionService:
                 await backend.stop(bearer)  # harmless if the network already ended it
         if self.host is not None:
             try:
-                self.host.sync(list(self.bearers.values()))
+                self._sync_hosts_quietly()
             except QcmError as exc:
                 log.warning("host update after a drop: %s", exc)
+
+    def _sync_hosts_quietly(self) -> None:
+        """After a drop: each interface keeps only the calls still up on it (the others' untouched)."""
+        by_netdev: Dict[str, List[Bearer]] = {}
+        for bearer in self.bearers.values():
+            by_netdev.setdefault(bearer.netdev, []).append(bearer)
+        if not self.options.plan.multiplexed and self.host is not None:
+            self.host.sync(by_netdev.get(self.host.netdev, []))
+        for netdev, host in self.hosts.items():
+            host.sync(by_netdev.get(netdev, []))
+
+    def _clear_hosts(self) -> List[str]:
+        """Undo every interface's configuration: the PDN links first, then the module's (which removes
+        the mux links it made); never raises."""
+        details: List[str] = []
+        for netdev, host in sorted(self.hosts.items()):
+            details.extend(host.clear())
+            details.append("%s unconfigured" % netdev)
+        self.hosts.clear()
+        if self.host is not None:
+            details.extend(self.host.clear())
+            details.append("%s unconfigured" % self.host.netdev)
+        return details
 
     async def _refresh(self, bearer_id: BearerId) -> None:
         bearer = self.bearers.get(bearer_id)
@@ -415,6 +511,10 @@ class ConnectionService:
         if not modem.control or not modem.netdev:
             raise NoModemError("%s has no %s" % (modem.usb_path, "control port" if not modem.control else
                                                   "network interface"))
+        if self.options.plan.multiplexed and modem.mode != "qmi":
+            raise NotImplementedOption("several PDNs on one module (QMAP) are implemented for QMI modules; %s "
+                                       "works in %s mode" % (modem.usb_path, modem.mode.upper()),
+                                       "dial one PDN (without --pdn or -m)")
         self.report(ev.ModemFound(modem.describe(), modem.usb_path, modem.usb_id, modem.control, modem.netdev,
                                   modem.driver, modem.driver_version, modem.mode))
 
@@ -422,7 +522,13 @@ class ConnectionService:
         """Refuse, before touching anything, a module that another manager or program holds."""
         modem = self.modem
         assert modem is not None and modem.netdev and modem.control
-        lock = ModuleLock(self.options.run_dir, modem.netdev)
+        plan = self.options.plan
+        self.netdev = modem.netdev
+        lock: Union[ModuleLock, PdnLock]
+        if plan.shared:  # one process per PDN: the module is shared, this PDN is ours
+            lock = PdnLock(self.options.run_dir, modem.netdev, plan.first_pdn.mux, plan.profile)
+        else:
+            lock = ModuleLock(self.options.run_dir, modem.netdev)
         lock.acquire()
         self.lock = lock
         if state_path(self.options.run_dir, modem.netdev).exists():
@@ -430,17 +536,18 @@ class ConnectionService:
                                 "end it with qcm disconnect -i %s first" % modem.netdev)
         ports = [modem.control, *modem.control_aliases]
         holders = [h for held in port_holders(ports).values() for h in held]
-        if modem.mode == "mbim" and self.options.plan.mbim_proxy is not False:
+        if modem.mode == "mbim" and plan.mbim_proxy is not False:
             holders = [h for h in holders if h[1] != "mbim-proxy"]  # the proxy shares the port: we go through it
-        # --- ModemManager (issue 14, item 5): with --inhibit-modemmanager the attached hook asks it to let go
-        # (manager.py); without, the hint offers that instead of stopping it for every module.
+        if modem.mode == "qmi" and plan.qmi_proxy is not False and holders and proxy_listening():
+            holders = []  # whoever holds the port serves it on the qmi-proxy socket: we go through that
+        # With --inhibit-modemmanager the attached hook asks ModemManager to let go (manager.py); without,
+        # the hint offers that instead of stopping it for every module.
         if self.options.inhibit_modemmanager:
             holders = [h for h in holders if h[1] != "ModemManager"]
         hint = "stop it first (see qcm doctor)"
         if any(name == "ModemManager" for _, name in holders):
             hint = ("run qcm connect --inhibit-modemmanager, which asks ModemManager to let go of this module for as "
                     "long as qcm runs; or keep it away for good with the udev rule (ID_MM_DEVICE_IGNORE)")
-        # --- end of ModemManager
         if holders and self.options.transport is None:
             raise PortBusyError("%s is held by %s" % (modem.control, ", ".join(
                 "%s (pid %d)" % (name, pid) for pid, name in holders)), hint)
@@ -450,12 +557,17 @@ class ConnectionService:
         since = self.started if first else (self.down_since or time.monotonic())
         self.connected_at = time.monotonic()
         self.down_since = None
-        netdev = self.modem.netdev if self.modem and self.modem.netdev else "?"
+        netdev = self.netdev or (self.modem.netdev if self.modem and self.modem.netdev else "?")
         cause = "" if first else self.supervisor.last_error
-        self.report(ev.Connected(netdev, tuple(sorted(b.family for b in bearers)), self.connected_at - since,
-                                 not first, cause))
-        text = "connected: %s on %s" % (", ".join("%s %s" % (b.id, b.settings.address.ip)
-                                                  for b in sorted(self.bearers.values(), key=lambda b: b.id)), netdev)
+        netdevs = sorted({b.netdev for b in self.bearers.values()}) or [netdev]
+        self.report(ev.Connected(", ".join(netdevs), tuple(sorted(b.family for b in bearers)),
+                                 self.connected_at - since, not first, cause))
+        ups = sorted(self.bearers.values(), key=lambda b: b.id)
+        if len(netdevs) > 1:
+            text = "connected: %s" % ", ".join("%s %s on %s" % (b.id, b.settings.address.ip, b.netdev) for b in ups)
+        else:
+            text = "connected: %s on %s" % (", ".join("%s %s" % (b.id, b.settings.address.ip) for b in ups),
+                                            netdevs[0])
         if first:
             self.hooks.ready(text)
         else:
@@ -480,10 +592,14 @@ class ConnectionService:
         if snapshot["waiting"] and self.supervisor.state == State.BACKING_OFF:
             state = "%s (%s)" % (state, snapshot["waiting"])
         bearers = []
-        for bearer_id in self.options.plan.bearers:
+        plan = self.options.plan
+        links = {b.id.pdn: b.netdev for b in self.bearers.values()}
+        for bearer_id in plan.bearers:
             bearer = self.bearers.get(bearer_id)
-            entry: Dict[str, Any] = {"pdn": bearer_id.pdn, "family": bearer_id.family,
-                                     "netdev": modem.netdev if modem else None, "state": "up" if bearer else "down"}
+            netdev = links.get(bearer_id.pdn) or (self.netdev if plan.shared or not plan.multiplexed else None) or (
+                modem.netdev if modem and not plan.multiplexed else None)
+            entry: Dict[str, Any] = {"pdn": bearer_id.pdn, "family": bearer_id.family, "netdev": netdev,
+                                     "apn": plan.pdn(bearer_id.pdn).apn, "state": "up" if bearer else "down"}
             if bearer is not None:
                 settings = bearer.settings
                 entry.update({"address": str(settings.address),
@@ -491,9 +607,12 @@ class ConnectionService:
                               "dns": [str(d) for d in settings.dns], "mtu": settings.mtu,
                               "up_for": round(time.monotonic() - bearer.started, 1)})
             bearers.append(entry)
+        sharing = getattr(backend, "sharing", "") if backend is not None else ""
         return {
             "pid": os.getpid(),
-            "netdev": modem.netdev if modem else None,
+            "netdev": self.netdev or (modem.netdev if modem else None),
+            "parent": modem.netdev if modem and plan.multiplexed else None,
+            "proxy": sharing or None,
             "control": modem.control if modem else None,
             "usb_path": modem.usb_path if modem else None,
             "backend": backend.name if backend else None,
@@ -538,9 +657,7 @@ class ConnectionService:
                 details += ["%s call %s" % (b.id, "stopped" if ok else "not confirmed stopped")
                             for b, ok in zip(bearers, stopped)]
             self.bearers.clear()
-            if self.host is not None:
-                details.extend(self.host.clear())
-                details.append("%s unconfigured" % self.host.netdev)
+            details.extend(self._clear_hosts())
         await self._close_backend()
         if self.lock is not None:
             self.lock.release()

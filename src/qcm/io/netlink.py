@@ -11,7 +11,7 @@ import socket
 from typing import List, Optional
 
 from ..netlink import rtnl
-from ..netlink.rtnl import Address, Link, NetlinkError, Route
+from ..netlink.rtnl import Address, Link, NetlinkError, Route, Rule
 
 __all__ = ["Netlink", "NetlinkError"]
 
@@ -64,6 +64,12 @@ class Netlink:
     def set_link(self, index: int, up: Optional[bool] = None, mtu: Optional[int] = None) -> None:
         self._exchange(lambda s: rtnl.link_request(s, index, up, mtu))
 
+    def add_rmnet(self, parent: int, name: str, mux_id: int, flags: Optional[int] = None) -> None:
+        self._exchange(lambda s: rtnl.rmnet_link_request(s, parent, name, mux_id, flags))
+
+    def delete_link(self, index: int) -> None:
+        self._exchange(lambda s: rtnl.delete_link_request(s, index))
+
     # ------------------------------------------------------------ addresses
 
     def addresses(self, index: Optional[int] = None) -> List[Address]:
@@ -88,3 +94,15 @@ class Netlink:
 
     def delete_route(self, route: Route) -> None:
         self._exchange(lambda s: rtnl.route_request(s, rtnl.RTM_DELROUTE, route))
+
+    # ------------------------------------------------------------ policy rules
+
+    def rules(self, family: int = socket.AF_UNSPEC) -> List[Rule]:
+        return [rtnl.parse_rule(m) for m in self._exchange(lambda s: rtnl.dump_request(s, rtnl.RTM_GETRULE, family))
+                if m.type == rtnl.RTM_NEWRULE]
+
+    def add_rule(self, rule: Rule) -> None:
+        self._exchange(lambda s: rtnl.rule_request(s, rtnl.RTM_NEWRULE, rule))
+
+    def delete_rule(self, rule: Rule) -> None:
+        self._exchange(lambda s: rtnl.rule_request(s, rtnl.RTM_DELRULE, rule))

@@ -34,7 +34,10 @@ IP_TYPES = ("ipv4", "ipv6", "ipv4v6")
 DATA_FORMATS = ("raw-ip", "802-3")
 USBNET_MODES = ("qmi", "ecm", "mbim", "rndis", "ncm")  # AT+QCFG="usbnet" values 0, 1, 2, 3, 5
 ETHERNET_MODES = ("ecm", "rndis", "ncm")  # an Ethernet netdev (usb0) with the module's router behind it
-AGGREGATIONS = ("none", "qmap")
+AGGREGATIONS = ("none", "qmap", "qmapv5")
+# Where the simulated networks' hosts may live: documentation and shared ranges only, never real ones.
+HOST_RANGES = ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "100.64.0.0/10", "2001:db8::/32")
+FIRST_APN_HOSTS = ("198.51.100.1", "2001:db8:100::1")  # the first APN's internet host (sim/dns.py)
 BUSES = ("usb", "pci")
 
 
@@ -47,6 +50,8 @@ class Apn:
     username: str = ""
     password: str = ""
     ip_types: Tuple[str, ...] = IP_TYPES
+    host4: str = ""             # the test host of this APN's network (the first APN: 198.51.100.1)
+    host6: str = ""             # ... and its IPv6 address (the first APN: 2001:db8:100::1)
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,10 @@ class SimConfig:
     data_format: str = "raw-ip"
     link_layers: Tuple[str, ...] = ()  # what the firmware accepts; () = the model's (EC2x/EG2x: raw-ip only)
     host_raw_ip: bool = False          # what the host driver's qmi/raw_ip starts at (the kernel's default: N)
-    aggregation: str = "none"
+    aggregation: str = "none"          # the data format's aggregation: none, qmap (QMAP v1) or qmapv5
+    qmapv5: bool = False               # the firmware offers QMAPv5 (SDX55 and later); else a request gets QMAP v1
+    qmap_mode: int = 0                 # qmi_wwan_q's module parameter: its own QMAP links wwan0_1 .. wwan0_N
+    qmap_min_padding: int = 0          # the downlink minimum padding WDA Set Data Format answers
     unsupported: Tuple[str, ...] = ()  # "SERVICE Message Name" answered with NotSupported (BG95-style)
     unanswered: Tuple[str, ...] = ()   # "SERVICE Message Name" or AT commands never answered (a slow firmware)
     request_errors: Mapping[str, str] = field(default_factory=dict)  # "SERVICE Message Name" -> QMI error
@@ -149,6 +157,13 @@ class SimConfig:
         return accepted if self.data_format in accepted else accepted + (self.data_format,)
 
     @property
+    def apn_hosts(self) -> Tuple[Tuple[str, str, str], ...]:
+        """(APN name, host4, host6) of every APN: the first APN's test host is the internet host
+        unless it names its own; the others have one only when they name it."""
+        return tuple((a.name, a.host4 or (FIRST_APN_HOSTS[0] if i == 0 else ""),
+                      a.host6 or (FIRST_APN_HOSTS[1] if i == 0 else "")) for i, a in enumerate(self.apns))
+
+    @property
     def vendor_id(self) -> int:
         return int(self.usb.split(":")[0], 16)
 
@@ -169,6 +184,11 @@ class SimConfig:
         if self.link_layers and self.data_format not in self.link_layers:
             raise UsageError("data_format = %r: not among link_layers (%s)" % (self.data_format, ", ".join(self.link_layers)))
         _choice("aggregation", self.aggregation, AGGREGATIONS)
+        _range("qmap_mode", self.qmap_mode, 0, 8)
+        _range("qmap_min_padding", self.qmap_min_padding, 0, 32)
+        if self.qmap_mode and self.driver != "qmi_wwan_q":
+            raise UsageError("qmap_mode = %d: a parameter of Quectel's qmi_wwan_q (driver = \"qmi_wwan_q\")"
+                             % self.qmap_mode)
         _choice("usbnet", self.usbnet, USBNET_MODES)
         _choice("usbnet_command", self.usbnet_command, ("qcfg", "qcfgext"))
         _choice("bus", self.bus, BUSES)
@@ -239,6 +259,12 @@ class SimConfig:
             _choice("apn.auth", apn.auth, AUTHS)
             for ip_type in apn.ip_types:
                 _choice("apn.ip_types", ip_type, IP_TYPES)
+            for key, version in (("host4", 4), ("host6", 6)):
+                if getattr(apn, key):
+                    _host_address("[[apn]] %s" % key, getattr(apn, key), version)
+        hosts = [h for a in self.apn_hosts for h in a[1:] if h]
+        if len(set(hosts)) != len(hosts):
+            raise UsageError("[[apn]] host4/host6: each APN's test host needs its own address")
         for profile in self.profiles:
             _range("profile.index", profile.index, 1, 24)
             _choice("profile.pdp_type", profile.pdp_type, IP_TYPES)
@@ -265,6 +291,17 @@ class SimConfig:
                 if not ok:
                     raise UsageError("%s: %r is not an IPv%d address" % (name, address, version))
         return self
+
+
+def _host_address(key: str, value: str, version: int) -> None:
+    ranges = [ipaddress.ip_network(r) for r in HOST_RANGES if (":" in r) == (version == 6)]
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        address = None
+    if address is None or address.version != version or not any(address in r for r in ranges):
+        raise UsageError("%s = %r: expected an IPv%d address in a documentation range (%s)" % (
+            key, _short(str(value)), version, ", ".join(str(r) for r in ranges)))
 
 
 def _pattern(key: str, value: str, pattern: str, accepted: str) -> None:
@@ -380,7 +417,7 @@ def _string(where: str, value: Any) -> str:
 
 
 def _apn(entry: Any) -> Apn:
-    allowed = {"name", "auth", "username", "password", "ip_types"}
+    allowed = {"name", "auth", "username", "password", "ip_types", "host4", "host6"}
     if not isinstance(entry, dict):
         raise UsageError("[[apn]]: expected tables ([[apn]] with name = ...), got %r" % _short(repr(entry)))
     _known_keys("[[apn]]", entry, allowed)
@@ -393,7 +430,8 @@ def _apn(entry: Any) -> Apn:
         raise UsageError("[[apn]] ip_types: expected a list from %s" % ", ".join(IP_TYPES))
     return Apn(_string("[[apn]] name", entry["name"]), _string("[[apn]] auth", entry.get("auth", "none")),
                _string("[[apn]] username", entry.get("username", "")),
-               _string("[[apn]] password", entry.get("password", "")), tuple(ip_types))
+               _string("[[apn]] password", entry.get("password", "")), tuple(ip_types),
+               _string("[[apn]] host4", entry.get("host4", "")), _string("[[apn]] host6", entry.get("host6", "")))
 
 
 def _profile(entry: Any) -> Profile:
@@ -506,7 +544,7 @@ def _apply_scenario(config: SimConfig, raw: bytes, where: str) -> SimConfig:
 
 
 def parse_apn_option(text: str) -> Apn:
-    """``NAME[,auth=pap,user=U,password=P,ip=ipv4+ipv6]`` from the command line."""
+    """``NAME[,auth=pap,user=U,password=P,ip=ipv4+ipv6,host4=A,host6=B]`` from the command line."""
     name, _, rest = text.partition(",")
     values: Dict[str, Any] = {"name": name}
     for item in filter(None, rest.split(",")):

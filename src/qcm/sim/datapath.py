@@ -11,6 +11,12 @@ What happens to each packet is decided by ``router.ModuleRouter`` (the module's 
 router advertisements, ARP and neighbour discovery, NAT, and the rule that packets pass only
 while a call is up, for its address, with both ends agreeing on the framing); this module
 only reads and writes the file descriptors.
+
+QMAP: a mux link (``qmimuxN`` after a write to ``qmi/add_mux``, or qmi_wwan_q's ``wwan0_N``) is
+another raw-IP TUN. What the host sends on it is framed as qmi_wwan's qmimux_start_xmit frames
+it (a QMAP v1 header with its mux id), and what the module sends down is de-multiplexed as
+qmi_wwan's demuxer does (QMAP v1 headers, by mux id): the bytes between the two really are QMAP.
+Each APN's test host (``host4``/``host6``) lives in the carrier network too.
 """
 
 from __future__ import annotations
@@ -23,9 +29,10 @@ import socket
 import time
 from collections import Counter
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from ..io.netlink import Netlink
+from ..qmi import qmap
 from . import dns, netns
 from .modem import SimModem
 from .router import Lan, ModuleRouter, framing
@@ -50,6 +57,8 @@ class DataPath:
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self.host_raw_ip = modem.config.host_raw_ip
         self.up = False
+        self.mux_links: Dict[int, Tuple[str, int]] = {}   # mux id -> (interface, TUN fd)
+        self.parent_mux: Optional[int] = None               # qmi_wwan_q with qmap_mode=1: wwan0 is mux 0x81
 
     @property
     def blackholed(self) -> set:
@@ -109,12 +118,63 @@ class DataPath:
         self._to_host(self.router.announcements())
 
     def detach(self) -> None:
-        """wwan0 vanishes, as when the module resets or is unplugged."""
+        """wwan0 vanishes, as when the module resets or is unplugged (and its mux links with it)."""
         if self.ue_fd is not None and self._loop is not None:
             self._loop.remove_reader(self.ue_fd)
             os.close(self.ue_fd)
         self.ue_fd = None
         self.up = False
+        for mux_id in list(self.mux_links):
+            self.remove_mux_link(mux_id)
+
+    # ------------------------------------------------------------ QMAP mux links
+
+    def add_mux_link(self, mux_id: int, name: str) -> None:
+        """A mux link appears (qmi_wwan's add_mux, qmi_wwan_q's own links): a raw-IP TUN."""
+        assert self._loop is not None
+        if mux_id in self.mux_links:
+            return
+        fd = netns.open_tun(name)
+        self._loop.add_reader(fd, self._mux_uplink, mux_id)
+        self.mux_links[mux_id] = (name, fd)
+        log.info("mux link %s for mux id 0x%02x", name, mux_id)
+
+    def remove_mux_link(self, mux_id: int) -> None:
+        link = self.mux_links.pop(mux_id, None)
+        if link is not None and self._loop is not None:
+            self._loop.remove_reader(link[1])
+            os.close(link[1])
+
+    def _mux_uplink(self, mux_id: int) -> None:
+        link = self.mux_links.get(mux_id)
+        for _ in range(64):
+            if link is None or self.mux_links.get(mux_id) != link:
+                return
+            try:
+                packet = os.read(link[1], 65536)
+            except (BlockingIOError, OSError):
+                return
+            self._qmap_up(qmap.encode(mux_id, packet, version=1, align=1))  # as qmimux_start_xmit frames it
+
+    def _qmap_up(self, transfer: bytes) -> None:
+        for verdict in self.router.from_host_qmap(transfer):
+            if verdict.to_network is not None:
+                self._write_counted(self.pgw_fd, verdict.to_network, "up")
+            elif verdict.refused:
+                self.counters["up-dropped-%s" % verdict.refused] += 1
+
+    def _qmap_down(self, transfer: bytes) -> None:
+        """The host driver's side: QMAP v1 headers read by mux id, as qmi_wwan's demuxer reads them."""
+        packets, problem = qmap.decode(transfer, 1)
+        if problem:
+            self.counters["down-dropped-qmap-malformed"] += 1
+        for item in packets:
+            fd = self.mux_links[item.mux_id][1] if item.mux_id in self.mux_links else (
+                self.ue_fd if item.mux_id == self.parent_mux else None)
+            if fd is None:
+                self.counters["down-dropped-no-mux-link"] += 1
+                continue
+            self._write_counted(fd, item.payload, "down")
 
     def _configure_carrier(self) -> None:
         for path in ("net/ipv4/conf/all/rp_filter", "net/ipv4/conf/default/rp_filter"):
@@ -125,7 +185,8 @@ class DataPath:
             assert lo is not None and pgw is not None
             nl.set_link(lo.index, up=True)
             nl.set_link(pgw.index, up=True)
-            for address in (dns.INTERNET_V4, dns.INTERNET_V6, *self._dns_servers()):
+            hosts = [h for _, host4, host6 in self.modem.config.apn_hosts for h in (host4, host6) if h]
+            for address in dict.fromkeys((dns.INTERNET_V4, dns.INTERNET_V6, *hosts, *self._dns_servers())):
                 ip = ipaddress.ip_address(address)
                 nl.add_address(lo.index, ip, 32 if ip.version == 4 else 128, 0x02 if ip.version == 6 else 0)
             from ..netlink.rtnl import Route
@@ -168,6 +229,9 @@ class DataPath:
                 data = os.read(self.ue_fd, 65536)
             except (BlockingIOError, OSError):
                 return
+            if self.parent_mux is not None and self.router.qmap_version is not None:
+                self._qmap_up(qmap.encode(self.parent_mux, data, version=1, align=1))
+                continue
             verdict = self.router.from_host(data, time.monotonic())
             latency = self.modem.config.latency_ms / 1000.0
             if verdict.answered and latency > 0 and self._loop is not None:
@@ -191,7 +255,10 @@ class DataPath:
             if not verdict.to_host:
                 self.counters["down-dropped-%s" % (verdict.refused or "no-interface")] += 1
             for frame in verdict.to_host:
-                self._write_counted(self.ue_fd, frame, "down")
+                if verdict.qmap:
+                    self._qmap_down(frame)
+                else:
+                    self._write_counted(self.ue_fd, frame, "down")
 
     def _write_counted(self, fd: Optional[int], packet: bytes, direction: str) -> None:
         if fd is None:

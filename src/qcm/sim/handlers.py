@@ -382,17 +382,25 @@ def _get_data_format(m: SimModem, r: Request) -> Dict[str, Any]:
 
 
 def _data_format(m: SimModem) -> Dict[str, Any]:
-    aggregation = "qmap" if m.aggregation == "qmap" else "disabled"
+    aggregation = m.aggregation if m.aggregation in ("qmap", "qmapv5") else "disabled"
     values: Dict[str, Any] = {
         "qos_format": False, "link_layer_protocol": m.link_layer,
         "uplink_data_aggregation_protocol": aggregation, "downlink_data_aggregation_protocol": aggregation,
-        "ndp_signature": 0, "downlink_data_aggregation_max_datagrams": 32 if aggregation != "disabled" else 0,
-        "downlink_data_aggregation_max_size": 16384 if aggregation != "disabled" else 0,
+        "ndp_signature": 0, "downlink_data_aggregation_max_datagrams": 0, "downlink_data_aggregation_max_size": 0,
     }
     if aggregation != "disabled":
-        values.update({"uplink_data_aggregation_max_datagrams": 11, "uplink_data_aggregation_max_size": 8192,
-                       "download_minimum_padding": 0})
+        qmap = m.qmap or QMAP_LIMITS
+        values.update({"downlink_data_aggregation_max_datagrams": qmap["dl_datagrams"],
+                       "downlink_data_aggregation_max_size": qmap["dl_size"],
+                       "uplink_data_aggregation_max_datagrams": qmap["ul_datagrams"],
+                       "uplink_data_aggregation_max_size": qmap["ul_size"],
+                       "download_minimum_padding": m.config.qmap_min_padding})
     return values
+
+
+# What the firmware agrees to at most (an EC25 answers 32 datagrams / 16 KiB down, 11 / 8 KiB up;
+# SDX55 firmware 32 KiB down): a request for more is answered with these, and the host must use them.
+QMAP_LIMITS = {"dl_datagrams": 32, "dl_size": 16384, "ul_datagrams": 11, "ul_size": 8192}
 
 
 @handler("WDA", "Set Data Format")
@@ -405,8 +413,26 @@ def _set_data_format(m: SimModem, r: Request) -> Dict[str, Any]:
     for key in ("downlink_data_aggregation_protocol", "uplink_data_aggregation_protocol"):
         value = r.values.get(key)
         if value is not None:
-            m.aggregation = "qmap" if value.name.startswith("qmap") else "none"
+            m.aggregation = _aggregation_chosen(m, value.name)
+    if m.aggregation != "none":
+        if m.link_layer != "raw-ip":
+            raise SimQmiError("InvalidDataFormat")  # QMAP carries IP packets: it needs raw IP
+        asked = {"dl_datagrams": r.values.get("downlink_data_aggregation_max_datagrams"),
+                 "dl_size": r.values.get("downlink_data_aggregation_max_size"),
+                 "ul_datagrams": r.values.get("uplink_data_aggregation_max_datagrams"),
+                 "ul_size": r.values.get("uplink_data_aggregation_max_size")}
+        m.qmap = {key: min(int(value), QMAP_LIMITS[key]) if value else QMAP_LIMITS[key]
+                  for key, value in asked.items()}
+    else:
+        m.qmap = {}
     return _data_format(m)
+
+
+def _aggregation_chosen(m: SimModem, wanted: str) -> str:
+    """QMAPv5 only where the firmware offers it (SDX55 and later); other QMAP versions get QMAP v1."""
+    if wanted == "qmapv5" and m.config.qmapv5:
+        return "qmapv5"
+    return "qmap" if wanted.startswith("qmap") else "none"
 
 
 # ---------------------------------------------------------------------- WDS
@@ -443,7 +469,7 @@ def start_call(m: SimModem, client: Any, family: int, apn_name: str, username: s
     wanted = "ipv4" if family == 4 else "ipv6"
     if wanted not in apn.ip_types and "ipv4v6" not in apn.ip_types:
         raise _reject(m, "gsm-wcdma-unknown-pdp", "3gpp", "ipv4-only-allowed" if family == 6 else "ipv6-only-allowed")
-    call = Call(client, m.next_handle, family, apn.name, now)
+    call = Call(client, m.next_handle, family, apn.name, now, mux_id=m.mux_bindings.get(client))
     m.next_handle = (m.next_handle + 0x1330) & 0xFFFFFFFF
     m.allocate_addresses(call)
     m.calls[client] = call
@@ -605,8 +631,19 @@ def _set_autoconnect(m: SimModem, r: Request) -> None:
 
 @handler("WDS", "Bind Mux Data Port")
 def _bind_mux(m: SimModem, r: Request) -> None:
-    if m.aggregation != "qmap":
+    """Bind this client's calls to a QMAP mux id on the module's data endpoint."""
+    if m.aggregation == "none":
         raise SimQmiError("InvalidArgument")
+    endpoint = r.values.get("endpoint_info")
+    mux_id = int(r.need("mux_id"))
+    if endpoint is not None and (getattr(endpoint["endpoint_type"], "name", "") != "hsusb"
+                                 or int(endpoint["interface_number"]) != m.config.net_interface):
+        raise SimQmiError("InvalidArgument")  # not this module's data endpoint
+    if not 1 <= mux_id <= 254:
+        raise SimQmiError("InvalidArgument")
+    if r.client in m.calls:
+        raise SimQmiError("InvalidOperation")  # a call is up on this client: its mux cannot change
+    m.mux_bindings[r.client] = mux_id
 
 
 @handler("WDS", "Indication Register")

@@ -86,6 +86,7 @@ class Call:
     gateway4: Optional[ipaddress.IPv4Address] = None
     ipv6: Optional[ipaddress.IPv6Interface] = None
     gateway6: Optional[ipaddress.IPv6Address] = None
+    mux_id: Optional[int] = None  # the QMAP mux its client was bound to (WDS Bind Mux Data Port)
 
 
 @dataclass
@@ -111,7 +112,9 @@ class SimModem:
     registration: str = ""
     registered_at: Optional[float] = None
     link_layer: str = ""
-    aggregation: str = ""
+    aggregation: str = ""                       # none, qmap or qmapv5 (WDA Set Data Format)
+    qmap: Dict[str, int] = field(default_factory=dict)  # the agreed aggregation sizes, as answered
+    mux_bindings: Dict[Tuple[str, int], int] = field(default_factory=dict)  # WDS client -> QMAP mux id
     clients: Dict[str, Set[int]] = field(default_factory=dict)
     indications: Dict[Tuple[str, int], Indications] = field(default_factory=dict)
     ip_family: Dict[Tuple[str, int], int] = field(default_factory=dict)
@@ -397,6 +400,7 @@ class SimModem:
         used.discard(cid)
         self.indications.pop((service, cid), None)
         self.ip_family.pop((service, cid), None)
+        self.mux_bindings.pop((service, cid), None)
         # A call whose client goes away stays up on a real modem only with autoconnect; end it.
         self.calls.pop((service, cid), None)
         return []
@@ -405,7 +409,13 @@ class SimModem:
         self.clients.clear()
         self.indications.clear()
         self.ip_family.clear()
+        self.mux_bindings.clear()
         self.calls.clear()
+
+    @property
+    def qmap_version(self) -> Optional[int]:
+        """The QMAP version of the data format, None when packets are not aggregated."""
+        return {"qmap": 1, "qmapv5": 5}.get(self.aggregation)
 
     def held_clients(self) -> Dict[str, int]:
         return {service: len(cids) for service, cids in self.clients.items() if cids}

@@ -7,6 +7,11 @@ the link is 802-3, DNS on its LAN address, and forwards the rest to the network 
 call is up, for the call's address, and only when both ends agree on the framing.
 ``ModuleRouter`` gets bytes and the time, and says what goes to the host, what goes to the
 network, and why anything was refused; ``datapath.py`` moves the bytes.
+
+In QMAP mode (WDA Set Data Format with QMAP aggregation) the link carries QMAP frames: a packet
+passes only on the mux id its call's WDS client was bound to (Bind Mux Data Port), only while
+the data format is QMAP over raw IP and the host agrees on raw IP, and only for its call's
+address. Each APN is its own network: a call reaches its own APN's test host, never another's.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import List, Optional, Set, Tuple
 
+from ..qmi import qmap
 from . import dns
 from .dhcp_server import DhcpServer, Offer
 from .modem import Call, SimModem
@@ -51,6 +57,7 @@ class Verdict:
     refused: Optional[str] = None       # why the packet went nowhere (counted by the data path)
     answered: bool = False              # the module's own software answered (DHCP, a solicitation): it takes
                                         # the module's latency, as its AT and QMI answers do
+    qmap: bool = False                  # to_host holds QMAP transfers (the host's driver demuxes them)
 
 
 class ModuleRouter:
@@ -63,6 +70,21 @@ class ModuleRouter:
         self.host_mac: Optional[bytes] = None
         self.blackholed: Set[int] = set()     # handles of calls that are "up" but carry nothing (a fault)
         self._announced: Set[ipaddress.IPv6Network] = set()
+
+    @property
+    def qmap_version(self) -> Optional[int]:
+        return self.modem.qmap_version
+
+    def _apn_of_host(self, address: "ipaddress._BaseAddress") -> Optional[str]:
+        """The APN whose network holds this test host, if it is one."""
+        for name, host4, host6 in self.modem.config.apn_hosts:
+            if str(address) in (host4, host6):
+                return name.lower()
+        return None
+
+    def _other_network(self, call: Call, address: "ipaddress._BaseAddress") -> bool:
+        owner = self._apn_of_host(address)
+        return owner is not None and owner != call.apn.lower()
 
     # ------------------------------------------------------------ the calls
 
@@ -88,6 +110,8 @@ class ModuleRouter:
     def from_host(self, data: bytes, now: float) -> Verdict:
         if not self.framing_ok:
             return Verdict([], refused="framing-mismatch")  # the two ends read each other's bytes as garbage
+        if self.qmap_version is not None:
+            return Verdict([], refused="not-qmap")  # the module reads QMAP headers: a bare packet is garbage
         packet = data
         if self.ethernet:
             frame = parse_ethernet(data)
@@ -161,9 +185,59 @@ class ModuleRouter:
                 packet = rewrite_ipv4(packet, source=call.ipv4.ip)  # the module's NAT
         elif call.ipv6 is None or ip.source not in call.ipv6.network:
             return Verdict([], refused="wrong-address")
+        if self._other_network(call, ip.destination):
+            return Verdict([], refused="other-apn")
         if self._blackholed():
             return Verdict([], refused="blackhole")
         return Verdict([], to_network=packet)
+
+    # ------------------------------------------------------------ QMAP
+
+    def from_host_qmap(self, transfer: bytes) -> List[Verdict]:
+        """One transfer of QMAP frames from the host (what qmi_wwan's qmimux links or rmnet send)."""
+        if not self.framing_ok or self.qmap_version is None:
+            return [Verdict([], refused="framing-mismatch" if not self.framing_ok else "qmap-off")]
+        packets, problem = qmap.decode(transfer, self.qmap_version)
+        verdicts = [self._mux_up(p) for p in packets if not p.command]
+        if problem is not None:
+            verdicts.append(Verdict([], refused="qmap-malformed"))
+        return verdicts
+
+    def _mux_up(self, item: qmap.QmapPacket) -> Verdict:
+        ip = parse_ip(item.payload)
+        if ip is None:
+            return Verdict([], refused="malformed")
+        call = next((c for c in self.modem.calls.values() if c.family == ip.version and c.mux_id == item.mux_id),
+                    None)
+        if call is None:
+            return Verdict([], refused="no-call-on-mux")
+        own = call.ipv4.ip if ip.version == 4 and call.ipv4 else None
+        if ip.version == 4 and ip.source != own:
+            return Verdict([], refused="wrong-address")
+        if ip.version == 6 and (call.ipv6 is None or ip.source not in call.ipv6.network):
+            return Verdict([], refused="wrong-address")
+        if self._other_network(call, ip.destination):
+            return Verdict([], refused="other-apn")
+        if self._blackholed():
+            return Verdict([], refused="blackhole")
+        return Verdict([], to_network=item.payload)
+
+    def _to_mux(self, packet: bytes, ip: Ip) -> Verdict:
+        """Network -> host in QMAP mode: onto the mux of the call that owns the destination."""
+        call = next((c for c in self.modem.calls.values() if c.family == ip.version and (
+            (c.ipv4 is not None and ip.destination == c.ipv4.ip)
+            or (c.ipv6 is not None and ip.destination in c.ipv6.network))), None)
+        if call is None:
+            return Verdict([], refused="no-call")
+        if call.mux_id is None:
+            return Verdict([], refused="unbound-call")
+        if self._other_network(call, ip.source):
+            return Verdict([], refused="other-apn")
+        if self._blackholed():
+            return Verdict([], refused="blackhole")
+        qmap_version = self.qmap_version or 1
+        transfer = qmap.encode(call.mux_id, packet, qmap_version, min_padding=self.modem.config.qmap_min_padding)
+        return Verdict([transfer], qmap=True)
 
     def _blackholed(self) -> bool:
         return bool(self.blackholed) and any(c.handle in self.blackholed for c in self.modem.calls.values())
@@ -176,9 +250,13 @@ class ModuleRouter:
         ip = parse_ip(packet)
         if ip is None:
             return Verdict([], refused="malformed")
+        if self.qmap_version is not None:
+            return self._to_mux(packet, ip)
         call = self._call(ip.version)
         if call is None:
             return Verdict([], refused="no-call")
+        if self._other_network(call, ip.source):
+            return Verdict([], refused="other-apn")
         if ip.version == 4:
             if call.ipv4 is None or ip.destination != call.ipv4.ip:
                 return Verdict([], refused="wrong-address")
@@ -197,8 +275,8 @@ class ModuleRouter:
         prefixes = {c.ipv6.network for c in self.modem.calls.values() if c.ipv6 is not None}
         new = prefixes - self._announced
         self._announced = prefixes
-        if not new or not self.framing_ok:
-            return []
+        if not new or not self.framing_ok or self.qmap_version is not None:
+            return []  # (in QMAP mode the module announces nothing: hosts are configured over QMI)
         return [self._to_host_ip(self._advertisement(ALL_NODES))]
 
     # ------------------------------------------------------------ framing

@@ -72,6 +72,7 @@ class Simulator:
         self._created_directory = False
         self.attributes: Optional[AttributeWatch] = None
         self.holder: Optional[subprocess.Popen] = None
+        self.mux_links: Dict[int, str] = {}   # QMAP mux id -> its link (qmimuxN, wwan0_N)
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -95,6 +96,7 @@ class Simulator:
                     self.data_path.carrier = "qcm-carrier-%d-%d" % (os.getpid(), self.index)
                 self._fit_data_path()
                 self.data_path.start(self.loop)
+        self._quectel_links()
         self._schedule_timer()
         if self.config.port_holder:
             self.holder = self._start_holder(self.config.port_holder)
@@ -385,6 +387,7 @@ class Simulator:
         self.at_port.close()
         if self.data_path is not None:
             self.data_path.detach()
+        self.mux_links = {}  # virtual links go with their parent
         if self.layout is not None:
             if self.group is not None:
                 self.group.remove_device(self)  # only this module's entries: the tree is shared
@@ -409,6 +412,7 @@ class Simulator:
         if self.data_path is not None and self.config.usbnet in ("qmi", "mbim") + ETHERNET_MODES:
             self._fit_data_path()  # a new interface starts where the kernel's does (maybe in a new USB mode)
             self.data_path.attach()
+        self._quectel_links()
         self.present = True
         self._schedule_timer()
         self._write_description()
@@ -428,6 +432,9 @@ class Simulator:
         if raw_ip.name == "raw_ip" and raw_ip.exists():
             self.attributes.watch_bool(raw_ip, self._on_raw_ip)
             self.attributes.watch_bool(raw_ip.with_name("pass_through"), lambda value: None)
+            if raw_ip.with_name("add_mux").exists():
+                self.attributes.watch_listing(raw_ip.with_name("add_mux"), self._on_add_mux)
+                self.attributes.watch_action(raw_ip.with_name("del_mux"), self._on_del_mux)
         if drivers:
             self.attributes.watch_action(self.layout.driver_dir / "unbind", self._on_unbind)
             self.attributes.watch_action(self.layout.driver_dir / "bind", self._on_bind)
@@ -437,6 +444,59 @@ class Simulator:
         if self.data_path is not None:
             self.data_path.host_raw_ip = value
         self._after_event()
+
+    # ----------------------------------------------------------------- QMAP mux links
+
+    def _on_add_mux(self, text: str) -> None:
+        """qmi_wwan's add_mux: a mux id (kstrtou8, base 0) makes a qmimuxN link, as in the kernel."""
+        mux_id = _mux_id(text)
+        if mux_id is None or mux_id in self.mux_links:
+            log.warning("add_mux %r refused (the kernel answers EINVAL)", text)
+            return
+        used = set(self.mux_links.values())
+        name = next("qmimux%d" % n for n in range(256) if "qmimux%d" % n not in used)
+        self._add_mux_link(mux_id, name)
+
+    def _on_del_mux(self, text: str) -> None:
+        mux_id = _mux_id(text)
+        name = self.mux_links.pop(mux_id, None) if mux_id is not None else None
+        if name is None:
+            log.warning("del_mux %r refused (the kernel answers EINVAL)", text)
+            return
+        if self.data_path is not None:
+            self.data_path.remove_mux_link(mux_id)  # type: ignore[arg-type]
+        assert self.layout is not None
+        self.layout.remove_mux_link(name)
+        self._show_mux_links()
+        log.info("mux link %s removed", name)
+
+    def _add_mux_link(self, mux_id: int, name: str) -> None:
+        assert self.layout is not None
+        if self.data_path is not None:
+            self.data_path.add_mux_link(mux_id, name)  # the interface first: sysfs showing it means it exists
+        self.mux_links[mux_id] = name
+        # add_mux lists it before its sysfs entries appear: a writer that sees the link may write the next
+        # mux id at once, and rewriting the list after that would swallow it.
+        self._show_mux_links()
+        self.layout.add_mux_link(name, mux_id, netdev_name(self.config))
+
+    def _show_mux_links(self) -> None:
+        assert self.attributes is not None and self.layout is not None
+        self.attributes.show(self.layout.raw_ip.with_name("add_mux"),
+                             "".join("0x%02x\n" % m for m in sorted(self.mux_links)).encode())
+
+    def _quectel_links(self) -> None:
+        """Quectel's qmi_wwan_q makes its QMAP links itself, from its qmap_mode parameter: wwan0_1 ..
+        wwan0_N with mux ids 0x81.., or with qmap_mode=1 QMAP mux 0x81 on wwan0 itself."""
+        self.mux_links = {}
+        if self.config.driver != "qmi_wwan_q" or not self.config.qmap_mode:
+            return
+        if self.config.qmap_mode == 1:
+            if self.data_path is not None:
+                self.data_path.parent_mux = 0x81
+            return
+        for n in range(1, self.config.qmap_mode + 1):
+            self._add_mux_link(0x80 + n, "%s_%d" % (netdev_name(self.config), n))
 
     def _on_unbind(self, name: str) -> None:
         """Writing the interface's name to the driver's unbind file unbinds it, as in the kernel."""
@@ -489,7 +549,9 @@ class Simulator:
             "registration": m.registration, "link_layer": m.link_layer, "clients": m.held_clients(),
             "host_raw_ip": self.attributes.value(self.layout.raw_ip) if self.attributes and self.layout else None,
             "calls": [{"family": c.family, "cid": c.client[1], "handle": c.handle, "apn": c.apn,
-                       "address": str(c.ipv4 or c.ipv6)} for c in m.calls.values()],
+                       "address": str(c.ipv4 or c.ipv6), "mux_id": c.mux_id} for c in m.calls.values()],
+            "aggregation": m.aggregation, "qmap": dict(m.qmap),
+            "mux_links": {"0x%02x" % k: v for k, v in sorted(self.mux_links.items())},
             "last_call_end": list(m.last_call_end) if m.last_call_end else None,
             "requests": m.requests_served + (self.mbim.requests_served if self.mbim else 0),
             "profiles": {str(k): v["apn"] for k, v in m.profiles.items()},
@@ -509,9 +571,11 @@ def _seconds(request: Dict[str, Any], default: Optional[float] = None) -> Option
 def _drop(sim: Simulator, request: Dict[str, Any]) -> str:
     reason = str(request.get("reason", "gsm-wcdma-regular-deactivation"))
     family = request.get("family")
+    apn = request.get("apn")  # one PDN of several: only the calls on this APN
     verbose = ("3gpp", "regular-deactivation")
     frames: List[Frame] = []
-    ended = [client for client, call in sim.modem.calls.items() if family is None or call.family == int(family)]
+    ended = [client for client, call in sim.modem.calls.items() if (family is None or call.family == int(family))
+             and (apn is None or call.apn.lower() == str(apn).lower())]
     if sim.mbim is not None:  # an MBIM session ends whole: both of its families
         sessions = {client[1] for client in ended if client[0].startswith("MBIM")}
         ended += [c for s in sessions for c in session_clients(s) if c in sim.modem.calls and c not in ended]
@@ -593,6 +657,14 @@ def _blackhole(sim: Simulator, request: Dict[str, Any]) -> str:
         raise ValueError("no data path")
     sim.data_path.blackholed = {c.handle for c in sim.modem.calls.values()}
     return "%d call(s) carry nothing now" % len(sim.data_path.blackholed)
+
+
+def _mux_id(text: str) -> Optional[int]:
+    try:
+        value = int(text.strip(), 0)
+    except ValueError:
+        return None
+    return value if 1 <= value <= 254 else None
 
 
 FAULTS: Dict[str, Callable[[Simulator, Dict[str, Any]], str]] = {

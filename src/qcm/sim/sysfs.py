@@ -74,6 +74,23 @@ class Layout:
     driver_dir: Path = Path()
     unbind_name: str = ""                                     # what the driver's unbind file takes
 
+    def add_mux_link(self, name: str, mux_id: int, parent: str) -> None:
+        """A virtual netdev carrying one QMAP mux (qmimuxN): its qmap/mux_id, and the parent's upper_ link."""
+        virtual = self.sysfs / "devices" / "virtual" / "net" / name
+        _write(virtual / "qmap" / "mux_id", "0x%02x\n" % mux_id)
+        _write(virtual / "type", "65534\n")  # ARPHRD_NONE
+        _link(virtual / "subsystem", self.sysfs / "class" / "net")
+        _link(self.sysfs / "class" / "net" / name, virtual)
+        _link(self.netdev_dir / ("upper_" + name), virtual)
+        _link(virtual / ("lower_" + parent), self.netdev_dir)
+
+    def remove_mux_link(self, name: str) -> None:
+        import shutil
+        for path in (self.sysfs / "class" / "net" / name, self.netdev_dir / ("upper_" + name)):
+            if path.is_symlink():
+                path.unlink()
+        shutil.rmtree(self.sysfs / "devices" / "virtual" / "net" / name, ignore_errors=True)
+
     def remove_device(self) -> None:
         """The module left the bus: its device, class links and /dev nodes go; drivers stay."""
         import shutil
@@ -162,6 +179,11 @@ def lay_out(root: Path, config: SimConfig, control_pty: str, tty_ptys: Optional[
             if kind == "qmi":
                 _write(raw_ip, "Y\n" if config.host_raw_ip else "N\n")
                 _write(netdev_dir / "qmi" / "pass_through", "N\n")
+                if config.driver == "qmi_wwan":  # QMAP mux links (qmimuxN), since Linux 4.19
+                    _write(netdev_dir / "qmi" / "add_mux", "")
+                    _write(netdev_dir / "qmi" / "del_mux", "")
+                if config.driver == "qmi_wwan_q":  # Quectel's driver: its module parameter, shown per netdev
+                    _write(netdev_dir / "qmap_mode", "%d\n" % config.qmap_mode)
             _write(netdev_dir / "uevent", "DEVTYPE=%s\nINTERFACE=%s\n" % ("wwan" if kind in ("qmi", "mbim") else "",
                                                                            netdev))
             _write(netdev_dir / "type", "1\n")  # ARPHRD_ETHER until the host switches raw_ip on

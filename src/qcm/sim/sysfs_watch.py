@@ -24,6 +24,7 @@ class _Attribute:
     boolean: bool                     # a Y/N attribute; else write-only (bind, unbind): shows nothing
     on_value: Callable[[Any], None]   # gets a bool, or the text written
     shown: bytes                      # what the file holds when nobody is writing
+    listing: bool = False             # shows a list (qmi/add_mux): a write is the last line written
 
 
 class AttributeWatch:
@@ -38,6 +39,18 @@ class AttributeWatch:
 
     def watch_action(self, path: Path, on_value: Callable[[str], None]) -> None:
         self._watch(_Attribute(path, False, on_value, b""))
+
+    def watch_listing(self, path: Path, on_value: Callable[[str], None]) -> None:
+        """An attribute that takes one value per write and shows a list (qmi/add_mux: the mux ids
+        of the links that exist, one ``0xNN`` per line); ``show`` sets what it lists."""
+        self._watch(_Attribute(path, False, on_value, b"", listing=True))
+
+    def show(self, path: Path, content: bytes) -> None:
+        """What an attribute shows from now on (qmi/add_mux lists the mux links that exist)."""
+        for attribute in self._watches.values():
+            if attribute.path == path:
+                attribute.shown = content
+                self._show(attribute)
 
     def _watch(self, attribute: _Attribute) -> None:
         try:
@@ -70,7 +83,13 @@ class AttributeWatch:
             content = attribute.path.read_bytes()
         except OSError:
             return
-        text = written_value(attribute.shown, content)
+        if attribute.listing:  # "echo 0x82 > add_mux" truncates: the new value is the last line there
+            lines = [line for line in content.decode("utf-8", "replace").splitlines() if line.strip()]
+            if not lines or content == attribute.shown:
+                return  # truncated, the value not written yet (or nothing new): wait for the write
+            text = lines[-1].strip()
+        else:
+            text = written_value(attribute.shown, content)
         if text is None:
             if content != attribute.shown:
                 self._show(attribute)  # emptied without a value: sysfs ignores that

@@ -4,6 +4,11 @@ It owns the control port and the QMI session (client ids, released on close), ru
 sequence of ``dial.py``, and turns what the modem says unasked into supervisor events: the WDS
 packet-service indication (a call ended, with its reason, or its address changed), NAS serving
 system (the network is back), UIM card status (a SIM was inserted), and the port vanishing.
+
+The port is shared on libqmi's qmi-proxy protocol (``io/qmi_proxy.py``): through a proxy that
+runs (libqmi's, ModemManager's, another qcm's), or that ``--proxy`` starts; otherwise qcm opens
+the port and serves the proxy socket itself, so that ``qmicli -p``, ModemManager, a second qcm
+or the quectel-CM drop-in can use the modem while qcm holds its calls (``--no-proxy``: neither).
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ from ...connect import supervisor as sv
 from ...discovery import Modem
 from ...connect import events as ev
 from ...errors import ModemError, NetConfigError, QcmError
-from ...io.gobinet import control_transport
+from ...io.gobinet import control_transport, is_gobinet
 from ...io.ip_config import DynamicIp
 from ...io.qmi_port import QmiPort
+from ...io.qmi_proxy import ProxyClientTransport, SharedPort, check_open_answer, proxy_listening
 from ...model import IpSettings, Registration
 from ...qmi import readings
 from ...qmi.message import Message
@@ -25,9 +31,45 @@ from ..base import Backend, Bearer, BearerId
 from .dial import QmiDial, wds_role
 from .session import ModemSession
 
-__all__ = ["QmiBackend"]
+__all__ = ["QmiBackend", "transport_for", "open_port"]
 
 log = logging.getLogger(__name__)
+
+
+def transport_for(modem: Modem, proxy: Optional[bool]) -> Any:
+    """Where the QMI port is: through a qmi-proxy that runs (or that ``proxy`` True starts), else the
+    device itself, served to others on the proxy socket unless ``proxy`` is False."""
+    control = modem.control
+    assert control is not None
+    if is_gobinet(control):
+        return control_transport(control)  # no CTL service there: nothing a proxy could share
+    if proxy is not False and proxy_listening() and not SharedPort.listening_here:
+        return ProxyClientTransport(control)  # (a proxy of this process serves another module, not this one)
+    if proxy is True:
+        return ProxyClientTransport(control, spawn=True)
+    if proxy is False:
+        return control
+    return SharedPort(control, list(modem.control_aliases))
+
+
+async def open_port(control: str, timeout: float = 5.0, show_personal: bool = False) -> QmiPort:
+    """A QMI port to read a module that may be in use: through the qmi-proxy when one serves the
+    socket (a running qcm serves it while it holds its calls), else the device itself. For the
+    commands that only read (qcm status, qcm doctor): they never take the port from a dialer."""
+    # The proxy socket may be this process's own (qcm daemon), serving another module than this one.
+    ours = list(SharedPort.listening_here)
+    through_proxy = proxy_listening() and (not ours or any(shared.accepts(control) for shared in ours))
+    where: Any = ProxyClientTransport(control) if through_proxy else control_transport(control)
+    port = await QmiPort(where, show_personal=show_personal).open()
+    if isinstance(where, ProxyClientTransport):
+        try:
+            answer = await port.request("CTL", "Internal Proxy Open", {"device_path": control}, 0, timeout,
+                                        check=False)
+            check_open_answer(answer.ok, control, answer.result.describe() if answer.result else "no answer")
+        except BaseException:
+            port.close()
+            raise
+    return port
 
 
 class QmiBackend(Backend):
@@ -50,14 +92,41 @@ class QmiBackend(Backend):
         await self.close()
         context = self.context
         assert self.modem.control is not None
-        where = context.transport(self.modem) if context.transport else control_transport(self.modem.control)
+        where = context.transport(self.modem) if context.transport else transport_for(self.modem,
+                                                                                      context.plan.qmi_proxy)
         port = await QmiPort(where, show_personal=context.show_personal).open()
         self.port = port
         port.on_lost(lambda reason: self._lost(port, reason))
         port.on_indication(self._on_indication)
+        if isinstance(port.transport, ProxyClientTransport):
+            await self._open_through_proxy(port, port.transport.device)
+        elif isinstance(port.transport, SharedPort) and port.transport.serving:
+            context.report(ev.Notice("serving %s on the qmi-proxy socket (qmicli -p, ModemManager and other "
+                                     "qcm can share it)" % self.modem.control))
         self.session = ModemSession(port, context.request_timeout)
-        self.dial = QmiDial(self.session, context)
+        self.dial = QmiDial(self.session, context, self.modem)
         await self.dial.open_clients()
+
+    async def _open_through_proxy(self, port: QmiPort, device: str) -> None:
+        """libqmi's handshake: CTL Internal Proxy Open with the device path, before anything else."""
+        try:
+            answer = await port.request("CTL", "Internal Proxy Open", {"device_path": device}, 0,
+                                        self.context.request_timeout, check=False)
+        except ModemError as exc:
+            raise ModemError("the qmi-proxy closed the connection instead of opening %s (%s)" % (device, exc),
+                             "it serves root only, and the device must be a QMI port it can open") from None
+        check_open_answer(answer.ok, device, answer.result.describe() if answer.result else "no answer")
+        self.context.report(ev.Notice("sharing %s through the qmi-proxy" % device))
+
+    @property
+    def sharing(self) -> str:
+        """How the control port is shared: "serving qmi-proxy", "through qmi-proxy", or ""."""
+        transport = self.port.transport if self.port is not None else None
+        if isinstance(transport, ProxyClientTransport):
+            return "through qmi-proxy"
+        if isinstance(transport, SharedPort) and transport.serving:
+            return "serving qmi-proxy"
+        return ""
 
     def _lost(self, port: QmiPort, reason: str) -> None:
         if port is self.port:
@@ -122,6 +191,8 @@ class QmiBackend(Backend):
         dial = self._dial()
         if self.context.plan.ip_config != "dhcp" and dial.link_layer != "802-3":
             return None
+        if self.context.plan.multiplexed:
+            return None  # mux links are raw IP: the modem's settings (the CLI refuses --ip-config dhcp there)
         if self.ip is None:
             self.ip = DynamicIp(netdev, self.context.report, self._address_changed, self._address_lost)
         return self.ip
@@ -169,7 +240,7 @@ class QmiBackend(Backend):
         if not modem.control:
             return ""
         try:
-            port = await QmiPort(control_transport(modem.control)).open()
+            port = await open_port(modem.control, 3.0)
         except QcmError:
             return ""
         session = ModemSession(port, 3.0)

@@ -7,6 +7,11 @@ so the time to connect is a handful of round trips instead of fifteen.
 
 Every failure becomes an error the user can act on: the SIM's state and retries, the QMI error
 by name, the call-end reason by name and meaning. What the answers mean is ``qmi.readings``'.
+
+Several PDNs (QMAP): the data format becomes raw IP with QMAP aggregation (QMAPv5 where both the
+module and the host's links take it), the host's parent interface is made ready for it, each
+PDN gets its mux link, and every WDS client is bound to its PDN's mux id (Bind Mux Data Port)
+before its call starts; each PDN dials with its own profile, APN and credentials.
 """
 
 from __future__ import annotations
@@ -17,15 +22,17 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ...connect import events as ev
 from ...connect.pin_guard import PinGuard
-from ...errors import ModemError, RadioError, Recovery, RegistrationError, SimAbsentError, SimError
+from ...errors import (ModemError, NetConfigError, RadioError, Recovery, RegistrationError, SimAbsentError,
+                       SimError, UsageError)
 from ...model import IpSettings, ModemIdentity, Registration, SimStatus
 from ...qmi import readings
 from ...qmi.message import Message
-from ..base import BackendContext, Bearer, BearerId
+from ..base import BackendContext, Bearer, BearerId, Pdn
+from .qmap_format import QmapFormat, agreed_format, set_data_format_values
 from .calls import call_error
 from .session import ClientKey, ModemSession
 
-__all__ = ["QmiDial", "wds_role"]
+__all__ = ["QmiDial", "wds_role", "endpoint_of"]
 
 # WDS Get Current Settings: PDP type, APN, DNS, IP address, gateway, MTU, domain names, IP family.
 REQUESTED_SETTINGS = 0x04 | 0x08 | 0x10 | 0x100 | 0x200 | 0x2000 | 0x4000 | 0x8000
@@ -38,9 +45,18 @@ def wds_role(bearer: BearerId) -> str:
     return str(bearer).lower()
 
 
+def endpoint_of(modem: Any) -> Dict[str, Any]:
+    """The module's data endpoint as WDA and WDS name it: the USB interface of its network function
+    (quectel-CM and ModemManager send the same), or the PCIe data channel."""
+    if getattr(modem, "bus", "usb") == "pci":
+        return {"endpoint_type": "pcie", "interface_number": 4}
+    return {"endpoint_type": "hsusb", "interface_number": int(getattr(modem, "interface", None) or 4)}
+
+
 class QmiDial:
-    def __init__(self, session: ModemSession, context: BackendContext) -> None:
+    def __init__(self, session: ModemSession, context: BackendContext, modem: Any = None) -> None:
         self.session = session
+        self.modem = modem
         self.context = context
         self.plan = context.plan
         self.report = context.report
@@ -50,6 +66,8 @@ class QmiDial:
         self._nas_changed: Optional[asyncio.Event] = None
         self._state_changed = False  # prepare() entered a PIN or turned the radio on
         self.link_layer = ""          # what the host's interface frames after the agreement: raw-ip or 802-3
+        self.qmap: Optional[QmapFormat] = None   # the aggregation agreed with the modem (several PDNs)
+        self.pdn_links: Dict[int, str] = {}      # PDN index -> the network interface of its mux
         session.port.on_indication(self._on_indication)
 
     # ---------------------------------------------------------------- clients
@@ -65,13 +83,15 @@ class QmiDial:
     # ---------------------------------------------------------------- preparation
 
     async def prepare(self) -> ModemIdentity:
-        """Identity, data format, SIM, radio, profile and IP family, asked together."""
+        """Identity, data format, SIM, radio, profile and IP family, asked together. (Whether calls are up
+        already is asked for the first PDN only: quectel-CM's requestQueryDataCall lines; a further PDN's
+        call left up by an earlier run shows as NoEffect when it is dialled, and is restarted then.)"""
         self._nas_changed = asyncio.Event()
         self._state_changed = False
         results = await asyncio.gather(
             self._identify(), self._agree_data_format(), self._sim_ready(), self._radio_online(),
             self._profile(), self._ip_families(), self._register_indications(),
-            self.read_registration(), *(self.call_connected(b) for b in self.plan.bearers),
+            self.read_registration(), *(self.call_connected(b) for b in self.plan.first_pdn.bearers),
             return_exceptions=True)
         # The most useful error first: a SIM problem explains a radio or profile failure.
         for result in results:
@@ -97,11 +117,19 @@ class QmiDial:
         host = self.context.host
         changed: List[str] = []
         if getattr(self.session.port.transport, "driver_sets_data_format", False):
+            if self.plan.multiplexed:
+                raise UsageError("several PDNs on GobiNet: not implemented (its driver sets QMAP itself, "
+                                 "from its qmap_mode parameter)", "use qmi_wwan, or one PDN")
             self.link_layer = "802-3"  # GobiNet: its driver sets the modem's format and shows an Ethernet usbN
             self.report(ev.Notice("data format: set by the %s driver" % "GobiNet"))
             return
-        link = readings.link_layer(await self.session.request("WDA", "Get Data Format", check=False))
-        if link != "raw-ip":
+        if self.plan.multiplexed:
+            await self._agree_qmap()
+            return
+        current = await self.session.request("WDA", "Get Data Format", check=False)
+        link = readings.link_layer(current)
+        aggregated = getattr(current.get("downlink_data_aggregation_protocol"), "name", "disabled") != "disabled"
+        if link != "raw-ip" or aggregated:  # (QMAP left on by an earlier run with several PDNs: one PDN needs none)
             result = await self.session.request("WDA", "Set Data Format", {
                 "qos_format": False, "link_layer_protocol": "raw-ip",
                 "uplink_data_aggregation_protocol": "disabled",
@@ -119,6 +147,75 @@ class QmiDial:
             host.set_raw_ip(want_raw)
             changed.append("host")
         self.report(ev.DataFormat(link, host.raw_ip(), tuple(changed)))
+
+    async def _agree_qmap(self) -> None:
+        """Raw IP with QMAP aggregation, in the best version both sides take; the modem's answer is what
+        is used (sizes included), and the host's parent interface is set to it. A process for one PDN
+        of a shared module (quectel-CM -m) keeps a QMAP format another one set, as quectel-CM does:
+        setting it again under running calls is not something to risk."""
+        host = self.context.host
+        versions = host.qmap_versions()
+        if not versions:
+            raise NetConfigError("the host cannot carry several PDNs on %s: its driver offers no QMAP links"
+                                 % getattr(self.modem, "netdev", "this module"),
+                                 "use qmi_wwan (Linux 4.19+: qmi/add_mux), qmi_wwan_q or rmnet, or dial one PDN")
+        endpoint = endpoint_of(self.modem)
+        agreed: Optional[QmapFormat] = None
+        # Links whose making does not depend on the QMAP version (qmi_wwan's, qmi_wwan_q's) are made
+        # while the modem answers; rmnet's carry the version's checksum flags, so they wait for it.
+        links = asyncio.ensure_future(self._make_links(versions[0])) if len(versions) == 1 else None
+        try:
+            agreed = await self._agree_qmap_format(versions, endpoint)
+            if links is None:
+                links = asyncio.ensure_future(self._make_links(agreed.version))
+            await links
+        finally:
+            if links is not None and not links.done():
+                links.cancel()
+        self.qmap = agreed
+        self.link_layer = "raw-ip"
+        changes = host.prepare_aggregation(agreed.downlink_size)
+        self.report(ev.Notice("data format: %s" % agreed.describe()))
+        self.report(ev.DataFormat("raw-ip", host.raw_ip(), ("host",) if changes else ()))
+        if changes:
+            self.report(ev.Notice("%s set for QMAP: %s" % (getattr(self.modem, "netdev", "the interface"),
+                                                          ", ".join(changes))))
+        await self._bind_muxes(endpoint)
+
+    async def _agree_qmap_format(self, versions: Tuple[str, ...], endpoint: Dict[str, Any]) -> QmapFormat:
+        agreed: Optional[QmapFormat] = None
+        if self.plan.shared:
+            agreed = agreed_format(await self.session.request("WDA", "Get Data Format", check=False), versions)
+        refusals: List[str] = []
+        for version in versions if agreed is None else ():
+            answer = await self.session.request("WDA", "Set Data Format", set_data_format_values(version, endpoint),
+                                                check=False)
+            if not answer.ok:
+                refusals.append("%s: %s" % (version, answer.result.describe() if answer.result else "no answer"))
+                continue
+            agreed = agreed_format(answer, versions)
+            if agreed is not None:
+                break
+            refusals.append("%s: answered %s" % (version, getattr(answer.get("downlink_data_aggregation_protocol"),
+                                                                  "name", "nothing")))
+        if agreed is None:
+            raise ModemError("the modem did not agree to QMAP aggregation (%s)" % "; ".join(refusals),
+                             "several PDNs need QMAP; dial one PDN, or check the firmware (qcm doctor)")
+        return agreed
+
+    async def _make_links(self, version: str) -> None:
+        """Each PDN's mux link, one after the other: qmi_wwan names its links in the order they are made."""
+        for pdn in self.plan.pdns:
+            self.pdn_links[pdn.index] = await self.context.host.mux_link(pdn.mux, version)
+
+    async def _bind_muxes(self, endpoint: Dict[str, Any]) -> None:
+        """Every WDS client bound to its PDN's mux id, before any call starts."""
+        pdns = self.plan.pdns
+        await asyncio.gather(*(self.session.request("WDS", "Bind Mux Data Port", {
+            "endpoint_info": endpoint, "mux_id": pdn.mux, "client_type": "tethered"}, role=wds_role(bearer))
+            for pdn in pdns for bearer in pdn.bearers))
+        self.report(ev.Notice("QMAP: %s" % ", ".join("PDN %d mux 0x%02x on %s" % (p.index, p.mux, self.pdn_links[p.index])
+                                                    for p in pdns)))
 
     async def _sim_ready(self) -> None:
         response = await self.session.request("UIM", "Get Card Status", check=False)
@@ -233,34 +330,50 @@ class QmiDial:
         self.report(ev.RadioOnline(mode, True))
 
     async def _profile(self) -> None:
+        await asyncio.gather(*(self._pdn_profile(pdn) for pdn in self.plan.pdns if pdn.apn is not None))
+
+    async def _pdn_profile(self, pdn: Pdn) -> None:
         """Make the stored profile carry the APN and credentials (what quectel-CM's -s does)."""
         plan = self.plan
-        if plan.apn is None:
-            return
-        role = wds_role(plan.bearers[0])
+        assert pdn.apn is not None
+        role = wds_role(pdn.bearers[0])
         current = await self.session.request("WDS", "Get Profile Settings", {
-            "profile_id": {"profile_type": "3gpp", "profile_index": plan.profile}}, role=role, check=False)
-        auth = ",".join(plan.auth_flags) or "none"
+            "profile_id": {"profile_type": "3gpp", "profile_index": pdn.index}}, role=role, check=False)
+        auth = ",".join(pdn.auth_flags) or "none"
+        if not current.ok and _error_name(current) != "NotSupported" and plan.write_profile:
+            # No such profile (a module ships with few): made, since the call names it by index.
+            created = await self.session.request("WDS", "Create Profile", {
+                "profile_type": "3gpp", "pdp_context_number": pdn.index, "apn_name": pdn.apn,
+                "username": pdn.username, "password": pdn.password, "authentication": pdn.auth_flags,
+                "pdp_type": pdn.pdp_type}, role=role, check=False)
+            made = (created.get("profile_identifier") or {}).get("profile_index") if created.ok else None
+            if made == pdn.index:
+                self.report(ev.Notice("profile %d created for %s" % (pdn.index, pdn.apn)))
+                self.report(ev.ProfileChecked(pdn.index, pdn.apn, pdn.username, auth, pdn.pdp_type, True))
+                return
+            self.report(ev.Notice("profile %d does not exist and could not be created (%s); the APN goes with "
+                                  "the call" % (pdn.index, created.result.describe() if created.result and not
+                                                created.ok else "made as %s" % made), True))
         if not current.ok:
             # BG95-class firmware answers NotSupported: the APN still goes in Start Network.
-            self.report(ev.ProfileChecked(plan.profile, plan.apn, plan.username, auth, plan.pdp_type, False,
+            self.report(ev.ProfileChecked(pdn.index, pdn.apn, pdn.username, auth, pdn.pdp_type, False,
                                           supported=False))
             return
-        differs = (current.get("apn_name", "") != plan.apn or current.get("username", "") != plan.username
-                   or current.get("password", "") != plan.password
-                   or sorted(getattr(current.get("authentication"), "names", [])) != sorted(plan.auth_flags)
-                   or getattr(current.get("pdp_type"), "name", "") != plan.pdp_type)
+        differs = (current.get("apn_name", "") != pdn.apn or current.get("username", "") != pdn.username
+                   or current.get("password", "") != pdn.password
+                   or sorted(getattr(current.get("authentication"), "names", [])) != sorted(pdn.auth_flags)
+                   or getattr(current.get("pdp_type"), "name", "") != pdn.pdp_type)
         changed = False
         if differs and plan.write_profile:
             result = await self.session.request("WDS", "Modify Profile", {
-                "profile_identifier": {"profile_type": "3gpp", "profile_index": plan.profile},
-                "apn_name": plan.apn, "username": plan.username, "password": plan.password,
-                "authentication": plan.auth_flags, "pdp_type": plan.pdp_type}, role=role, check=False)
+                "profile_identifier": {"profile_type": "3gpp", "profile_index": pdn.index},
+                "apn_name": pdn.apn, "username": pdn.username, "password": pdn.password,
+                "authentication": pdn.auth_flags, "pdp_type": pdn.pdp_type}, role=role, check=False)
             changed = result.ok
             if not result.ok:
                 self.report(ev.Notice("cannot update profile %d (%s); the APN goes with the call instead" % (
-                    plan.profile, result.result.describe() if result.result else "no answer"), True))
-        self.report(ev.ProfileChecked(plan.profile, plan.apn, plan.username, auth, plan.pdp_type, changed))
+                    pdn.index, result.result.describe() if result.result else "no answer"), True))
+        self.report(ev.ProfileChecked(pdn.index, pdn.apn, pdn.username, auth, pdn.pdp_type, changed))
 
     async def _ip_families(self) -> None:
         await asyncio.gather(*(self.session.request("WDS", "Set IP Family", {"preference": b.family},
@@ -327,11 +440,13 @@ class QmiDial:
     async def start(self, bearer: BearerId, netdev: str) -> Bearer:
         role = wds_role(bearer)
         plan = self.plan
+        pdn = plan.pdn(bearer.pdn)
+        netdev = self.pdn_links.get(bearer.pdn, netdev)  # its mux link when several PDNs share the module
         values: Dict[str, Any] = {"ip_family_preference": bearer.family, "profile_index_3gpp": bearer.pdn}
-        if plan.apn is not None:
-            values.update({"apn": plan.apn, "authentication_preference": plan.auth_flags})
-            if plan.username or plan.password:
-                values.update({"username": plan.username, "password": plan.password})
+        if pdn.apn is not None:
+            values.update({"apn": pdn.apn, "authentication_preference": pdn.auth_flags})
+            if pdn.username or pdn.password:
+                values.update({"username": pdn.username, "password": pdn.password})
         response = await self.session.request("WDS", "Start Network", values, role=role,
                                               timeout=plan.start_timeout, check=False)
         if not response.ok and response.result is not None and response.result.error.name == "NoEffect":
@@ -375,6 +490,10 @@ class QmiDial:
         connected = readings.call_connected(response)
         self.report(ev.CallStatus(bearer.family, connected))
         return connected
+
+
+def _error_name(response: Message) -> str:
+    return response.result.error.name if response.result is not None else ""
 
 
 def _tries(count: Optional[int]) -> str:
