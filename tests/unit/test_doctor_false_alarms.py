@@ -119,3 +119,9 @@ def test_mbim_proxy_shares_an_mbim_port():
     assert "ModemManager (pid 43)" in busy.title and "mbim-proxy" not in busy.title
     qmi = healthy(holders={"/dev/cdc-wdm0": [(42, "mbim-proxy")]})  # in QMI mode it is just another reader
     assert "port-busy" in by_id(qmi)
+
+
+def test_qmi_proxy_shares_a_qmi_port():
+    assert "port-busy" not in by_id(healthy(holders={"/dev/cdc-wdm0": [(42, "qmi-proxy")]}))
+    mbim = modem(mode="mbim", driver="cdc_mbim")
+    assert "port-busy" in by_id(healthy(modem=mbim, holders={"/dev/cdc-wdm0": [(42, "qmi-proxy")]}))

@@ -14,13 +14,14 @@ from typing import Any, Awaitable, Callable, Dict, Optional
 
 from ..at import usbnet
 from ..at.parser import Response
+from ..backends.qmi.backend import open_port
 from ..backends.qmi.session import ModemSession
 from ..discovery import Modem
 from ..errors import PermissionProblem, QcmError
 from ..io.at_port import AtPort, AtTimeout
 from ..connect.control_client import ask_about
 from ..io.procfs import port_holders
-from ..io.qmi_port import QmiPort
+from ..io.qmi_proxy import proxy_listening
 from ..model import Registration
 from . import rules
 from .facts import REGISTRATION_COMMANDS, Facts
@@ -47,7 +48,7 @@ QMI_PROBES = (("WDS", "Get Profile List", {"profile_type": "3gpp"}),
 
 
 async def _qmi(facts: Facts, control: str, timeout: float) -> None:
-    port = await QmiPort(control).open()
+    port = await open_port(control, timeout)  # through the qmi-proxy when one serves the port
     session = ModemSession(port, timeout)
     try:
         await session.allocate([("DMS", "main"), ("NAS", "main"), ("UIM", "main"), ("WDA", "main"),
@@ -124,7 +125,7 @@ def _read_manager(facts: Facts, status: Dict[str, Any]) -> None:
         typed = {k: v for k, v in registration.items() if k in _REGISTRATION_TYPES and
                  isinstance(v, _REGISTRATION_TYPES[k]) and (type(v) is bool) == (_REGISTRATION_TYPES[k] is bool)}
         try:
-            facts.registration = Registration(**typed)
+            facts.registration = Registration(**typed)  # type: ignore[arg-type]  # types checked above
         except TypeError:  # state or ps_attached missing
             pass
 
@@ -206,7 +207,8 @@ async def gather(modem: Optional[Modem], run_dir: Path, timeout: float = 3.0, va
         facts.qmi_problem = "no QMI control port (the module is in %s mode)" % modem.mode
     elif any(port in held for port in control_ports):
         facts.qmi_problem = "the control port is held by another process"
-    elif facts.manager is not None:
+    elif facts.manager is not None and not (modem.mode == "qmi" and proxy_listening()):
+        # A running qcm serves its QMI port on the qmi-proxy socket: then the doctor reads through it.
         facts.qmi_problem = "a qcm manager holds the control port (its status is used instead)"
     else:
         jobs.append(("qmi", _qmi(facts, modem.control, timeout) if modem.mode == "qmi" else
@@ -230,7 +232,7 @@ async def gather(modem: Optional[Modem], run_dir: Path, timeout: float = 3.0, va
             else:
                 facts.at_problem = problem
             if isinstance(result, PermissionProblem):
-                facts.denied.append(modem.control if name == "qmi" else modem.at_port)
+                facts.denied.append((modem.control if name == "qmi" else modem.at_port) or "?")
             if isinstance(result, TimeoutError):
                 facts.silent["%s port %s" % ("QMI control" if name == "qmi" else "AT",
                                              modem.control if name == "qmi" else modem.at_port)] = problem

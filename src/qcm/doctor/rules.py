@@ -91,11 +91,12 @@ def _without_qmi_data(facts: Facts) -> bool:
 # ---------------------------------------------------------------------- rules
 
 def culprits(facts: Facts) -> Dict[str, List[Tuple[int, str]]]:
-    """The holders that keep others out: libmbim's mbim-proxy on a module in MBIM mode is not one, since
-    it shares the port with every client that goes through it (qcm connect and the doctor do)."""
+    """The holders that keep others out: libmbim's mbim-proxy on a module in MBIM mode (libqmi's
+    qmi-proxy in QMI mode) is not one, since it shares the port with every client that goes through
+    it (qcm connect and the doctor do)."""
     modem = facts.modem
-    shared = modem is not None and modem.mode == "mbim"
-    found = {port: [h for h in holders if not (shared and h[1] == "mbim-proxy")]
+    sharer = {"mbim": "mbim-proxy", "qmi": "qmi-proxy"}.get(modem.mode if modem is not None else "")
+    found = {port: [h for h in holders if h[1] != sharer]
              for port, holders in facts.holders.items()}
     return {port: holders for port, holders in found.items() if holders}
 

@@ -491,8 +491,8 @@ def _start_network(m: SimModem, r: Request) -> Dict[str, Any]:
         if profile is None:
             raise _reject(m, "unspecified", "internal", "invalid-profile-id")
         apn_name = profile["apn"]
-    username = v.get("username") if v.get("username") is not None else (profile or {}).get("username", "")
-    password = v.get("password") if v.get("password") is not None else (profile or {}).get("password", "")
+    username = str(v["username"] if v.get("username") is not None else (profile or {}).get("username", ""))
+    password = str(v["password"] if v.get("password") is not None else (profile or {}).get("password", ""))
     offered = v.get("authentication_preference")
     offered_names = set(offered.names) if offered is not None else {"pap", "chap"}
     call = start_call(m, r.client, family, apn_name, username, password, offered_names, r.now)

@@ -130,13 +130,14 @@ class ModuleRouter:
             return self._dhcp(ip, now)
         if self.lan is not None and ip.version == 4 and ip.destination == self.lan.router:
             return self._lan_service(ip)
-        if is_router_solicitation(ip):
-            destination = ip.source if not ip.source.is_unspecified else ALL_NODES
+        source6 = ip.source if isinstance(ip.source, ipaddress.IPv6Address) else None
+        if source6 is not None and is_router_solicitation(ip):
+            destination = source6 if not source6.is_unspecified else ALL_NODES
             return Verdict([self._to_host_ip(self._advertisement(destination))], answered=True)
         target = solicited_target(ip)
-        if target is not None:
+        if source6 is not None and target is not None:
             if self.ethernet and target == ROUTER:
-                return Verdict([self._to_host_ip(neighbour_advertisement(ROUTER, ip.source, MODULE_MAC))])
+                return Verdict([self._to_host_ip(neighbour_advertisement(ROUTER, source6, MODULE_MAC))])
             return Verdict([], refused="neighbour-discovery")
         return self._forward_up(packet, ip)
 
