@@ -18,7 +18,8 @@ SECONDS = 5.0
 
 def test_every_target_follows_the_contract():
     targets = discover()
-    assert {"qmux", "qmi_message", "at", "doctor", "decode"} <= {t.name for t in targets}
+    assert {"qmux", "qmi_message", "at", "doctor", "decode", "control_socket", "scenario", "sim_handlers", "mbim",
+            "mbim_backend", "dhcp", "dbus", "qmi_proxy"} <= {t.name for t in targets}
     assert len({t.name for t in targets}) == len(targets), "two targets share a NAME"
     for target in targets:
         assert target.seeds(), "%s has no seeds" % target.name

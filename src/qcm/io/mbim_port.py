@@ -14,9 +14,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
-import socket
-import subprocess
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Union
 
@@ -28,6 +25,7 @@ from ..mbim.framing import DEFAULT_MAX_CONTROL_TRANSFER
 from ..mbim.message import Message, MbimError
 from ..mbim.render import redacted_hex, summary
 from ..qmi.formats import EncodeError
+from .proxy_socket import ProxySocketTransport, listening
 from .transport import DeviceTransport, PortGone, Transport
 
 __all__ = ["MbimPort", "MbimRequestError", "MbimTimeout", "ProxyTransport", "PortGone", "proxy_running",
@@ -40,7 +38,6 @@ DEFAULT_TIMEOUT = 10.0
 OPEN_ATTEMPT = 1.0           # libmbim resends OPEN every second until its timeout: a waking modem drops the first
 PROXY_SOCKET = b"\0mbim-proxy"  # libmbim's abstract socket (no trailing NULs)
 PROXY_PROGRAM = "/usr/libexec/mbim-proxy"  # Debian's libmbim-proxy
-PROXY_SPAWN_RETRIES = 10     # libmbim: connect again every 100 ms, ten times, after spawning it
 PROXY_TIMEOUT = 15           # the device-open timeout asked of the proxy (quectel-CM's value)
 
 IndicationHandler = Callable[[Message], None]
@@ -66,66 +63,19 @@ class MbimRequestError(ModemError):
         return self.message.status.name if self.message.status is not None else "function-error"
 
 
-class ProxyTransport(DeviceTransport):
-    """A stream connection to libmbim's mbim-proxy, which owns the device and shares it.
+class ProxyTransport(ProxySocketTransport):
+    """A stream connection to libmbim's mbim-proxy, which owns the device and shares it. The proxy
+    wants a Proxy Control CONFIGURATION (the device path) before OPEN; ``MbimPort`` sends it."""
 
-    The proxy wants a Proxy Control CONFIGURATION (the device path) before OPEN; ``MbimPort``
-    sends it. With ``spawn`` the proxy is started when none runs, as libmbim's clients do (it
-    leaves by itself 300 s after its last client): qcm never stops it, others may be using it."""
-
-    def __init__(self, device: str, spawn: bool = False) -> None:
-        super().__init__("mbim-proxy:" + device)
-        self.device = device
-        self.spawn = spawn
-        self.spawned: Optional[subprocess.Popen] = None
-
-    def open(self, loop: asyncio.AbstractEventLoop, on_data: Any, on_lost: Any) -> None:
-        sock = _connect_proxy()
-        if sock is None and self.spawn:
-            sock = self._spawn_and_connect()
-        if sock is None:
-            raise PortGone("mbim-proxy is not running", "start it, or run without --proxy")
-        sock.setblocking(False)
-        self.fd, self.loop, self.on_data, self.on_lost = sock.detach(), loop, on_data, on_lost
-        loop.add_reader(self.fd, self._readable)
-
-    def _spawn_and_connect(self) -> Optional[socket.socket]:
-        if not os.access(PROXY_PROGRAM, os.X_OK):
-            raise PortGone("%s is not installed" % PROXY_PROGRAM, "install Debian's libmbim-proxy, or run without --proxy")
-        self.spawned = subprocess.Popen([PROXY_PROGRAM], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, close_fds=True, start_new_session=True)
-        log.info("started %s (pid %d)", PROXY_PROGRAM, self.spawned.pid)
-        # Blocks the loop for at most a second, once, while the proxy starts (libmbim waits so too).
-        for _ in range(PROXY_SPAWN_RETRIES):
-            time.sleep(0.1)
-            sock = _connect_proxy()
-            if sock is not None:
-                return sock
-        return None
-
-    def close(self) -> None:
-        super().close()
-        if self.spawned is not None:
-            self.spawned.poll()  # reaped if it already left; otherwise it stays for other clients
-
-
-def _connect_proxy() -> Optional[socket.socket]:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-    try:
-        sock.connect(PROXY_SOCKET)
-    except OSError:
-        sock.close()
-        return None
-    return sock
+    address = PROXY_SOCKET
+    program = PROXY_PROGRAM
+    package = "libmbim-proxy"
+    spawn_retries = 10  # libmbim: connect again every 100 ms, ten times, after spawning it
 
 
 def proxy_running() -> bool:
     """Whether libmbim's mbim-proxy listens (in this network namespace: abstract sockets live there)."""
-    sock = _connect_proxy()
-    if sock is None:
-        return False
-    sock.close()
-    return True
+    return listening(PROXY_SOCKET)
 
 
 class MbimPort:

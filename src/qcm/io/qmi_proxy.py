@@ -23,12 +23,11 @@ import os
 import socket
 import struct
 import weakref
-import subprocess
-import time
 from typing import Dict, List, Optional
 
 from ..errors import ModemError
 from ..qmi.proxy import Action, CloseClient, Problem, ProxyCore, ToClient, ToDevice
+from .proxy_socket import ProxySocketTransport, listening
 from .transport import DataHandler, DeviceTransport, LostHandler, PortGone, Transport
 
 __all__ = ["PROXY_SOCKET", "PROXY_PROGRAM", "proxy_listening", "ProxyClientTransport", "SharedPort",
@@ -43,64 +42,18 @@ MAX_CLIENT_BACKLOG = 4 << 20              # bytes a slow client may leave unread
 LOCAL = "qcm"                             # our own QMI port, as a client of the proxy core
 
 
-def _connect() -> Optional[socket.socket]:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-    try:
-        sock.connect(PROXY_SOCKET)
-    except OSError:
-        sock.close()
-        return None
-    return sock
-
-
 def proxy_listening() -> bool:
     """Whether something serves the qmi-proxy socket (in this network namespace)."""
-    sock = _connect()
-    if sock is None:
-        return False
-    sock.close()
-    return True
+    return listening(PROXY_SOCKET)
 
 
-class ProxyClientTransport(DeviceTransport):
+class ProxyClientTransport(ProxySocketTransport):
     """A stream connection to a qmi-proxy for ``device``; the QMUX bytes are the port's own."""
 
-    through_proxy = True
-
-    def __init__(self, device: str, spawn: bool = False) -> None:
-        super().__init__("qmi-proxy:" + device)
-        self.device = device
-        self.spawn = spawn
-        self.spawned: Optional[subprocess.Popen] = None
-
-    def open(self, loop: asyncio.AbstractEventLoop, on_data: DataHandler, on_lost: LostHandler) -> None:
-        sock = _connect()
-        if sock is None and self.spawn:
-            sock = self._spawn_and_connect()
-        if sock is None:
-            raise PortGone("no qmi-proxy is running", "start one (%s), or run without --proxy" % PROXY_PROGRAM)
-        sock.setblocking(False)
-        self.fd, self.loop, self.on_data, self.on_lost = sock.detach(), loop, on_data, on_lost
-        loop.add_reader(self.fd, self._readable)
-
-    def _spawn_and_connect(self) -> Optional[socket.socket]:
-        if not os.access(PROXY_PROGRAM, os.X_OK):
-            raise PortGone("%s is not installed" % PROXY_PROGRAM, "install Debian's libqmi-proxy, or run without --proxy")
-        # It leaves by itself 300 s after its last client; qcm never stops it: others may be using it.
-        self.spawned = subprocess.Popen([PROXY_PROGRAM], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, close_fds=True, start_new_session=True)
-        log.info("started %s (pid %d)", PROXY_PROGRAM, self.spawned.pid)
-        for _ in range(SPAWN_RETRIES):  # blocks the loop for at most 2 s, once, while it starts
-            time.sleep(0.1)
-            sock = _connect()
-            if sock is not None:
-                return sock
-        return None
-
-    def close(self) -> None:
-        super().close()
-        if self.spawned is not None:
-            self.spawned.poll()  # reaped if it already left; else it stays for the others
+    address = PROXY_SOCKET
+    program = PROXY_PROGRAM
+    package = "libqmi-proxy"
+    spawn_retries = SPAWN_RETRIES
 
 
 class _Peer:

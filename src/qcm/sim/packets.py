@@ -8,6 +8,8 @@ import struct
 from dataclasses import dataclass
 from typing import Optional, Union
 
+from ..dhcp.frames import checksum
+
 
 __all__ = ["checksum", "Ip", "parse_ip", "ipv4", "ipv6", "udp", "icmpv6", "ethernet", "parse_ethernet",
            "arp_reply", "parse_arp_request", "rewrite_ipv4", "ETH_IP", "ETH_IP6", "ETH_ARP", "BROADCAST_MAC"]
@@ -17,16 +19,6 @@ BROADCAST_MAC = b"\xff" * 6
 UDP, ICMPV6, TCP, ICMP = 17, 58, 6, 1
 
 Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
-
-
-def checksum(data: bytes) -> int:
-    """The Internet checksum (RFC 1071)."""
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 @dataclass(frozen=True)
