@@ -4,7 +4,6 @@ woken by the device events, not by its 2 s safety poll."""
 
 from __future__ import annotations
 
-import re
 import time
 from datetime import datetime
 

@@ -377,8 +377,8 @@ class Simulator:
             # wire): both ends always "agree on raw IP", there is no qmi/raw_ip to switch.
             self.data_path.host_raw_ip = True
             self.modem.link_layer = "raw-ip"
-        self.data_path.router.lan = Lan(ipaddress.ip_network(self.config.lan_subnet)) \
-            if ethernet and self.config.nat else None  # type: ignore[arg-type]
+        self.data_path.router.lan = Lan(ipaddress.IPv4Network(self.config.lan_subnet)) \
+            if ethernet and self.config.nat else None
 
     # ----------------------------------------------------------------- the module leaving and returning
 
