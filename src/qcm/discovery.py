@@ -180,6 +180,8 @@ def _scan_pci(sysfs: Path, dev: Path) -> List[Modem]:
         netdevs = nets.get(function, [])
         # Qualcomm-id modules carry data on mhi_net (mhi_hwip0) for QMI; Quectel's on the wwan link for MBIM.
         hwip = next((n for n in netdevs if n.startswith("mhi_hwip")), None)
+        control: Optional[str]
+        netdev: Optional[str]
         if "qmi" in kinds and hwip:
             mode, control, netdev = "qmi", kinds["qmi"], hwip
         elif "mbim" in kinds:

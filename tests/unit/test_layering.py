@@ -18,7 +18,8 @@ IO_MODULES = {"asyncio", "os", "socket", "subprocess", "select", "selectors", "t
 PURE = ["qcm.qmi", "qcm.mbim", "qcm.at.parser", "qcm.at.readings", "qcm.netlink.rtnl", "qcm.connect.supervisor",
         "qcm.doctor.rules", "qcm.doctor.facts", "qcm.doctor.firmware", "qcm.modules", "qcm.model",
         "qcm.dhcp", "qcm.ascii", "qcm.backends.mbim.readings", "qcm.backends.at.answers", "qcm.sim.modem",
-        "qcm.sim.handlers", "qcm.sim.router", "qcm.sim.router6", "qcm.sim.dhcp_server", "qcm.sim.packets", "qcm.errors", "qcm.printable", "qcm.sim.mbim_device"]
+        "qcm.sim.handlers", "qcm.sim.router", "qcm.sim.router6", "qcm.sim.dhcp_server", "qcm.sim.packets", "qcm.errors", "qcm.printable", "qcm.sim.mbim_device",
+        "qcm.uevent"]
 
 
 def module_name(path: Path, root: Path = SRC) -> str:

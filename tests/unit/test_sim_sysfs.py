@@ -88,3 +88,29 @@ def test_unbind_and_bind_take_the_interface_name(start_sim):
         handle.write(b"1-1.2:1.4")
     assert wait_for(lambda: status(sim.directory)["present"] and control.exists())
     assert (driver / "bind").read_bytes() == b""
+
+
+def test_raw_ip_takes_a_value_renamed_into_place_and_later_writes_too(start_sim):
+    """A value renamed over the attribute replaces its file: a watch on the old file would lose it
+    and every later write (the watch follows the old inode away)."""
+    sim = start_sim()
+    raw_ip = sim.directory / "sys" / "class" / "net" / "wwan0" / "qmi" / "raw_ip"
+    staged = raw_ip.with_name(".raw_ip.new")
+    staged.write_bytes(b"Y\n")
+    os.rename(staged, raw_ip)
+    assert wait_for(lambda: status(sim.directory)["host_raw_ip"] is True)
+    with open(raw_ip, "r+b", buffering=0) as handle:  # the attribute is still watched afterwards
+        handle.write(b"N\n")
+    assert wait_for(lambda: status(sim.directory)["host_raw_ip"] is False)
+
+
+def test_raw_ip_takes_a_value_while_the_writer_keeps_its_descriptor_open(start_sim):
+    sim = start_sim()
+    raw_ip = sim.directory / "sys" / "class" / "net" / "wwan0" / "qmi" / "raw_ip"
+    with open(raw_ip, "r+b", buffering=0) as handle:
+        handle.write(b"Y\n")
+        assert wait_for(lambda: status(sim.directory)["host_raw_ip"] is True)  # before the close
+        handle.seek(0)
+        handle.write(b"Y\n")  # the same value again: taken once, nothing changes
+        assert wait_for(lambda: raw_ip.read_bytes() == b"Y\n")
+        assert status(sim.directory)["host_raw_ip"] is True

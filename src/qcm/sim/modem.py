@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple, Union
 
 from ..qmi.catalogue import INDICATION, REQUEST, RESPONSE, catalogue
 from ..qmi.formats import EncodeError, key_of
@@ -49,7 +49,8 @@ def handler(service: str, message: str) -> Callable[[Handler], Handler]:
 FIRST_HANDLE = 0x8723E780  # packet data handles count up from here (the value of a real EC25's first one)
 
 
-def _subnet(pool: "ipaddress._BaseNetwork", prefix: int, index: int) -> "ipaddress._BaseNetwork":
+def _subnet(pool: "Union[ipaddress.IPv4Network, ipaddress.IPv6Network]", prefix: int,
+            index: int) -> "Union[ipaddress.IPv4Network, ipaddress.IPv6Network]":
     """The ``index``-th /prefix of ``pool`` (wrapping round)."""
     size = 1 << (pool.max_prefixlen - prefix)
     offset = (index % max(1, pool.num_addresses // size)) * size
@@ -365,6 +366,7 @@ class SimModem:
         if forced:
             return out + [build_frame(definition, RESPONSE, frame.client_id, frame.transaction,
                                       error=_error_code(forced))]
+        assert fn is not None  # no handler: answered NotSupported above
         self._pending = []
         try:
             values = fn(self, Request(service, frame.client_id, message.values, now)) or {}

@@ -21,9 +21,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..io.control import ControlServer
+from ..io.hotplug import UeventAnnouncer
 from ..qmi.message import decode
 from ..qmi.qmux import Frame, FrameParser, FramingError
 from ..qmi.render import summary
@@ -37,7 +38,7 @@ from .modem import SimModem, internal_error
 from .private_files import open_trace, write_private
 from .ptyport import PtyPort
 from .router import Lan
-from .sysfs import Layout, lay_out, netdev_name
+from .sysfs import Layout, device_events, lay_out, netdev_name
 from .sysfs_watch import AttributeWatch
 
 __all__ = ["Simulator", "ModuleGroup", "run", "FAULTS", "module_overrides", "check_group"]
@@ -73,6 +74,7 @@ class Simulator:
         self.attributes: Optional[AttributeWatch] = None
         self.holder: Optional[subprocess.Popen] = None
         self.mux_links: Dict[int, str] = {}   # QMAP mux id -> its link (qmimuxN, wwan0_N)
+        self.uevents: Optional[UeventAnnouncer] = None  # hotplug: kernel-style uevents for the fake devices
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -169,6 +171,8 @@ class Simulator:
         self.at_port.close()
         if self.attributes is not None:
             self.attributes.close()
+        if self.uevents is not None:  # hotplug
+            self.uevents.close()
         if self.data_path is not None:
             self.data_path.close()
         if self.trace is not None:
@@ -389,10 +393,12 @@ class Simulator:
             self.data_path.detach()
         self.mux_links = {}  # virtual links go with their parent
         if self.layout is not None:
+            removed = device_events(self.layout, self.config, "remove")  # hotplug: read before the tree goes
             if self.group is not None:
                 self.group.remove_device(self)  # only this module's entries: the tree is shared
             else:
                 self.layout.remove_device()
+            self._announce(removed)
         log.info("module gone")
 
     def come_back(self) -> None:
@@ -414,9 +420,17 @@ class Simulator:
             self.data_path.attach()
         self._quectel_links()
         self.present = True
+        self._announce(device_events(self.layout, self.config, "add"))  # hotplug
         self._schedule_timer()
         self._write_description()
         log.info("module back on %s", self.qmi_port.path)
+
+    def _announce(self, events: List[Tuple[str, bytes]]) -> None:
+        """hotplug: tell waiters (qcm's finder) of the devices' coming and going as the kernel does, with
+        uevents to group 1; only inside a private network namespace (see UeventAnnouncer)."""
+        if self.uevents is None:
+            self.uevents = UeventAnnouncer()
+        self.uevents.announce(events)
 
     @property
     def net_interface_name(self) -> str:

@@ -272,3 +272,71 @@ def _link_dev(link: Path, target: str) -> None:
     if link.is_symlink() or link.exists():
         link.unlink()
     link.symlink_to(target)  # absolute: the pty lives in the real /dev/pts
+
+
+def device_events(layout: Layout, config: SimConfig, action: str) -> List[Tuple[str, bytes]]:
+    """The uevents the kernel sends when this module's devices are added or removed, as (devpath,
+    datagram): parents first on "add", children first on "remove". Read from the tree as laid out
+    (for "remove": before it goes)."""
+    from ..uevent import encode
+    events: List[Tuple[str, bytes]] = []
+    for directory, subdirectories, _files in os.walk(layout.usb_device):  # links are not followed
+        subdirectories.sort()
+        path = Path(directory)
+        values = _uevent_values(path, layout, config)
+        if values is not None:
+            devpath = "/" + os.path.relpath(path, layout.sysfs)
+            events.append((devpath, encode(action, devpath, values + [("SEQNUM", str(_next_seqnum()))])))
+    return events if action == "add" else events[::-1]
+
+
+_seqnum = [0]
+
+
+def _next_seqnum() -> int:
+    _seqnum[0] += 1
+    return _seqnum[0]
+
+
+def _uevent_values(path: Path, layout: Layout, config: SimConfig) -> Optional[List[Tuple[str, str]]]:
+    """The keys of the device at ``path`` (what its ``uevent`` file would show, with SUBSYSTEM), or None
+    when ``path`` is not a device (an attribute group such as ``qmi/``)."""
+    product = "%x/%x/318" % (config.vendor_id, config.product_id)
+    parent = path.parent.name
+    if path == layout.usb_device:
+        if config.bus == "pci":
+            return [("SUBSYSTEM", "pci"), ("DRIVER", PCI_DRIVER), ("PCI_ID", "%04X:%04X" % (
+                config.vendor_id, config.product_id)), ("PCI_SLOT_NAME", path.name)]
+        busnum, devnum = int(_read_text(path / "busnum") or 0), int(_read_text(path / "devnum") or 0)
+        return [("SUBSYSTEM", "usb"), ("MAJOR", "189"), ("MINOR", str((busnum - 1) * 128 + devnum - 1)),
+                ("DEVNAME", "bus/usb/%03d/%03d" % (busnum, devnum)), ("DEVTYPE", "usb_device"),
+                ("DRIVER", "usb"), ("PRODUCT", product), ("TYPE", "239/2/1"), ("BUSNUM", "%03d" % busnum),
+                ("DEVNUM", "%03d" % devnum)]
+    if path.parent == layout.usb_device and (path / "bInterfaceNumber").exists():
+        classes = "/".join(str(int(_read_text(path / name) or "0", 16)) for name in
+                           ("bInterfaceClass", "bInterfaceSubClass", "bInterfaceProtocol"))
+        driver = os.path.basename(os.readlink(path / "driver")) if (path / "driver").is_symlink() else ""
+        return [("SUBSYSTEM", "usb"), ("DEVTYPE", "usb_interface")] + ([("DRIVER", driver)] if driver else []) + \
+            [("PRODUCT", product), ("TYPE", "239/2/1"), ("INTERFACE", classes)]
+    if parent == "usbmisc":
+        return [("SUBSYSTEM", "usbmisc"), ("MAJOR", "180"), ("MINOR", "176"), ("DEVNAME", path.name)]
+    if parent == "net":
+        return [("SUBSYSTEM", "net"), ("INTERFACE", path.name), ("DEVTYPE", "wwan")]
+    if parent == "tty" and path.name.startswith("tty"):
+        return [("SUBSYSTEM", "tty"), ("MAJOR", "188"), ("DEVNAME", path.name)]
+    if path.name.startswith("ttyUSB") and parent != "tty":
+        return [("SUBSYSTEM", "usb-serial"), ("DRIVER", config.serial_driver)]
+    if parent == "wwan":
+        return [("SUBSYSTEM", "wwan"), ("DEVTYPE", "wwan_dev")]
+    if path.parent.parent.name == "wwan" and (path / "type").exists():
+        return [("SUBSYSTEM", "wwan"), ("MAJOR", "234"), ("DEVNAME", path.name), ("DEVTYPE", "wwan_port")]
+    if path.name.startswith("mhi") and parent == layout.usb_device.name:
+        return [("SUBSYSTEM", "mhi"), ("DEVTYPE", "mhi_controller")]
+    return None
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""

@@ -1,6 +1,12 @@
 """Makes the fake sysfs's writable files behave as sysfs attributes (raw_ip, pass_through, bind,
 unbind): each write is the new value whatever the offset, the file then shows what sysfs would
-show, and the simulator hears the value at once (inotify, no polling)."""
+show, and the simulator hears the value at once (inotify, no polling).
+
+Each attribute's directory is watched, not the file: a value is taken from whatever changed the
+content (a write, IN_MODIFY, with the descriptor still open; its close, IN_CLOSE_WRITE; a file
+renamed into place, IN_MOVED_TO, or created anew, IN_CREATE, which replace the file a watch on it
+would have followed away). Each event re-reads the file and compares it with what the attribute
+shows, so several events for one write take its value once."""
 
 from __future__ import annotations
 
@@ -8,12 +14,14 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .attributes import bool_content, parse_bool, written_value
-from .inotify import IN_CLOSE_WRITE, IN_IGNORED, IN_MODIFY, Inotify
+from .inotify import IN_CLOSE_WRITE, IN_CREATE, IN_IGNORED, IN_MODIFY, IN_MOVED_TO, IN_Q_OVERFLOW, Inotify
 
 __all__ = ["AttributeWatch"]
+
+_CONTENT_CHANGES = IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE
 
 log = logging.getLogger("qcm.sim.sysfs")
 
@@ -31,7 +39,7 @@ class AttributeWatch:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.inotify = Inotify()
-        self._watches: Dict[int, _Attribute] = {}
+        self._watches: Dict[Tuple[int, str], _Attribute] = {}  # (directory's watch, file name) -> attribute
         loop.add_reader(self.inotify.fd, self._events)
 
     def watch_bool(self, path: Path, on_value: Callable[[bool], None]) -> None:
@@ -55,11 +63,11 @@ class AttributeWatch:
     def _watch(self, attribute: _Attribute) -> None:
         try:
             attribute.shown = attribute.path.read_bytes()
-            wd = self.inotify.add(str(attribute.path), IN_MODIFY | IN_CLOSE_WRITE)
+            wd = self.inotify.add(str(attribute.path.parent), _CONTENT_CHANGES)
         except OSError as exc:
             log.warning("cannot watch %s: %s", attribute.path, exc)
             return
-        self._watches[wd] = attribute
+        self._watches[(wd, attribute.path.name)] = attribute
 
     def value(self, path: Path) -> Optional[bool]:
         """The current value of a boolean attribute being watched."""
@@ -69,13 +77,19 @@ class AttributeWatch:
         return None
 
     def _events(self) -> None:
-        for wd, mask in self.inotify.read():
-            attribute = self._watches.get(wd)
-            if attribute is None:
+        changed: List[_Attribute] = []
+        for wd, mask, name in self.inotify.read_named():
+            if mask & IN_Q_OVERFLOW:  # events were lost: look at every attribute again
+                changed += [a for a in self._watches.values() if a not in changed]
                 continue
-            if mask & IN_IGNORED:  # the file went (the module left the bus)
-                del self._watches[wd]
+            if mask & IN_IGNORED:  # the directory went (the module left the bus): so did its attributes
+                for key in [key for key in self._watches if key[0] == wd]:
+                    del self._watches[key]
                 continue
+            attribute = self._watches.get((wd, name))
+            if attribute is not None and attribute not in changed:
+                changed.append(attribute)
+        for attribute in changed:  # once per batch: the content read now is the latest write
             self._changed(attribute)
 
     def _changed(self, attribute: _Attribute) -> None:
@@ -87,7 +101,7 @@ class AttributeWatch:
             lines = [line for line in content.decode("utf-8", "replace").splitlines() if line.strip()]
             if not lines or content == attribute.shown:
                 return  # truncated, the value not written yet (or nothing new): wait for the write
-            text = lines[-1].strip()
+            text: Optional[str] = lines[-1].strip()
         else:
             text = written_value(attribute.shown, content)
         if text is None:
