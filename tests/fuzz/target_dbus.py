@@ -39,6 +39,7 @@ def seeds() -> List[bytes]:
                 sender="org.freedesktop.DBus", signature="sss", body=(":1.5", ":1.5", "")),
         Message(METHOD_RETURN, 6, reply_serial=4, signature="ayaxdbvh(nq)", body=(
             [1, 2], [-1], 0.5, False, Variant("as", ["x"]), 0, (-3, 4))),
+        Message(METHOD_RETURN, 7, reply_serial=5, signature="d", body=(float("nan"),)),  # once a false alarm
     ]
     encoded = [encode(m) for m in messages]
     return encoded + [b"".join(encoded), encoded[2][:50]]
