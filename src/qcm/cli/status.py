@@ -9,7 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
-from .connect import RUN_DIR
+from .list import environment_roots
+
+# As qcm connect's --run-dir; read here, so that qcm status does not load the connect command's module.
+RUN_DIR = environment_roots()["run_dir"]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
