@@ -35,6 +35,7 @@ MAX_FILE_SIZE = 64 * 1024  # a secrets file holds three short lines
 
 @dataclass(frozen=True)
 class Secrets:
+    """The PIN and the APN credentials, from wherever they were given."""
     pin: Optional[str] = None
     user: Optional[str] = None
     password: Optional[str] = None

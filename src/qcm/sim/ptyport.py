@@ -34,6 +34,7 @@ log = logging.getLogger("qcm.sim.pty")
 
 _POLL_INTERVAL = 0.005  # how often a hung-up master is checked for a new client
 _DRAIN_POLL = 0.0005    # how often the slave's input queue is looked at while a message waits
+_SPOT_TRIES = 8         # quick looks at the reader's queue right after a message is written
 MAX_QUEUED = 512        # messages kept for a reader that stopped reading; older ones are dropped
 
 
@@ -178,9 +179,23 @@ class PtyPort:
             self._out += self._queue.popleft()
             self._gate.written(time.monotonic())
             self._flush()
+            if not self._out:
+                self._spot_arrival()
         if self._queue and not self._out and self._gate_timer is None:
             assert self._loop is not None
             self._gate_timer = self._loop.call_later(_DRAIN_POLL, self._gate_tick)
+
+    def _spot_arrival(self) -> None:
+        """A message just written shows in the reader's queue within microseconds, usually before the reader
+        it woke has taken it. Seen there, the gate lets the next one go as soon as it is read, so that answers
+        due together follow each other as fast as the reader takes them, as a cdc-wdm device hands out what
+        it queued (not one per ``unseen_grace``, which made concurrent requests look serial). Not seen in
+        these few looks: the grace applies, as before."""
+        for _ in range(_SPOT_TRIES):
+            queued = self._slave_queue()
+            if queued > 0:
+                self._gate.may_write(queued, time.monotonic())  # marks it seen
+                return
 
     def _gate_tick(self) -> None:
         self._gate_timer = None
