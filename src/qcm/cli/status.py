@@ -108,7 +108,7 @@ def describe(status: Dict[str, Any]) -> List[str]:
         if where:
             name += " (%s)" % ", ".join(where)
         if bearer.get("state") == "up":
-            dns = bearer.get("dns") if isinstance(bearer.get("dns"), list) else []
+            dns: List[Any] = bearer["dns"] if isinstance(bearer.get("dns"), list) else []
             lines.append("  %s: up %s gateway %s dns %s" % (name, _text(bearer.get("address")),
                                                            _text(bearer.get("gateway") or "-"),
                                                            ", ".join(_text(d) for d in dns) or "-"))

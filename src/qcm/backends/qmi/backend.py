@@ -38,6 +38,8 @@ __all__ = ["QmiBackend", "transport_for", "open_port", "control_transport"]
 
 log = logging.getLogger(__name__)
 
+SETTLE_TIMEOUT = 1.0  # seconds closing waits for the answers asked after the call (a module gives them in 0.1 s)
+
 
 def is_gobinet(path: str) -> bool:
     """quectel-CM's rule (as ``io.gobinet.is_gobinet``): a control path starting with /dev/qcqmi is GobiNet's.
@@ -219,7 +221,8 @@ class QmiBackend(Backend):
         task, self._after_call = self._after_call, None
         if task is None or task.done():
             return
-        await asyncio.wait({task}, timeout=min(3.0, self.context.request_timeout))
+        if self.is_open:  # (a port that is gone answers nothing: no wait then)
+            await asyncio.wait({task}, timeout=min(SETTLE_TIMEOUT, self.context.request_timeout))
         if not task.done():
             task.cancel()
         elif not task.cancelled() and task.exception() is not None:
