@@ -5,7 +5,8 @@ For each simulator latency (0 and 30 ms per request, the EC25's figure), several
 start ``qcm connect -4 -s internet`` in a fresh network namespace and measure the time from
 process start to "interface configured and first ping answered"; count the requests the modem
 served; read the manager's peak resident memory while connected (VmHWM). Also the cost of
-importing pyroute2, and the memory of the quick commands. Medians are reported.
+importing pyroute2, and the memory of the quick commands. Medians are reported. The source tree is
+byte-compiled first, as an installed qcm is (see bench/startup.py, which also breaks the start-up down).
 
 Run as root: .venv/bin/python bench/connect.py [--runs 5]
 """
@@ -23,6 +24,7 @@ from typing import Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _lab import ENV, PYTHON, BenchLab, proc_status_kb  # noqa: E402
+from startup import compile_tree  # noqa: E402
 
 
 def one_run(latency_ms: float, families: List[str]) -> Dict[str, float]:
@@ -67,6 +69,7 @@ def main() -> None:
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("needs root (network namespaces, TUN)")
+    compile_tree()
     for families in (["-4"], ["-4", "-6"]):
         base = 0.0
         for latency in (0, 30):
@@ -85,11 +88,12 @@ def main() -> None:
                       "a strictly sequential dial would wait %d x 30 ms = %.2f s"
                       % ((seconds - base) / 0.030, requests, requests, requests * 0.030))
     for label, statement in (("python alone", "pass"), ("import asyncio", "import asyncio"),
-                             ("import qcm's connect path", "import qcm.connect.manager"),
+                             ("import qcm's connect path", "import qcm.cli, qcm.connect.manager, qcm.backends.qmi.backend"),
                              ("import pyroute2", "import pyroute2")):
         cost = import_cost(statement)
         print("%-28s %.3f s, peak RSS %.1f MB" % (label, cost["seconds"], cost["peak_mb"]))
-    for command in (["list", "--sysfs", "/nonexistent"], ["decode", "01 0c 00 00 02 01 00 05 00 23 00 00 00"]):
+    for command in (["list", "--sysfs", "/nonexistent"], ["decode", "01 0c 00 00 02 01 00 05 00 23 00 00 00"],
+                    ["status", "--json", "--run-dir", "/nonexistent"]):
         cost = command_cost(command)
         print("qcm %-25s %.3f s, peak RSS %.1f MB" % (command[0], cost["seconds"], cost["peak_mb"]))
 

@@ -28,3 +28,14 @@ def validate(command: str, output: Any) -> None:
     """Raise jsonschema.ValidationError unless ``output`` is what ``command --json`` promises."""
     schema = load()[command]
     jsonschema.Draft202012Validator(schema, registry=registry()).validate(output)
+
+
+def undeclared_status_keys(document: Dict[str, Any]) -> Dict[str, Any]:
+    """Keys of a qcm status --json document that schemas/status.schema.json does not list (it allows more, so
+    validation alone would not notice a key the schema forgot): {"connection": [...], "bearer": [...]}."""
+    definitions = load()["status"]["$defs"]
+    connections = document.get("connections", [document])
+    known = set(definitions["connection"]["properties"]) | {"schema_version"}
+    bearer_known = set(definitions["bearer"]["properties"])
+    return {"connection": sorted({k for c in connections for k in c} - known),
+            "bearer": sorted({k for c in connections for b in c.get("bearers", []) for k in b} - bearer_known)}

@@ -144,3 +144,18 @@ def test_status_names_bearers_of_other_pdns(short_dir: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "  IPv4: up 100.64.0.2/30 gateway 100.64.0.1 dns -\n" in result.stdout
     assert "  PDN 2 IPv6: down\n" in result.stdout
+
+
+def test_status_shows_each_bearers_link_and_apn_and_how_the_port_is_shared() -> None:
+    from qcm.cli.status import describe
+
+    lines = describe({"netdev": "qmimux0", "parent": "wwan0", "control": "/dev/cdc-wdm0",
+                      "proxy": "serving qmi-proxy", "state": "connected", "bearers": [
+                          {"pdn": 1, "family": 4, "netdev": "qmimux0", "apn": "internet", "state": "up",
+                           "address": "100.64.0.2/30", "gateway": "100.64.0.1", "dns": ["198.51.100.53"]},
+                          {"pdn": 2, "family": 6, "netdev": "qmimux1", "apn": "corp\x1b[2J", "state": "down"}],
+                      "uptime": 1, "reconnects": 0})
+    assert "  control port: /dev/cdc-wdm0, serving qmi-proxy" in lines
+    assert "  PDN links on: wwan0" in lines
+    assert "  IPv4 (qmimux0, APN internet): up 100.64.0.2/30 gateway 100.64.0.1 dns 198.51.100.53" in lines
+    assert "  PDN 2 IPv6 (qmimux1, APN corp\\x1b[2J): down" in lines  # the network's text, escaped

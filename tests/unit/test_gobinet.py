@@ -208,7 +208,7 @@ def test_qmi_backend_dials_over_gobinet_and_leaves_the_data_format_to_the_driver
     (tmp_path / "dev").mkdir()
     (tmp_path / "dev" / "qcqmi0").write_text("")
     (modem_info,) = scan(tmp_path / "sys", tmp_path / "dev")
-    monkeypatch.setattr(qmi_backend, "DynamicIp", StandInIp)
+    monkeypatch.setattr("qcm.io.ip_config.DynamicIp", StandInIp)  # where the backend takes it from, when needed
 
     async def scenario():
         loop = asyncio.get_running_loop()

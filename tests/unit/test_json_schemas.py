@@ -100,3 +100,17 @@ def test_at_usbnet_and_sim_ctl_outputs_match_their_schemas(start_sim):
     for words in (["status"], ["drop"], ["nosuch"]):
         reply = qcm(sim, "sim", "ctl", str(sim.directory), *words, "--json")
         validate("sim-ctl", json.loads(reply.stdout))
+
+
+def test_the_status_schema_lists_what_a_multipdn_status_carries():
+    """parent (the PDN links' parent interface), proxy (how the control port is shared) and each bearer's apn
+    came with several PDNs; the schema allows unlisted keys, so it must name them to document them."""
+    from json_schemas import undeclared_status_keys
+
+    document = {"schema_version": 1, "pid": 1, "netdev": "qmimux0", "parent": "wwan0", "proxy": "serving qmi-proxy",
+                "bearers": [{"pdn": 2, "family": 4, "netdev": "qmimux1", "apn": "corp.example", "state": "down"}]}
+    assert undeclared_status_keys(document) == {"connection": [], "bearer": []}
+    definitions = load()["status"]["$defs"]
+    assert definitions["connection"]["properties"]["parent"]["type"] == ["string", "null"]
+    assert definitions["connection"]["properties"]["proxy"]["type"] == ["string", "null"]
+    assert definitions["bearer"]["properties"]["apn"]["type"] == ["string", "null"]

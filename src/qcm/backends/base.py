@@ -30,6 +30,7 @@ FIRST_MUX_ID = 0x80  # quectel-CM and qmi_wwan_q: PDN n rides QMAP mux id 0x80 +
 
 @dataclass(frozen=True, order=True)
 class BearerId:
+    """One call: a PDN (profile) and an IP family."""
     pdn: int            # the profile (PDN) it dials
     family: int         # 4 or 6
 
@@ -39,6 +40,7 @@ class BearerId:
 
 @dataclass
 class Bearer:
+    """A call that is up: where, with which settings, and the backend's handle to stop it."""
     id: BearerId
     netdev: str
     settings: IpSettings
@@ -185,6 +187,7 @@ Emit = Callable[[object], None]  # a supervisor event (qcm.connect.supervisor)
 
 @dataclass
 class BackendContext:
+    """What a backend is given: the plan, where to report, the host side, the PIN record."""
     plan: DialPlan
     report: Reporter
     emit: Emit

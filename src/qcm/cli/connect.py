@@ -252,7 +252,6 @@ def config_defaults(config: Any) -> Dict[str, Any]:
 
 def connect_options(args: argparse.Namespace, environ: Optional[Mapping[str, str]] = None) -> Any:
     """What ``qcm connect`` was asked to do, as ConnectOptions (also for each connection of qcm daemon)."""
-    from ..config import with_pdns
     from ..connect.options import ConnectOptions, DialPlan, HostOptions
     from ..io.probe import parse_probe
 
@@ -278,7 +277,10 @@ def connect_options(args: argparse.Namespace, environ: Optional[Mapping[str, str
         probes = tuple(parse_probe(text) for text in args.probe)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    plan = with_pdns(plan, getattr(args, "config_pdns", ()))
+    config_pdns = getattr(args, "config_pdns", ())
+    if config_pdns:  # (the configuration file's reader, and TOML's, only when there is a file)
+        from ..config import with_pdns
+        plan = with_pdns(plan, config_pdns)
     if args.inhibit_modemmanager and args.once:
         raise UsageError("--inhibit-modemmanager keeps ModemManager away only while qcm runs; with --once it would "
                          "take the module back as qcm exits", "run qcm connect without --once")

@@ -36,13 +36,17 @@ COMMANDS = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
+    """The whole command line (help, man pages, completion), or with ``only`` the one command that runs:
+    each command's module and options are set up when that command is run, not for every command."""
     parser = argparse.ArgumentParser(prog="qcm", description="Connection manager for Qualcomm-based cellular modules.",
                                      epilog=epilog("qcm"), formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version="qcm " + __version__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name, help_text in COMMANDS:
+        if only is not None and name != only:
+            continue
         module = importlib.import_module("qcm.cli." + module_name)
         command = sub.add_parser(name, help=help_text, description=help_text, epilog=epilog("qcm " + name),
                                  formatter_class=HelpFormatter)
@@ -56,8 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = build_parser()
     words = list(argv) if argv is not None else sys.argv[1:]
+    parser = build_parser(command_named(words))
     args = parser.parse_args(words)
     if not getattr(args, "module", None):
         parser.print_help()
@@ -66,6 +70,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # stdout is data (JSON, decoded frames, AT answers) log on stderr.
     setup_output(sys.stdout if args.command in PROGRESS_COMMANDS else sys.stderr, args.debug)
     return run_guarded(lambda: _run(parser, words, args), args.debug)
+
+
+def command_named(words: Sequence[str]) -> Optional[str]:
+    """The command the words run, when it is certain (only options without values come before it); else None,
+    and the whole parser is built, which knows what to say about a missing or misspelt command."""
+    for word in words:
+        if word in ("--debug",):
+            continue
+        return word if word in _NAMES else None
+    return None
+
+
+_NAMES = frozenset(name for name, _, _ in COMMANDS)
 
 
 def _run(parser: argparse.ArgumentParser, words: List[str], args: argparse.Namespace) -> Optional[int]:

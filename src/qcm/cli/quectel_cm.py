@@ -166,10 +166,10 @@ def parse(argv: Sequence[str]) -> CompatOptions:
         elif letter == "m":
             values = _values(args, i, 1)
             i += len(values)
-            number = parse_int(values[0], 1, 0x7E) if values else None
-            if number is None:
+            mux = parse_int(values[0], 1, 0x7E) if values else None
+            if mux is None:
                 raise UsageError("-m needs a mux number from 1 to 126 (the mux id is 0x80 + it)")
-            options.mux = number
+            options.mux = mux
         elif letter in "auyl":
             values = _values(args, i, 1)
             i += len(values)
@@ -444,8 +444,10 @@ def _connect(options: CompatOptions, log: QuectelLog) -> int:
                "qmi_proxy": True if os.access(PROXY_PROGRAM, os.X_OK) else None}
     plan = DialPlan(apn=options.apn, username=options.user, password=options.password, auth=options.auth,
                     pin=options.pin, families=families, profile=options.pdn, mbim_proxy=options.mbim_proxy, **mux)
-    connect = ConnectOptions(plan=plan, interface=options.interface, first_found=True,  # type: ignore[arg-type]
-                             rebind_first=options.rebind, **environment_roots())
+    roots = environment_roots()
+    connect = ConnectOptions(plan=plan, interface=options.interface, first_found=True, rebind_first=options.rebind,
+                             sysfs=roots["sysfs"], dev=roots["dev"], run_dir=roots["run_dir"],
+                             state_dir=roots["state_dir"])
     log.plan = plan
     if options.verbose:
         logging.getLogger("qcm.io.qmi_port.trace").setLevel(logging.DEBUG)

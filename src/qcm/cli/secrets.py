@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass, fields, replace
-from typing import Callable, List, Mapping, Optional, Sequence, TextIO
+from typing import IO, Callable, List, Mapping, Optional, Sequence
 
 from ..errors import PermissionProblem, UsageError
 from .options import check_credential, check_pin
@@ -35,6 +35,7 @@ MAX_FILE_SIZE = 64 * 1024  # a secrets file holds three short lines
 
 @dataclass(frozen=True)
 class Secrets:
+    """The PIN and the APN credentials, from wherever they were given."""
     pin: Optional[str] = None
     user: Optional[str] = None
     password: Optional[str] = None
@@ -132,7 +133,7 @@ def merge(command_line: Secrets, *others: Secrets) -> Secrets:
     return merged
 
 
-def warn_visible(command_line: Secrets, prog: str, stream: TextIO, alternatives: Sequence[str]) -> None:
+def warn_visible(command_line: Secrets, prog: str, stream: IO[str], alternatives: Sequence[str]) -> None:
     """One line when secrets came as arguments, saying where they would be safe."""
     names = command_line.given()
     if not names:

@@ -9,7 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
-from .connect import RUN_DIR
+from .list import environment_roots
+
+# As qcm connect's --run-dir; read here, so that qcm status does not load the connect command's module.
+RUN_DIR = environment_roots()["run_dir"]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -87,15 +90,25 @@ def describe(status: Dict[str, Any]) -> List[str]:
     registration = status.get("registration")
     if isinstance(registration, dict):
         lines.append("  network: %s" % _text(registration.get("text", registration.get("state"))))
-    bearers = status.get("bearers", status.get("calls"))  # "calls" from managers before PDNs
+    if status.get("control") or status.get("proxy"):
+        lines.append("  control port: %s%s" % (get("control", None) if status.get("control") else "?",
+                                              ", %s" % get("proxy") if status.get("proxy") else ""))
+    if status.get("parent"):
+        lines.append("  PDN links on: %s" % get("parent"))
+    bearers: Any = status.get("bearers", status.get("calls"))  # "calls" from managers before PDNs
     for bearer in bearers if isinstance(bearers, list) else []:
         if not isinstance(bearer, dict):
             continue
         name = "IPv%s" % _text(bearer.get("family", "?"))
         if bearer.get("pdn", 1) != 1:
             name = "PDN %s %s" % (_text(bearer.get("pdn")), name)
+        where = [_text(bearer["netdev"])] if bearer.get("netdev") else []
+        if bearer.get("apn"):
+            where.append("APN %s" % _text(bearer["apn"]))
+        if where:
+            name += " (%s)" % ", ".join(where)
         if bearer.get("state") == "up":
-            dns = bearer.get("dns") if isinstance(bearer.get("dns"), list) else []
+            dns: List[Any] = bearer["dns"] if isinstance(bearer.get("dns"), list) else []
             lines.append("  %s: up %s gateway %s dns %s" % (name, _text(bearer.get("address")),
                                                            _text(bearer.get("gateway") or "-"),
                                                            ", ".join(_text(d) for d in dns) or "-"))

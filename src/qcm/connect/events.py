@@ -13,11 +13,13 @@ from ..model import IpSettings, ModemIdentity, Registration
 
 @dataclass(frozen=True)
 class Event:
-    pass
+    """Something the dial sequence reports (a docstring on every event class: without one, dataclass computes a
+    signature at import time, which costs start-up)."""
 
 
 @dataclass(frozen=True)
 class ModemFound(Event):
+    """The module discovery chose, and how it is bound."""
     description: str
     usb_path: str
     usb_id: str
@@ -30,16 +32,19 @@ class ModemFound(Event):
 
 @dataclass(frozen=True)
 class ClientsAllocated(Event):
+    """The control clients allocated for this session."""
     clients: Tuple[Tuple[str, str, int], ...]   # (service, role, cid)
 
 
 @dataclass(frozen=True)
 class Identified(Event):
+    """The module's manufacturer, model, firmware and IMEI."""
     identity: ModemIdentity
 
 
 @dataclass(frozen=True)
 class DataFormat(Event):
+    """The framing the modem and the host agreed on."""
     modem: str                      # the modem's link layer after agreement
     host_raw_ip: Optional[bool]
     changed: Tuple[str, ...] = ()   # what we switched ("modem", "host")
@@ -47,18 +52,21 @@ class DataFormat(Event):
 
 @dataclass(frozen=True)
 class SimReady(Event):
+    """The SIM is usable (ready, or unlocked by the PIN)."""
     state: str                      # ready, pin-verified
     pin_retries: Optional[int] = None
 
 
 @dataclass(frozen=True)
 class RadioOnline(Event):
+    """The radio is on (and whether we turned it on)."""
     previous: str
     changed: bool
 
 
 @dataclass(frozen=True)
 class ProfileChecked(Event):
+    """The stored profile a PDN dials with, and whether it was written."""
     index: int
     apn: str
     username: str
@@ -70,34 +78,40 @@ class ProfileChecked(Event):
 
 @dataclass(frozen=True)
 class Waiting(Event):
+    """Not registered for packet data yet: what the network says meanwhile."""
     registration: Registration
     elapsed: float
 
 
 @dataclass(frozen=True)
 class Registered(Event):
+    """Registered and attached for packet data."""
     registration: Registration
 
 
 @dataclass(frozen=True)
 class CallStatus(Event):
+    """Whether a call of this family was up before we dialled."""
     family: int
     connected: bool
 
 
 @dataclass(frozen=True)
 class CallStarted(Event):
+    """The modem started a call (its packet data handle)."""
     family: int
     handle: int
 
 
 @dataclass(frozen=True)
 class SettingsReceived(Event):
+    """A call's IP settings, from the modem or the link."""
     settings: IpSettings
 
 
 @dataclass(frozen=True)
 class HostConfigured(Event):
+    """An interface configured: addresses, routes, DNS."""
     netdev: str
     settings: Tuple[IpSettings, ...]
     routes: Tuple[str, ...] = ()
@@ -106,6 +120,7 @@ class HostConfigured(Event):
 
 @dataclass(frozen=True)
 class Connected(Event):
+    """Every wanted call is up and configured."""
     netdev: str
     families: Tuple[int, ...]
     seconds: float                  # since start, or since the drop for a reconnection
@@ -144,11 +159,13 @@ class ContextActivated(Event):
 
 @dataclass(frozen=True)
 class Disconnecting(Event):
+    """Ending the connection, and why."""
     reason: str
 
 
 @dataclass(frozen=True)
 class Disconnected(Event):
+    """The connection ended; what was undone."""
     details: List[str] = field(default_factory=list)
 
 
@@ -169,6 +186,7 @@ class MbimRequest(Event):
 
 @dataclass(frozen=True)
 class MbimDeviceCaps(Event):
+    """MBIM Device Caps: the module's identity."""
     device_id: str          # the IMEI (personal)
     firmware: str
     hardware: str
@@ -176,6 +194,7 @@ class MbimDeviceCaps(Event):
 
 @dataclass(frozen=True)
 class MbimRadioState(Event):
+    """MBIM Radio State: hardware and software switches."""
     hardware: str           # on / off
     software: str
 
@@ -192,6 +211,7 @@ class MbimState(Event):
 
 @dataclass(frozen=True)
 class MbimIpConfiguration(Event):
+    """MBIM IP Configuration of a session."""
     session: int
     ipv4_available: int     # MBIM flags: 1 address, 2 gateway, 4 DNS, 8 MTU
     ipv6_available: int

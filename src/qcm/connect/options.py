@@ -16,6 +16,7 @@ __all__ = ["ConnectOptions", "DialPlan", "HostOptions"]
 
 @dataclass(frozen=True)
 class ConnectOptions:
+    """Everything qcm connect was asked to do."""
     plan: DialPlan = field(default_factory=DialPlan)
     host: HostOptions = field(default_factory=HostOptions)
     interface: Optional[str] = None

@@ -35,6 +35,7 @@ class StateDamaged(NetConfigError):
 
 @dataclass(frozen=True)
 class SavedBearer:
+    """A call left up by --once: enough to stop it later."""
     id: BearerId
     netdev: str
     handle: Dict[str, Any]
@@ -46,6 +47,7 @@ class SavedBearer:
 
 @dataclass
 class SavedConnection:
+    """What --once leaves behind for qcm disconnect: the calls and what was configured."""
     backend: str
     control: str
     netdev: str

@@ -52,6 +52,7 @@ class State(enum.Enum):
 
 @dataclass(frozen=True)
 class Policy:
+    """How the supervisor backs off and climbs its recovery ladder."""
     backoff_base: float = 1.0
     backoff_cap: float = 60.0
     jitter: float = 0.2
@@ -86,6 +87,7 @@ class Refresh:
 
 @dataclass(frozen=True)
 class Exit:
+    """Action: end the process with this status."""
     status: int
 
 
@@ -104,11 +106,13 @@ Action = Union[Connect, Disconnect, Refresh, Exit, Note]
 
 @dataclass(frozen=True)
 class Connected:
+    """Event: these bearers came up."""
     bearers: Keys
 
 
 @dataclass(frozen=True)
 class ConnectFailed:
+    """Event: an attempt failed, and what may help."""
     reason: str
     recovery: Recovery = Recovery.RETRY
     status: int = 1                # exit status when fatal
@@ -122,29 +126,33 @@ class ConnectFailed:
 
 @dataclass(frozen=True)
 class CallDropped:
+    """Event: the modem or the link ended a call."""
     bearer: BearerKey
     reason: str = ""
 
 
 @dataclass(frozen=True)
 class AddressChanged:
+    """Event: a call's settings changed; configure them again."""
     bearer: BearerKey
 
 
 @dataclass(frozen=True)
 class ProbeFailed:
+    """Event: the connectivity probe of a call failed."""
     bearer: BearerKey
     detail: str = ""
 
 
 @dataclass(frozen=True)
 class ModemLost:
+    """Event: the module went away (or its port closed)."""
     reason: str = ""
 
 
 @dataclass(frozen=True)
 class ModemBack:
-    pass
+    """Event: the module is back."""
 
 
 @dataclass(frozen=True)
@@ -161,17 +169,18 @@ class Registered:
 
 @dataclass(frozen=True)
 class SimInserted:
-    pass
+    """Event: a SIM was put in."""
 
 
 @dataclass(frozen=True)
 class StopRequested:
+    """Event: stop (a signal, qcm disconnect)."""
     reason: str = ""
 
 
 @dataclass(frozen=True)
 class TimerExpired:
-    pass
+    """Event: the timer the supervisor asked for ran out."""
 
 
 Event = Union[Connected, ConnectFailed, CallDropped, AddressChanged, ProbeFailed, ModemLost, ModemBack,
@@ -233,6 +242,7 @@ def event_name(event_type: type) -> str:
 
 @dataclass
 class Supervisor:
+    """The supervisor's state, changed only by ``handle`` and ``on_timer`` (sans I/O)."""
     wanted: Keys
     policy: Policy = field(default_factory=Policy)
     random: Callable[[], float] = random.random

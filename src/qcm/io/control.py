@@ -24,7 +24,6 @@ What the client (``ask``) raises, each with its exit status:
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import json
 import logging
@@ -32,10 +31,12 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, Optional
 
 from ..errors import ModemError, PermissionProblem, PortBusyError, QcmError, UsageError
-from .files import ensure_private_dir
+
+if TYPE_CHECKING:  # the server side only: qcm status and qcm disconnect, clients, need no event loop
+    import asyncio
 
 __all__ = ["ControlServer", "ask", "socket_path", "prepare_run_dir", "only_connection", "interface_name",
            "NotRunning", "ControlBusy", "ControlFailed", "BadRequest", "parse_request", "parse_reply",
@@ -149,6 +150,7 @@ def socket_path(run_dir: Path, netdev: str) -> Path:
 def prepare_run_dir(run_dir: Path) -> None:
     """The run directory: created root-only (every missing parent too), and refused when another
     user could write it (they could plant sockets, state files or links in it)."""
+    from .files import ensure_private_dir
     ensure_private_dir(run_dir)
 
 
@@ -169,6 +171,7 @@ class ControlServer:
         self.connections: List[_Connection] = []  # oldest first
 
     async def start(self) -> None:
+        import asyncio
         prepare_run_dir(self.path.parent)
         if self.path.exists():
             if _alive(self.path):
@@ -186,6 +189,7 @@ class ControlServer:
     async def serve(self, reader: asyncio.StreamReader, writer: Any) -> None:
         """One client: read its line, answer it, close. Returns normally whatever the client sent;
         ``writer`` is an asyncio.StreamWriter (or anything with write, drain, close)."""
+        import asyncio
         connection = _Connection(asyncio.current_task())
         if not self._admit(connection):
             self._answer(writer, {"ok": False, "busy": True,
@@ -219,6 +223,7 @@ class ControlServer:
         return True
 
     async def _reply_to(self, reader: asyncio.StreamReader, connection: _Connection) -> Dict[str, Any]:
+        import asyncio
         try:
             try:
                 line = await asyncio.wait_for(_read_line(reader), READ_DEADLINE)
@@ -249,6 +254,7 @@ class ControlServer:
     def _answer(writer: Any, reply: Dict[str, Any]) -> None:
         """Send the answer and close at once (nothing to await: the socket usually takes it whole);
         a client that leaves part of it unread for WRITE_DEADLINE seconds is cut off."""
+        import asyncio
         try:
             try:
                 data = encode(reply)
@@ -264,6 +270,7 @@ class ControlServer:
             _abort(writer)
 
     async def close(self) -> None:
+        import asyncio
         if self.server is None:
             return  # never bound (another manager holds the path): not ours to remove
         self.server.close()

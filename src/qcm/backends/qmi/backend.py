@@ -13,15 +13,15 @@ or the quectel-CM drop-in can use the modem while qcm holds its calls (``--no-pr
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Any, Dict, List, Optional, Tuple
+import os
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from ...connect import supervisor as sv
 from ...discovery import Modem
 from ...connect import events as ev
 from ...errors import ModemError, NetConfigError, QcmError
-from ...io.gobinet import control_transport, is_gobinet
-from ...io.ip_config import DynamicIp
 from ...io.qmi_port import QmiPort
 from ...io.qmi_proxy import ProxyClientTransport, SharedPort, check_open_answer, proxy_listening
 from ...model import IpSettings, Registration
@@ -31,9 +31,28 @@ from ..base import Backend, Bearer, BearerId
 from .dial import QmiDial, wds_role
 from .session import ModemSession
 
-__all__ = ["QmiBackend", "transport_for", "open_port"]
+if TYPE_CHECKING:  # DHCP and router advertisements are loaded by the links that need them (``_dynamic_ip``)
+    from ...io.ip_config import DynamicIp
+
+__all__ = ["QmiBackend", "transport_for", "open_port", "control_transport"]
 
 log = logging.getLogger(__name__)
+
+SETTLE_TIMEOUT = 1.0  # seconds closing waits for the answers asked after the call (a module gives them in 0.1 s)
+
+
+def is_gobinet(path: str) -> bool:
+    """quectel-CM's rule (as ``io.gobinet.is_gobinet``): a control path starting with /dev/qcqmi is GobiNet's.
+    Asked here, so that the GobiNet transport and its codec are loaded only for such a module."""
+    return os.path.basename(path).startswith("qcqmi")
+
+
+def control_transport(path: str) -> Any:
+    """What to open for a QMI control path: GobiNet's transport for its device, else the path itself."""
+    if not is_gobinet(path):
+        return path
+    from ...io.gobinet import control_transport as gobinet_transport
+    return gobinet_transport(path)
 
 
 def transport_for(modem: Modem, proxy: Optional[bool]) -> Any:
@@ -85,6 +104,7 @@ class QmiBackend(Backend):
         super().__init__(*args, **kwargs)
         self.live: Dict[BearerId, Bearer] = {}   # calls up on the modem, to match its indications
         self._kept = False
+        self._after_call: Optional["asyncio.Future[None]"] = None  # identity, signal, indications: after a call
 
     # ---------------------------------------------------------------- the channel
 
@@ -133,6 +153,7 @@ class QmiBackend(Backend):
             self.context.emit(sv.ModemLost("the control port %s" % reason))
 
     async def close(self) -> None:
+        await self._settle_after_call()
         session, port, ip = self.session, self.port, self.ip
         self.port = self.session = self.dial = self.ip = None
         self.live.clear()
@@ -174,6 +195,8 @@ class QmiBackend(Backend):
         if ip is not None:
             ip.expect(bearer.family)
         started = await dial.start(bearer, netdev)
+        if self._after_call is None or self._after_call.done():
+            self._after_call = asyncio.ensure_future(self._ask_after_call(dial))
         if ip is not None:  # the modem's own settings give way to what the link's DHCP and RAs say
             try:
                 settings = await ip.acquire(bearer.family, self.context.plan.start_timeout)
@@ -185,6 +208,26 @@ class QmiBackend(Backend):
         self.live[bearer] = started
         return started
 
+    async def _ask_after_call(self, dial: QmiDial) -> None:
+        """With a call up, what it did not need (``QmiDial.after_call``), while the host is configured."""
+        await dial.after_call()
+        if dial is self.dial:
+            self.identity = dial.identity
+            self.registration = dial.registration or self.registration
+
+    async def _settle_after_call(self) -> None:
+        """Before the clients go: the questions asked after the call get their answers (a short wait: they
+        were sent when the call came up), so that a --once run still reports the module it connected."""
+        task, self._after_call = self._after_call, None
+        if task is None or task.done():
+            return
+        if self.is_open:  # (a port that is gone answers nothing: no wait then)
+            await asyncio.wait({task}, timeout=min(SETTLE_TIMEOUT, self.context.request_timeout))
+        if not task.done():
+            task.cancel()
+        elif not task.cancelled() and task.exception() is not None:
+            log.debug("after the call: %s", task.exception())
+
     def _dynamic_ip(self, netdev: str) -> Optional[DynamicIp]:
         """DHCP and router advertisements when asked for, and where the link is Ethernet-framed
         (GobiNet's usbN, qmi_wwan left in 802-3): there the modem's router is what configures hosts."""
@@ -194,6 +237,7 @@ class QmiBackend(Backend):
         if self.context.plan.multiplexed:
             return None  # mux links are raw IP: the modem's settings (the CLI refuses --ip-config dhcp there)
         if self.ip is None:
+            from ...io.ip_config import DynamicIp
             self.ip = DynamicIp(netdev, self.context.report, self._address_changed, self._address_lost)
         return self.ip
 

@@ -65,6 +65,8 @@ class QmiDial:
         self.registration: Optional[Registration] = None
         self._nas_changed: Optional[asyncio.Event] = None
         self._state_changed = False  # prepare() entered a PIN or turned the radio on
+        self._after_call_done = False  # after_call() asked what the call did not need
+        self._indications = False      # NAS and UIM indications registered
         self.link_layer = ""          # what the host's interface frames after the agreement: raw-ip or 802-3
         self.qmap: Optional[QmapFormat] = None   # the aggregation agreed with the modem (several PDNs)
         self.pdn_links: Dict[int, str] = {}      # PDN index -> the network interface of its mux
@@ -83,15 +85,17 @@ class QmiDial:
     # ---------------------------------------------------------------- preparation
 
     async def prepare(self) -> ModemIdentity:
-        """Identity, data format, SIM, radio, profile and IP family, asked together. (Whether calls are up
-        already is asked for the first PDN only: quectel-CM's requestQueryDataCall lines; a further PDN's
-        call left up by an earlier run shows as NoEffect when it is dialled, and is restarted then.)"""
+        """What the call needs, asked together: data format, SIM, radio, profile, IP family and registration.
+        (Whether calls are up already is asked for the first PDN only: quectel-CM's requestQueryDataCall lines;
+        a further PDN's call left up by an earlier run shows as NoEffect when it is dialled, and is restarted
+        then.) What the call does not need (identity, signal, indications) waits for ``after_call``."""
         self._nas_changed = asyncio.Event()
         self._state_changed = False
+        self._after_call_done = False
         results = await asyncio.gather(
-            self._identify(), self._agree_data_format(), self._sim_ready(), self._radio_online(),
-            self._profile(), self._ip_families(), self._register_indications(),
-            self.read_registration(), *(self.call_connected(b) for b in self.plan.first_pdn.bearers),
+            self._agree_data_format(), self._sim_ready(), self._radio_online(),
+            self._profile(), self._ip_families(), self._read_serving(),
+            *(self.call_connected(b) for b in self.plan.first_pdn.bearers),
             return_exceptions=True)
         # The most useful error first: a SIM problem explains a radio or profile failure.
         for result in results:
@@ -101,6 +105,21 @@ class QmiDial:
             if isinstance(result, BaseException):
                 raise result
         return self.identity
+
+    async def after_call(self) -> None:
+        """Once a call is up, what it did not need: the module's identity (status, the log), the signal, and
+        the indications that tell the supervisor of a network or SIM coming back. Once per ``prepare``; a
+        failure here costs a line, never the connection."""
+        if self._after_call_done:
+            return
+        self._after_call_done = True
+        results = await asyncio.gather(self._identify(), self._register_indications(), self.read_registration(),
+                                       return_exceptions=True)
+        for result in results:
+            if isinstance(result, Exception):
+                self.report(ev.Notice("after the call: %s" % result, True))
+            elif isinstance(result, BaseException):
+                raise result
 
     async def _identify(self) -> None:
         revision, ids, model, manufacturer = await asyncio.gather(
@@ -234,6 +253,7 @@ class QmiDial:
         if sim.state == "ready":
             self.report(ev.SimReady("ready", sim.pin_retries))
         elif sim.state == "absent":
+            await self._register_indications()  # to hear of a SIM put in (UIM Card Status)
             raise SimAbsentError("no SIM card: the module sees no card, or no usable application on it",
                                  "insert a SIM (contacts down, the right way round) and power-cycle the module")
         elif sim.state == "pin":
@@ -381,6 +401,9 @@ class QmiDial:
 
     async def _register_indications(self) -> None:
         """Hear about registration and SIM changes as they happen instead of polling for them."""
+        if self._indications:
+            return
+        self._indications = True
         await asyncio.gather(
             self.session.request("NAS", "Register Indications", {"serving_system_events": True}, check=False),
             self.session.request("UIM", "Register Events", {"event_registration_mask": 1}, check=False))
@@ -390,6 +413,15 @@ class QmiDial:
             self._nas_changed.set()
 
     # ---------------------------------------------------------------- registration
+
+    async def _read_serving(self) -> Registration:
+        """The registration the call needs: NAS Get Serving System alone (the signal is asked after the call,
+        or while waiting for the network)."""
+        registration = readings.registration(await self.session.request("NAS", "Get Serving System"), None)
+        if registration.registered and registration.ps_attached:
+            self.registration = registration
+            return registration
+        return await self.read_registration()  # not there yet: the whole picture, for the lines that wait
 
     async def read_registration(self) -> Registration:
         serving, signal = await asyncio.gather(self.session.request("NAS", "Get Serving System"),
@@ -417,6 +449,10 @@ class QmiDial:
             if registration.registered and registration.ps_attached:
                 self.report(ev.Registered(registration))
                 return registration
+            if not self._indications:  # waiting: hear of the network as it comes, then look again at once
+                await self._register_indications()
+                registration = None
+                continue
             elapsed = time.monotonic() - start
             key = (registration.state, registration.rat, registration.operator, registration.ps_attached)
             if key != last_shown or elapsed - last_time >= 10:

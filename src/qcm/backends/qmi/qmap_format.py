@@ -25,6 +25,7 @@ UL_DATAGRAMS, UL_SIZE = 11, 8192
 
 @dataclass(frozen=True)
 class QmapFormat:
+    """The QMAP aggregation the modem agreed to."""
     version: str                  # the WDA aggregation protocol: qmap, qmapv4, qmapv5
     downlink_datagrams: int
     downlink_size: int
