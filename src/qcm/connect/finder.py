@@ -16,13 +16,15 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
 from ..backends import BACKENDS, load_backend
 from ..discovery import Modem, scan, select
 from ..errors import ModemError, NoModemError
-from ..io.hotplug import HotplugWatch
 from .options import ConnectOptions
+
+if TYPE_CHECKING:
+    from ..io.hotplug import HotplugWatch
 
 __all__ = ["Finder"]
 
@@ -40,6 +42,9 @@ class Finder:
         self.notice = notice        # a line for the user (text, is it a warning)
 
     def _watch(self) -> HotplugWatch:
+        # Imported when a module is to be waited for: its inotify binding loads ctypes, which a
+        # connect to a module that is there never needs (tests/unit/test_import_diet.py).
+        from ..io.hotplug import HotplugWatch
         return HotplugWatch(self.options.sysfs, self.options.dev)
 
     async def find(self, wait: bool) -> Modem:
