@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
-from .formats import Enum, Format, FormatSyntaxError, key_of, parse_format
+from .formats import Decoder, Encoder, Enum, Format, FormatSyntaxError, key_of, parse_format
 
-__all__ = ["CatalogueError", "TlvDef", "MessageDef", "ServiceDef", "Catalogue", "load", "catalogue",
+__all__ = ["CatalogueError", "TlvDef", "TlvCodec", "MessageDef", "ServiceDef", "Catalogue", "load", "catalogue",
            "REQUEST", "RESPONSE", "INDICATION", "RESULT_TLV"]
 
 REQUEST = "request"
@@ -62,11 +62,23 @@ class TlvDef:
         return self.format.personal
 
 
+class TlvCodec:
+    """One message kind's TLVs as the codec uses them: by type for decoding, in catalogue order
+    with their encoding functions for encoding."""
+
+    __slots__ = ("by_type", "keys", "encoders")
+
+    def __init__(self, tlvs: Tuple[TlvDef, ...]) -> None:
+        self.by_type: Dict[int, Tuple[TlvDef, Decoder]] = {t.type: (t, t.format.decoder()) for t in tlvs}
+        self.keys = frozenset(t.key for t in tlvs)
+        self.encoders: Tuple[Tuple[TlvDef, Encoder], ...] = tuple((t, t.format.encoder()) for t in tlvs)
+
+
 class MessageDef:
     """One message. Its TLV formats are parsed on first use: a manager touches a few dozen of
     the catalogue's messages, and parsed formats are most of the catalogue's memory."""
 
-    __slots__ = ("service", "id", "name", "key", "is_indication", "_rows", "_parsed", "_enums", "_common")
+    __slots__ = ("service", "id", "name", "key", "is_indication", "_rows", "_parsed", "_enums", "_common", "_codecs")
 
     def __init__(self, service: "ServiceDef", id: int, name: str, is_indication: bool,
                  rows: Dict[str, List[Any]], enums: Mapping[str, Enum], common: Tuple[TlvDef, ...]) -> None:
@@ -77,6 +89,7 @@ class MessageDef:
         self.is_indication = is_indication
         self._rows = rows
         self._parsed: Dict[str, Tuple[TlvDef, ...]] = {}
+        self._codecs: Dict[str, TlvCodec] = {}
         self._enums = enums
         self._common = common
 
@@ -89,6 +102,13 @@ class MessageDef:
             parsed = _load_tlvs(self._rows.get(kind, []), self._enums, "%s %s" % (self, kind), common)
             self._parsed[kind] = parsed
         return parsed
+
+    def codec(self, kind: str) -> "TlvCodec":
+        """The TLVs of ``kind`` made ready for encoding and decoding (once, on first use)."""
+        codec = self._codecs.get(kind)
+        if codec is None:
+            codec = self._codecs[kind] = TlvCodec(self.tlvs(kind))
+        return codec
 
     @property
     def request(self) -> Tuple[TlvDef, ...]:

@@ -7,13 +7,14 @@ that do not match their declared format, are kept as raw bytes and reported, nev
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ..errors import ModemError, Recovery
 from .catalogue import INDICATION, RESPONSE, RESULT_TLV, Catalogue, MessageDef, TlvDef, catalogue
 from .formats import DecodeError, EncodeError, EnumValue
-from .qmux import Frame
+from .qmux import Frame, encode_frame, new_frame, parse_tlvs
 
 __all__ = ["Message", "Result", "QmiError", "MissingTlv", "build", "build_frame", "decode", "protocol_error"]
 
@@ -145,63 +146,92 @@ class Message:
         return key in self.values
 
 
-def _tlvs_for(definition: MessageDef, kind: str, values: Mapping[str, Any]) -> Tuple[Tuple[int, bytes], ...]:
-    declared = definition.tlvs(kind)
-    unknown = set(values) - {t.key for t in declared}
-    if unknown:
+_TLV_HEADER = struct.Struct("<BH")
+_NO_TLV_HEADER = bytes(3)  # room for a TLV header, written once the value's length is known
+
+
+def _encode_tlvs(definition: MessageDef, kind: str, values: Mapping[str, Any], error: int) -> bytearray:
+    """The TLV area of a message, headers included, in catalogue order (as libqmi emits them)."""
+    if kind == INDICATION and not definition.is_indication:
+        raise EncodeError("%s is not an indication" % definition)
+    codec = definition.codec(kind)
+    result = None  # a response's Result TLV, unless the caller gives one
+    if kind == RESPONSE and "result" not in values:
+        result = {"error_status": 1 if error else 0, "error_code": error}
+    if not codec.keys.issuperset(values) or (result is not None and "result" not in codec.keys):
+        unknown = (set(values) | ({"result"} if result is not None else set())) - codec.keys
         raise EncodeError("%s %s has no TLV named %s (it has: %s)" % (
-            definition, kind, ", ".join(sorted(unknown)), ", ".join(t.key for t in declared) or "none"))
-    tlvs = []
-    for tlv in declared:  # catalogue order, as libqmi emits them
-        if tlv.key not in values or values[tlv.key] is None:
-            continue
-        out = bytearray()
+            definition, kind, ", ".join(sorted(unknown)), ", ".join(t.key for t, _ in codec.encoders) or "none"))
+    out = bytearray()
+    for tlv, encode in codec.encoders:
+        value = values.get(tlv.key)
+        if value is None:
+            if result is None or tlv.key != "result":
+                continue
+            value = result
+        start = len(out) + 3
+        out += _NO_TLV_HEADER
         try:
-            tlv.format.encode(values[tlv.key], out)
+            encode(value, out)
         except EncodeError as exc:
             raise EncodeError("%s %s TLV 0x%02x %s: %s" % (definition, kind, tlv.type, tlv.name, exc)) from None
-        tlvs.append((tlv.type, bytes(out)))
-    return tuple(tlvs)
+        size = len(out) - start
+        if size > 0xFFFF:
+            raise EncodeError("%s %s TLV 0x%02x %s: %d bytes do not fit a TLV" % (
+                definition, kind, tlv.type, tlv.name, size))
+        _TLV_HEADER.pack_into(out, start - 3, tlv.type, size)
+    return out
 
 
 def build_frame(definition: MessageDef, kind: str, client_id: int, transaction: int,
                 values: Optional[Mapping[str, Any]] = None, *, error: int = 0) -> Frame:
     """A frame for ``definition``; for a response the Result TLV is filled from ``error``."""
-    values = dict(values or {})
-    if kind == RESPONSE and "result" not in values:
-        values["result"] = {"error_status": 1 if error else 0, "error_code": error}
-    if kind == INDICATION and not definition.is_indication:
-        raise EncodeError("%s is not an indication" % definition)
-    tlvs = _tlvs_for(definition, kind, values)
-    return Frame(definition.service.id, client_id, kind, transaction, definition.id, tlvs)
+    tlvs = parse_tlvs(bytes(_encode_tlvs(definition, kind, values or {}, error)))
+    assert tlvs is not None  # we laid them out ourselves
+    return new_frame(definition.service.id, client_id, kind, transaction, definition.id, tlvs)
 
 
 def build(definition: MessageDef, kind: str, client_id: int, transaction: int,
           values: Optional[Mapping[str, Any]] = None, *, error: int = 0) -> bytes:
-    return build_frame(definition, kind, client_id, transaction, values, error=error).encode()
+    """The bytes of ``build_frame(...)``, without making the frame on the way."""
+    body = _encode_tlvs(definition, kind, values or {}, error)
+    return encode_frame(definition.service.id, client_id, kind, transaction, definition.id, bytes(body))
+
+
+_new = object.__new__
+
+
+def _message(frame: Frame, definition: Optional[MessageDef], values: Dict[str, Any],
+             problems: Tuple[str, ...]) -> Message:
+    """``Message(...)`` without the frozen dataclass's checked assignment of each field."""
+    message = _new(Message)
+    message.__dict__.update(frame=frame, definition=definition, values=values, problems=problems)
+    return message
 
 
 def decode(frame: Frame, cat: Optional[Catalogue] = None) -> Message:
     """Decode every TLV the catalogue knows; never raises on bad content."""
     cat = cat or catalogue()
-    definition = cat.lookup(frame.service, frame.message_id, frame.kind)
+    kind = frame.kind
+    definition = cat.lookup(frame.service, frame.message_id, kind)
     values: Dict[str, Any] = {}
-    problems = []
+    problems: List[str] = []
     if definition is not None:
-        by_type = {t.type: t for t in definition.tlvs(frame.kind)}
+        by_type = definition.codec(kind).by_type
         for tlv_type, raw in frame.tlvs:
-            tlv = by_type.get(tlv_type)
-            if tlv is None:
+            known = by_type.get(tlv_type)
+            if known is None:
                 continue
+            tlv, decode_value = known
             try:
-                value, end = tlv.format.decode(raw, 0, len(raw))
+                value, end = decode_value(raw, 0, len(raw))
                 if end != len(raw):
                     raise DecodeError("%d bytes left over" % (len(raw) - end))
             except DecodeError as exc:
                 problems.append("TLV 0x%02x %s: %s" % (tlv_type, tlv.name, exc))
                 continue
             values[tlv.key] = value
-    elif frame.kind == RESPONSE:
+    elif kind == RESPONSE:
         # Even for a message we do not know, the Result TLV is the same everywhere.
         result = frame.tlv(RESULT_TLV)
         if result is not None:
@@ -209,4 +239,4 @@ def decode(frame: Frame, cat: Optional[Catalogue] = None) -> Message:
                 values["result"] = cat.result.format.decode(result, 0, len(result))[0]
             except DecodeError as exc:
                 problems.append("TLV 0x02 Result: %s" % exc)
-    return Message(frame, definition, values, tuple(problems))
+    return _message(frame, definition, values, tuple(problems))
