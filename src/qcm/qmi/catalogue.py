@@ -63,15 +63,15 @@ class TlvDef:
 
 
 class TlvCodec:
-    """One message kind's TLVs as the codec uses them: by type for decoding, in catalogue order
-    with their encoding functions for encoding."""
+    """One message kind's TLVs as the codec uses them: by type with their decoding functions,
+    by key with their place in catalogue order (the order of the wire) and encoding functions."""
 
-    __slots__ = ("by_type", "keys", "encoders")
+    __slots__ = ("by_type", "by_key")
 
     def __init__(self, tlvs: Tuple[TlvDef, ...]) -> None:
         self.by_type: Dict[int, Tuple[TlvDef, Decoder]] = {t.type: (t, t.format.decoder()) for t in tlvs}
-        self.keys = frozenset(t.key for t in tlvs)
-        self.encoders: Tuple[Tuple[TlvDef, Encoder], ...] = tuple((t, t.format.encoder()) for t in tlvs)
+        self.by_key: Dict[str, Tuple[int, TlvDef, Encoder]] = {
+            t.key: (index, t, t.format.encoder()) for index, t in enumerate(tlvs)}
 
 
 class MessageDef:
@@ -163,6 +163,9 @@ class Catalogue:
             self.services[service.id] = service
             self.by_name[service.name.upper()] = service
         self.enums = dict(enums)
+        # (service, message id, kind) -> what decode() needs; only messages that exist, so the
+        # ids a broken device makes up cannot grow it.
+        self._decoding: Dict[Tuple[int, int, str], Tuple[MessageDef, Dict[int, Tuple[TlvDef, Decoder]]]] = {}
 
     def service(self, which: Any) -> ServiceDef:
         try:
@@ -199,6 +202,17 @@ class Catalogue:
             return None
         table = service.indications if kind == INDICATION else service.methods
         return table.get(message_id)
+
+    def decoding(self, service_id: int, message_id: int, kind: str
+                 ) -> Optional[Tuple[MessageDef, Dict[int, Tuple[TlvDef, Decoder]]]]:
+        """The message and its TLV decoders by type, for a frame received (None: not in the catalogue)."""
+        found = self._decoding.get((service_id, message_id, kind))
+        if found is None:
+            definition = self.lookup(service_id, message_id, kind)
+            if definition is None:
+                return None
+            found = self._decoding[(service_id, message_id, kind)] = (definition, definition.codec(kind).by_type)
+        return found
 
     def enum(self, name: str) -> Enum:
         return self.enums[name]

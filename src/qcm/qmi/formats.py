@@ -74,9 +74,7 @@ def key_of(name: str) -> str:
 
 # --------------------------------------------------------------------------- enums
 
-# How many distinct values of one enum keep their wrapped form: the few a modem really sends
-# are named once, while a stream of random values (a broken or hostile device) cannot grow it.
-_WRAPPED_PER_ENUM = 256
+_WRAPPED_PER_ENUM = 256  # distinct values of one enum kept wrapped (see _Wrapped)
 
 
 class Enum:
@@ -89,7 +87,8 @@ class Enum:
         self.meanings: Dict[int, str] = dict(meanings or {})
         self.flags = flags
         self.by_name: Dict[str, int] = {v.lower(): k for k, v in self.names.items()}
-        self._wrapped: Dict[int, int] = {}
+        # wrap(value) is a plain dict lookup once a value has been seen: the decoder calls it a lot.
+        self.wrap: Callable[[int], int] = _Wrapped(self).__getitem__
 
     def value_name(self, value: int) -> str:
         if self.flags:
@@ -98,15 +97,6 @@ class Enum:
 
     def meaning(self, value: int) -> str:
         return self.meanings.get(value, "")
-
-    def wrap(self, value: int) -> int:
-        """The value as an EnumValue (or FlagsValue); immutable, so one object serves every frame."""
-        wrapped = self._wrapped.get(value)
-        if wrapped is None:
-            wrapped = FlagsValue(value, self) if self.flags else EnumValue(value, self)
-            if len(self._wrapped) < _WRAPPED_PER_ENUM:
-                self._wrapped[value] = wrapped
-        return wrapped
 
     def lookup(self, name: str) -> int:
         try:
@@ -117,6 +107,22 @@ class Enum:
 
     def __repr__(self) -> str:
         return "Enum(%s, %d values)" % (self.name, len(self.names))
+
+
+class _Wrapped(Dict[int, int]):
+    """An enum's values as EnumValue (or FlagsValue) objects, made on first sight. They are
+    immutable, so one object serves every frame; the few values a modem really sends stay,
+    while a stream of random values (a broken or hostile device) cannot grow it."""
+
+    def __init__(self, enum: "Enum") -> None:
+        super().__init__()
+        self.enum = enum
+
+    def __missing__(self, value: int) -> int:
+        wrapped = FlagsValue(value, self.enum) if self.enum.flags else EnumValue(value, self.enum)
+        if len(self) < _WRAPPED_PER_ENUM:
+            self[value] = wrapped
+        return wrapped
 
 
 class EnumValue(int):
@@ -277,17 +283,24 @@ class IntFormat(Format):
         def decode_int(data: bytes, pos: int, end: int) -> Tuple[Any, int]:
             if pos + size > end:
                 _need(data, pos, size, end, name)
-            value = unpack_from(data, pos)[0]
-            return (value if wrap is None else wrap(value)), pos + size
-        return decode_int
+            return unpack_from(data, pos)[0], pos + size
+
+        def decode_enum(data: bytes, pos: int, end: int) -> Tuple[Any, int]:
+            if pos + size > end:
+                _need(data, pos, size, end, name)
+            return wrap(unpack_from(data, pos)[0]), pos + size
+        return decode_int if wrap is None else decode_enum
 
     def _make_encoder(self) -> Encoder:
         pack, low, high, checked = self._struct.pack, self.min, self.max, self._encode_value
+        names = self.enum.by_name if self.enum is not None else {}
 
         def encode_int(value: Any, out: bytearray) -> None:
+            if type(value) is str:
+                value = names.get(value, value)  # a value's name as the catalogue spells it
             if type(value) is int and low <= value <= high:
                 out += pack(value)
-            else:  # names, flag lists, enum values, and everything that is an error
+            else:  # names in other spellings, flag lists, enum values, and everything that is an error
                 checked(value, out)
         return encode_int
 
@@ -324,7 +337,8 @@ class BoolFormat(Format):
     __slots__ = ()
 
     def _decode_value(self, data: bytes, pos: int, end: int) -> Tuple[Any, int]:
-        _need(data, pos, 1, end, "bool")
+        if pos + 1 > end:
+            _need(data, pos, 1, end, "bool")
         return data[pos] != 0, pos + 1
 
     def _encode_value(self, value: Any, out: bytearray) -> None:
@@ -376,9 +390,9 @@ class Ipv4Format(Format):
     __slots__ = ()
 
     def _decode_value(self, data: bytes, pos: int, end: int) -> Tuple[Any, int]:
-        _need(data, pos, 4, end, "ipv4")
-        (value,) = _IPV4.unpack_from(data, pos)
-        return ipaddress.IPv4Address(value), pos + 4
+        if pos + 4 > end:
+            _need(data, pos, 4, end, "ipv4")
+        return ipaddress.IPv4Address(_IPV4.unpack_from(data, pos)[0]), pos + 4
 
     def _encode_value(self, value: Any, out: bytearray) -> None:
         out += _packed_address("ipv4", value, _pack_ipv4) if type(value) is str else _pack_ipv4(value)
@@ -394,7 +408,8 @@ class Ipv6Format(Format):
     __slots__ = ()
 
     def _decode_value(self, data: bytes, pos: int, end: int) -> Tuple[Any, int]:
-        _need(data, pos, 16, end, "ipv6")
+        if pos + 16 > end:
+            _need(data, pos, 16, end, "ipv6")
         return ipaddress.IPv6Address(bytes(data[pos:pos + 16])), pos + 16
 
     def _encode_value(self, value: Any, out: bytearray) -> None:
@@ -415,19 +430,32 @@ class TextFormat(Format):
         self.fixed = fixed
         self.fills_rest = prefix == 0 and fixed is None
 
-    def _decode_value(self, data: bytes, pos: int, end: int) -> Tuple[Any, int]:
-        if self.fixed is not None:
-            _need(data, pos, self.fixed, end, "str(%d)" % self.fixed)
-            raw = bytes(data[pos:pos + self.fixed]).rstrip(b"\xff\x00")
-            return raw.decode("utf-8", "surrogateescape"), pos + self.fixed
-        if self.prefix:
-            _need(data, pos, self.prefix, end, "string length")
-            size = data[pos] if self.prefix == 1 else _U16.unpack_from(data, pos)[0]
-            pos += self.prefix
-            _need(data, pos, size, end, "string")
-        else:
-            size = end - pos
-        return bytes(data[pos:pos + size]).decode("utf-8", "surrogateescape"), pos + size
+    def _make_decoder(self) -> Decoder:
+        fixed, prefix = self.fixed, self.prefix
+        if fixed is not None:
+            what = "str(%d)" % fixed
+
+            def decode_fixed(data: bytes, pos: int, end: int) -> Tuple[Any, int]:
+                if pos + fixed > end:
+                    _need(data, pos, fixed, end, what)
+                return str(bytes(data[pos:pos + fixed]).rstrip(b"\xff\x00"), "utf-8", "surrogateescape"), pos + fixed
+            return decode_fixed
+        if prefix:
+            length = _U8 if prefix == 1 else _U16
+
+            def decode_counted(data: bytes, pos: int, end: int) -> Tuple[Any, int]:
+                if pos + prefix > end:
+                    _need(data, pos, prefix, end, "string length")
+                size = length.unpack_from(data, pos)[0]
+                pos += prefix
+                if pos + size > end:
+                    _need(data, pos, size, end, "string")
+                return str(data[pos:pos + size], "utf-8", "surrogateescape"), pos + size
+            return decode_counted
+
+        def decode_rest(data: bytes, pos: int, end: int) -> Tuple[Any, int]:
+            return str(data[pos:end], "utf-8", "surrogateescape"), end
+        return decode_rest
 
     def _encode_value(self, value: Any, out: bytearray) -> None:
         if not isinstance(value, str):
@@ -453,6 +481,7 @@ class TextFormat(Format):
         return base + self._suffix()
 
 
+_U8 = struct.Struct("<B")
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
 
@@ -557,6 +586,13 @@ class StructFormat(Format):
     def _make_decoder(self) -> Decoder:
         steps = tuple(self._steps())
         selections = tuple(self._selections())
+        if len(steps) == 1 and not selections:  # one step (often: only numbers): no loop
+            step = steps[0]
+
+            def decode_simple_struct(data: bytes, pos: int, end: int) -> Tuple[Any, int]:
+                values: Dict[str, Any] = {}
+                return values, step(data, pos, end, values)
+            return decode_simple_struct
 
         def decode_struct(data: bytes, pos: int, end: int) -> Tuple[Any, int]:
             values: Dict[str, Any] = {}
@@ -573,7 +609,7 @@ class StructFormat(Format):
         checked = self._encode_value
 
         def encode_struct(value: Any, out: bytearray) -> None:
-            if type(value) is not dict or len(value) != len(plan) or not keys.issuperset(value):
+            if type(value) is not dict or len(value) != len(keys) or not keys.issuperset(value):
                 checked(value, out)  # other mappings, and the errors
                 return
             for key, encode in plan:
@@ -638,7 +674,7 @@ class ArrayFormat(Format):
                 if as_bytes:
                     return list(data[pos:stop]), stop
                 numbers = [number for (number,) in item.iter_unpack(data[pos:stop])]
-                return (numbers if convert is None else [convert(n) for n in numbers]), stop
+                return (numbers if convert is None else list(map(convert, numbers))), stop
             items = []  # anything else, and numbers running past the end (the error names where)
             for _ in range(count):
                 value, pos = element(data, pos, end)
@@ -666,9 +702,6 @@ class ArrayFormat(Format):
     def spec(self) -> str:
         count = str(self.fixed) if self.fixed is not None else {1: "u8", 2: "u16", 4: "u32"}[self.prefix]
         return "[%s]%s" % (count, self.element.spec()) + self._suffix()
-
-
-_U8 = struct.Struct("<B")
 
 
 # --------------------------------------------------------------------------- parser

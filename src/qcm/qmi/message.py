@@ -154,21 +154,19 @@ def _encode_tlvs(definition: MessageDef, kind: str, values: Mapping[str, Any], e
     """The TLV area of a message, headers included, in catalogue order (as libqmi emits them)."""
     if kind == INDICATION and not definition.is_indication:
         raise EncodeError("%s is not an indication" % definition)
-    codec = definition.codec(kind)
-    result = None  # a response's Result TLV, unless the caller gives one
-    if kind == RESPONSE and "result" not in values:
-        result = {"error_status": 1 if error else 0, "error_code": error}
-    if not codec.keys.issuperset(values) or (result is not None and "result" not in codec.keys):
-        unknown = (set(values) | ({"result"} if result is not None else set())) - codec.keys
+    by_key = definition.codec(kind).by_key
+    if kind == RESPONSE and "result" not in values:  # a response's Result TLV, unless the caller gives one
+        values = dict(values, result={"error_status": 1 if error else 0, "error_code": error})
+    try:
+        tlvs = sorted(map(by_key.__getitem__, values))
+    except KeyError:
         raise EncodeError("%s %s has no TLV named %s (it has: %s)" % (
-            definition, kind, ", ".join(sorted(unknown)), ", ".join(t.key for t, _ in codec.encoders) or "none"))
+            definition, kind, ", ".join(sorted(set(values) - set(by_key))), ", ".join(by_key) or "none")) from None
     out = bytearray()
-    for tlv, encode in codec.encoders:
-        value = values.get(tlv.key)
+    for _, tlv, encode in tlvs:  # sorted by their place in the catalogue, which is unique
+        value = values[tlv.key]
         if value is None:
-            if result is None or tlv.key != "result":
-                continue
-            value = result
+            continue
         start = len(out) + 3
         out += _NO_TLV_HEADER
         try:
@@ -213,22 +211,25 @@ def decode(frame: Frame, cat: Optional[Catalogue] = None) -> Message:
     """Decode every TLV the catalogue knows; never raises on bad content."""
     cat = cat or catalogue()
     kind = frame.kind
-    definition = cat.lookup(frame.service, frame.message_id, kind)
+    found = cat.decoding(frame.service, frame.message_id, kind)
+    definition = None
     values: Dict[str, Any] = {}
     problems: List[str] = []
-    if definition is not None:
-        by_type = definition.codec(kind).by_type
+    if found is not None:
+        definition, by_type = found
         for tlv_type, raw in frame.tlvs:
             known = by_type.get(tlv_type)
             if known is None:
                 continue
             tlv, decode_value = known
+            size = len(raw)
             try:
-                value, end = decode_value(raw, 0, len(raw))
-                if end != len(raw):
-                    raise DecodeError("%d bytes left over" % (len(raw) - end))
+                value, end = decode_value(raw, 0, size)
             except DecodeError as exc:
                 problems.append("TLV 0x%02x %s: %s" % (tlv_type, tlv.name, exc))
+                continue
+            if end != size:
+                problems.append("TLV 0x%02x %s: %d bytes left over" % (tlv_type, tlv.name, size - end))
                 continue
             values[tlv.key] = value
     elif kind == RESPONSE:

@@ -123,18 +123,21 @@ Event = Union[Frame, FramingError, _NeedData]
 
 def parse_tlvs(data: bytes, start: int = 0) -> Optional[Tuple[Tuple[int, bytes], ...]]:
     """Split a TLV area (``data`` from ``start`` on); None unless the TLVs tile it exactly."""
+    if type(data) is not bytes:
+        data = bytes(data)  # the values are slices of it, and must be bytes
     tlvs: List[Tuple[int, bytes]] = []
+    append, unpack_from = tlvs.append, _TLV_HEADER.unpack_from
     pos, end = start, len(data)
-    unpack_from = _TLV_HEADER.unpack_from
     while pos < end:
         if pos + 3 > end:
             return None
         tlv_type, size = unpack_from(data, pos)
         pos += 3
-        if pos + size > end:
+        stop = pos + size
+        if stop > end:
             return None
-        tlvs.append((tlv_type, bytes(data[pos:pos + size])))
-        pos += size
+        append((tlv_type, data[pos:stop]))
+        pos = stop
     return tuple(tlvs)
 
 
@@ -219,6 +222,8 @@ class FrameParser:
         tlvs = parse_tlvs(raw, header + 1)
         if tlvs is None:
             return None
-        conventional = _QMUX_FLAGS[kind]
-        return new_frame(service, client_id, kind, transaction, message_id, tlvs,
-                         None if qmux_flags == conventional else qmux_flags, compound)
+        frame = _new(Frame)  # as new_frame(), inline: this runs for every frame read
+        frame.__dict__.update(service=service, client_id=client_id, kind=kind, transaction=transaction,
+                              message_id=message_id, tlvs=tlvs, compound=compound,
+                              qmux_flags=None if qmux_flags == _QMUX_FLAGS[kind] else qmux_flags)
+        return frame
