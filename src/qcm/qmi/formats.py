@@ -278,18 +278,20 @@ class IntFormat(Format):
 
     def _make_decoder(self) -> Decoder:
         unpack_from, size, name = self._struct.unpack_from, self.size, self.name
-        wrap = self.enum.wrap if self.enum is not None else None
 
         def decode_int(data: bytes, pos: int, end: int) -> Tuple[Any, int]:
             if pos + size > end:
                 _need(data, pos, size, end, name)
             return unpack_from(data, pos)[0], pos + size
+        if self.enum is None:
+            return decode_int
+        wrap = self.enum.wrap
 
         def decode_enum(data: bytes, pos: int, end: int) -> Tuple[Any, int]:
             if pos + size > end:
                 _need(data, pos, size, end, name)
             return wrap(unpack_from(data, pos)[0]), pos + size
-        return decode_int if wrap is None else decode_enum
+        return decode_enum
 
     def _make_encoder(self) -> Encoder:
         pack, low, high, checked = self._struct.pack, self.min, self.max, self._encode_value
