@@ -66,12 +66,13 @@ class TlvCodec:
     """One message kind's TLVs as the codec uses them: by type with their decoding functions,
     by key with their place in catalogue order (the order of the wire) and encoding functions."""
 
-    __slots__ = ("by_type", "by_key")
+    __slots__ = ("by_type", "by_key", "results")
 
     def __init__(self, tlvs: Tuple[TlvDef, ...]) -> None:
         self.by_type: Dict[int, Tuple[TlvDef, Decoder]] = {t.type: (t, t.format.decoder()) for t in tlvs}
         self.by_key: Dict[str, Tuple[int, TlvDef, Encoder]] = {
             t.key: (index, t, t.format.encoder()) for index, t in enumerate(tlvs)}
+        self.results: Dict[int, bytes] = {}  # a response's Result TLV by error code, encoded (message.py)
 
 
 class MessageDef:

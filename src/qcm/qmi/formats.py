@@ -180,6 +180,8 @@ EnumResolver = Callable[[str], Enum]
 # An encoder appends one value to the output. Each format makes its own once, on first use.
 Decoder = Callable[[bytes, int, int], Tuple[Any, int]]
 Encoder = Callable[[Any, bytearray], None]
+# One step of a struct's encoder: writes one or more fields of the dict.
+_Writer = Callable[[Dict[str, Any], bytearray], None]
 # A number of fixed size: its struct code with byte order ("<H"), and what makes the value of it.
 Scalar = Tuple[str, Optional[Callable[[int], Any]]]
 # One step of a struct's decoder: reads one or more fields into the dict, returns the new position.
@@ -483,6 +485,7 @@ class TextFormat(Format):
         return base + self._suffix()
 
 
+_ONLY_INT = frozenset((int,))
 _U8 = struct.Struct("<B")
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
@@ -606,7 +609,7 @@ class StructFormat(Format):
         return decode_struct
 
     def _make_encoder(self) -> Encoder:
-        plan = tuple((f.key, f.format.encoder()) for f in self.fields)
+        writers = tuple(self._writers())
         keys = frozenset(f.key for f in self.fields)
         checked = self._encode_value
 
@@ -614,9 +617,26 @@ class StructFormat(Format):
             if type(value) is not dict or len(value) != len(keys) or not keys.issuperset(value):
                 checked(value, out)  # other mappings, and the errors
                 return
-            for key, encode in plan:
-                encode(value[key], out)
+            for write in writers:
+                write(value, out)
         return encode_struct
+
+    def _writers(self) -> List[_Writer]:
+        """Fields in order; runs of integers in one byte order are written together."""
+        writers: List[_Writer] = []
+        run: List[Tuple[Field, IntFormat]] = []
+        for f in self.fields:
+            fmt = f.format
+            if run and (not isinstance(fmt, IntFormat) or fmt.big_endian != run[0][1].big_endian):
+                writers.append(_write_ints(run))
+                run = []
+            if isinstance(fmt, IntFormat):
+                run.append((f, fmt))
+            else:
+                writers.append(_write_field(f.key, fmt.encoder()))
+        if run:
+            writers.append(_write_ints(run))
+        return writers
 
     def _encode_value(self, value: Any, out: bytearray) -> None:
         if not isinstance(value, Mapping):
@@ -631,6 +651,40 @@ class StructFormat(Format):
 
     def spec(self) -> str:
         return "{%s}" % ", ".join("%s: %s" % (f.name, f.format.spec()) for f in self.fields) + self._suffix()
+
+
+def _write_ints(run: Sequence[Tuple[Field, IntFormat]]) -> _Writer:
+    """Neighbouring integers (numbers, or names as the catalogue spells them) packed with one
+    struct call; anything else (flag lists, enum values, other spellings, values out of range)
+    goes field by field, which also gives errors that name the field."""
+    pack = struct.Struct((">" if run[0][1].big_endian else "<") + "".join(_INT_CODES[i.name] for _, i in run)).pack
+    fields = tuple((f.key, i.enum.by_name if i.enum is not None else {}) for f, i in run)
+    one_by_one = tuple((f.key, i.encoder()) for f, i in run)
+
+    def write_ints(value: Dict[str, Any], out: bytearray) -> None:
+        numbers = []
+        for key, names in fields:
+            number = value[key]
+            if type(number) is not int:
+                number = names.get(number) if type(number) is str else None
+                if number is None:
+                    break
+            numbers.append(number)
+        else:
+            try:
+                out += pack(*numbers)
+                return
+            except struct.error:
+                pass
+        for key, encode in one_by_one:
+            encode(value[key], out)
+    return write_ints
+
+
+def _write_field(key: str, encode: Encoder) -> _Writer:
+    def write_field(value: Dict[str, Any], out: bytearray) -> None:
+        encode(value[key], out)
+    return write_field
 
 
 def _select_enum(key: str, selector: str, family: str, resolver: EnumResolver) -> Callable[[Dict[str, Any]], None]:
@@ -686,6 +740,8 @@ class ArrayFormat(Format):
 
     def _make_encoder(self) -> Encoder:
         fixed, prefix, element = self.fixed, self.prefix, self.element.encoder()
+        ints = self.element if isinstance(self.element, IntFormat) else None
+        code = (">" if ints.big_endian else "<") + "%d" + _INT_CODES[ints.name] if ints is not None else ""
 
         def encode_array(value: Any, out: bytearray) -> None:
             if not isinstance(value, (list, tuple)):
@@ -697,6 +753,12 @@ class ArrayFormat(Format):
                 if len(value) >= 1 << (8 * prefix):
                     raise EncodeError("%d elements do not fit a %d-byte count" % (len(value), prefix))
                 out += len(value).to_bytes(prefix, "little")
+            if ints is not None and _ONLY_INT.issuperset(map(type, value)):  # plain numbers: in one go
+                try:
+                    out += struct.pack(code % len(value), *value)
+                    return
+                except struct.error:
+                    pass  # out of range: the element encoder says which
             for item in value:
                 element(item, out)
         return encode_array

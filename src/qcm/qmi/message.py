@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ..errors import ModemError, Recovery
-from .catalogue import INDICATION, RESPONSE, RESULT_TLV, Catalogue, MessageDef, TlvDef, catalogue
+from .catalogue import INDICATION, RESPONSE, RESULT_TLV, Catalogue, MessageDef, TlvCodec, TlvDef, catalogue
 from .formats import DecodeError, EncodeError, EnumValue
 from .qmux import Frame, encode_frame, new_frame, parse_tlvs
 
@@ -154,15 +154,16 @@ def _encode_tlvs(definition: MessageDef, kind: str, values: Mapping[str, Any], e
     """The TLV area of a message, headers included, in catalogue order (as libqmi emits them)."""
     if kind == INDICATION and not definition.is_indication:
         raise EncodeError("%s is not an indication" % definition)
-    by_key = definition.codec(kind).by_key
-    if kind == RESPONSE and "result" not in values:  # a response's Result TLV, unless the caller gives one
-        values = dict(values, result={"error_status": 1 if error else 0, "error_code": error})
+    codec = definition.codec(kind)
+    by_key = codec.by_key
     try:
         tlvs = sorted(map(by_key.__getitem__, values))
     except KeyError:
         raise EncodeError("%s %s has no TLV named %s (it has: %s)" % (
             definition, kind, ", ".join(sorted(set(values) - set(by_key))), ", ".join(by_key) or "none")) from None
     out = bytearray()
+    if kind == RESPONSE and "result" not in values:  # the Result TLV, unless the caller gives one
+        out += _result_tlv(definition, kind, codec, error)
     for _, tlv, encode in tlvs:  # sorted by their place in the catalogue, which is unique
         value = values[tlv.key]
         if value is None:
@@ -179,6 +180,29 @@ def _encode_tlvs(definition: MessageDef, kind: str, values: Mapping[str, Any], e
                 definition, kind, tlv.type, tlv.name, size))
         _TLV_HEADER.pack_into(out, start - 3, tlv.type, size)
     return out
+
+
+def _result_tlv(definition: MessageDef, kind: str, codec: TlvCodec, error: int) -> bytes:
+    """A response's Result TLV for ``error``, encoded once per message. It is the first TLV in
+    catalogue order (common.json's TLVs come first), so it goes before the others."""
+    tlv = codec.results.get(error)
+    if tlv is None:
+        if "result" not in codec.by_key:
+            raise EncodeError("%s %s has no TLV named result (it has: %s)" % (
+                definition, kind, ", ".join(codec.by_key) or "none"))
+        _, result, encode = codec.by_key["result"]
+        body = bytearray()
+        try:
+            encode({"error_status": 1 if error else 0, "error_code": error}, body)
+        except EncodeError as exc:
+            raise EncodeError("%s %s TLV 0x%02x %s: %s" % (definition, kind, result.type, result.name, exc)) from None
+        tlv = _TLV_HEADER.pack(result.type, len(body)) + bytes(body)
+        if len(codec.results) < _RESULTS_KEPT:
+            codec.results[error] = tlv
+    return tlv
+
+
+_RESULTS_KEPT = 64  # error codes whose Result TLV is kept encoded, per message
 
 
 def build_frame(definition: MessageDef, kind: str, client_id: int, transaction: int,
