@@ -69,7 +69,7 @@ class TlvCodec:
     __slots__ = ("by_type", "by_key", "results")
 
     def __init__(self, tlvs: Tuple[TlvDef, ...]) -> None:
-        self.by_type: Dict[int, Tuple[TlvDef, Decoder]] = {t.type: (t, t.format.decoder()) for t in tlvs}
+        self.by_type: Dict[int, Tuple[str, Decoder, TlvDef]] = {t.type: (t.key, t.format.decoder(), t) for t in tlvs}
         self.by_key: Dict[str, Tuple[int, TlvDef, Encoder]] = {
             t.key: (index, t, t.format.encoder()) for index, t in enumerate(tlvs)}
         self.results: Dict[int, bytes] = {}  # a response's Result TLV by error code, encoded (message.py)
@@ -166,7 +166,7 @@ class Catalogue:
         self.enums = dict(enums)
         # (service, message id, kind) -> what decode() needs; only messages that exist, so the
         # ids a broken device makes up cannot grow it.
-        self._decoding: Dict[Tuple[int, int, str], Tuple[MessageDef, Dict[int, Tuple[TlvDef, Decoder]]]] = {}
+        self._decoding: Dict[Tuple[int, int, str], Tuple[MessageDef, Dict[int, Tuple[str, Decoder, TlvDef]]]] = {}
 
     def service(self, which: Any) -> ServiceDef:
         try:
@@ -205,7 +205,7 @@ class Catalogue:
         return table.get(message_id)
 
     def decoding(self, service_id: int, message_id: int, kind: str
-                 ) -> Optional[Tuple[MessageDef, Dict[int, Tuple[TlvDef, Decoder]]]]:
+                 ) -> Optional[Tuple[MessageDef, Dict[int, Tuple[str, Decoder, TlvDef]]]]:
         """The message and its TLV decoders by type, for a frame received (None: not in the catalogue)."""
         found = self._decoding.get((service_id, message_id, kind))
         if found is None:

@@ -74,8 +74,6 @@ def key_of(name: str) -> str:
 
 # --------------------------------------------------------------------------- enums
 
-_WRAPPED_PER_ENUM = 256  # distinct values of one enum kept wrapped (see _Wrapped)
-
 
 class Enum:
     """Names (and, for error codes, meanings) of the values of one catalogue enum."""
@@ -88,7 +86,7 @@ class Enum:
         self.flags = flags
         self.by_name: Dict[str, int] = {v.lower(): k for k, v in self.names.items()}
         # wrap(value) is a plain dict lookup once a value has been seen: the decoder calls it a lot.
-        self.wrap: Callable[[int], int] = _Wrapped(self).__getitem__
+        self.wrap: Callable[[int], int] = _Kept(self._wrap).__getitem__
 
     def value_name(self, value: int) -> str:
         if self.flags:
@@ -97,6 +95,9 @@ class Enum:
 
     def meaning(self, value: int) -> str:
         return self.meanings.get(value, "")
+
+    def _wrap(self, value: int) -> int:
+        return FlagsValue(value, self) if self.flags else EnumValue(value, self)
 
     def lookup(self, name: str) -> int:
         try:
@@ -109,20 +110,21 @@ class Enum:
         return "Enum(%s, %d values)" % (self.name, len(self.names))
 
 
-class _Wrapped(Dict[int, int]):
-    """An enum's values as EnumValue (or FlagsValue) objects, made on first sight. They are
-    immutable, so one object serves every frame; the few values a modem really sends stay,
-    while a stream of random values (a broken or hostile device) cannot grow it."""
+class _Kept(Dict[Any, Any]):
+    """Immutable values (enum values, addresses) made on first sight and kept, so that one
+    object serves every frame: a modem sends the same few again and again, while a stream of
+    random ones (a broken or hostile device) cannot grow it past its bound."""
 
-    def __init__(self, enum: "Enum") -> None:
+    def __init__(self, make: Callable[[Any], Any], bound: int = 256) -> None:
         super().__init__()
-        self.enum = enum
+        self.make = make
+        self.bound = bound
 
-    def __missing__(self, value: int) -> int:
-        wrapped = FlagsValue(value, self.enum) if self.enum.flags else EnumValue(value, self.enum)
-        if len(self) < _WRAPPED_PER_ENUM:
-            self[value] = wrapped
-        return wrapped
+    def __missing__(self, raw: Any) -> Any:
+        made = self.make(raw)
+        if len(self) < self.bound:
+            self[raw] = made
+        return made
 
 
 class EnumValue(int):
@@ -358,20 +360,6 @@ class BoolFormat(Format):
         return "bool" + self._suffix()
 
 
-# Addresses given as text are parsed once: a manager sends the same few again and again.
-_ADDRESSES_KEPT = 256
-_PACKED_ADDRESSES: Dict[Tuple[str, str], bytes] = {}
-
-
-def _packed_address(family: str, text: str, pack: Callable[[str], bytes]) -> bytes:
-    packed = _PACKED_ADDRESSES.get((family, text))
-    if packed is None:
-        packed = pack(text)
-        if len(_PACKED_ADDRESSES) < _ADDRESSES_KEPT:
-            _PACKED_ADDRESSES[(family, text)] = packed
-    return packed
-
-
 def _pack_ipv4(value: Any) -> bytes:
     try:
         address = ipaddress.IPv4Address(value)
@@ -390,16 +378,22 @@ def _pack_ipv6(value: Any) -> bytes:
 _IPV4 = struct.Struct("<I")
 
 
+_ipv4_address = _Kept(ipaddress.IPv4Address).__getitem__  # decoding
+_ipv6_address = _Kept(ipaddress.IPv6Address).__getitem__
+_ipv4_packed = _Kept(_pack_ipv4).__getitem__  # encoding addresses given as text
+_ipv6_packed = _Kept(_pack_ipv6).__getitem__
+
+
 class Ipv4Format(Format):
     __slots__ = ()
 
     def _decode_value(self, data: bytes, pos: int, end: int) -> Tuple[Any, int]:
         if pos + 4 > end:
             _need(data, pos, 4, end, "ipv4")
-        return ipaddress.IPv4Address(_IPV4.unpack_from(data, pos)[0]), pos + 4
+        return _ipv4_address(_IPV4.unpack_from(data, pos)[0]), pos + 4
 
     def _encode_value(self, value: Any, out: bytearray) -> None:
-        out += _packed_address("ipv4", value, _pack_ipv4) if type(value) is str else _pack_ipv4(value)
+        out += _ipv4_packed(value) if type(value) is str else _pack_ipv4(value)
 
     def scalar(self) -> Optional[Scalar]:
         return "<I", ipaddress.IPv4Address
@@ -414,10 +408,10 @@ class Ipv6Format(Format):
     def _decode_value(self, data: bytes, pos: int, end: int) -> Tuple[Any, int]:
         if pos + 16 > end:
             _need(data, pos, 16, end, "ipv6")
-        return ipaddress.IPv6Address(bytes(data[pos:pos + 16])), pos + 16
+        return _ipv6_address(bytes(data[pos:pos + 16])), pos + 16
 
     def _encode_value(self, value: Any, out: bytearray) -> None:
-        out += _packed_address("ipv6", value, _pack_ipv6) if type(value) is str else _pack_ipv6(value)
+        out += _ipv6_packed(value) if type(value) is str else _pack_ipv6(value)
 
     def spec(self) -> str:
         return "ipv6" + self._suffix()

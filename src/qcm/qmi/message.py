@@ -245,7 +245,7 @@ def decode(frame: Frame, cat: Optional[Catalogue] = None) -> Message:
             known = by_type.get(tlv_type)
             if known is None:
                 continue
-            tlv, decode_value = known
+            key, decode_value, tlv = known
             size = len(raw)
             try:
                 value, end = decode_value(raw, 0, size)
@@ -255,7 +255,7 @@ def decode(frame: Frame, cat: Optional[Catalogue] = None) -> Message:
             if end != size:
                 problems.append("TLV 0x%02x %s: %d bytes left over" % (tlv_type, tlv.name, size - end))
                 continue
-            values[tlv.key] = value
+            values[key] = value
     elif kind == RESPONSE:
         # Even for a message we do not know, the Result TLV is the same everywhere.
         result = frame.tlv(RESULT_TLV)

@@ -166,33 +166,32 @@ class FrameParser:
 
     def next_event(self) -> Event:
         buf = self._buffer
-        if not buf:
+        available = len(buf)
+        if not available:
             return NEED_DATA
         if buf[0] != MARKER:
             return self._skip_garbage("bytes before a QMUX marker")
-        if len(buf) < 6:
+        if available < 6:
             return NEED_DATA
         length = buf[1] | buf[2] << 8
         header = 5 + (6 if buf[4] == CTL else 7)
         if length < header or length + 1 > self.max_frame_size:
             reason = "oversize frame (%d bytes)" % (length + 1) if length >= header else "frame too short"
             return self._drop_marker(reason)
-        if len(buf) < header + 1:
+        if available < header + 1:
             return NEED_DATA
         # The SDU repeats the TLV length: checking both lengths agree before waiting for the
         # rest keeps a stray 0x01 in garbage from stalling the stream until the cap.
         tlv_length = buf[header - 1] | buf[header] << 8
         if tlv_length != length - header:
             return self._drop_marker("QMUX and SDU lengths disagree")
-        if len(buf) < length + 1:
+        size = length + 1
+        if available < size:
             return NEED_DATA
-        raw = bytes(buf[:length + 1])
+        raw = bytes(buf[:size])
+        del buf[:size]
         frame = self._decode(raw, header)
-        if frame is None:
-            del buf[:length + 1]
-            return FramingError("TLVs do not fill the frame exactly", raw)
-        del buf[:length + 1]
-        return frame
+        return frame if frame is not None else FramingError("TLVs do not fill the frame exactly", raw)
 
     def _skip_garbage(self, reason: str) -> FramingError:
         index = self._buffer.find(MARKER)
