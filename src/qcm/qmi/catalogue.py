@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
-from .formats import Decoder, Encoder, Enum, Format, FormatSyntaxError, key_of, parse_format
+from .formats import Enum, Format, FormatSyntaxError, key_of, parse_format
 
 __all__ = ["CatalogueError", "TlvDef", "TlvCodec", "MessageDef", "ServiceDef", "Catalogue", "load", "catalogue",
            "REQUEST", "RESPONSE", "INDICATION", "RESULT_TLV"]
@@ -63,15 +63,15 @@ class TlvDef:
 
 
 class TlvCodec:
-    """One message kind's TLVs as the codec uses them: by type with their decoding functions,
-    by key with their place in catalogue order (the order of the wire) and encoding functions."""
+    """One message kind's TLVs as the codec looks them up: by type when decoding, by key with
+    their place in catalogue order (the order of the wire) when encoding. Each TLV's format
+    makes its coding functions on first use, so a message costs memory for what is used."""
 
     __slots__ = ("by_type", "by_key", "results")
 
     def __init__(self, tlvs: Tuple[TlvDef, ...]) -> None:
-        self.by_type: Dict[int, Tuple[str, Decoder, TlvDef]] = {t.type: (t.key, t.format.decoder(), t) for t in tlvs}
-        self.by_key: Dict[str, Tuple[int, TlvDef, Encoder]] = {
-            t.key: (index, t, t.format.encoder()) for index, t in enumerate(tlvs)}
+        self.by_type: Dict[int, TlvDef] = {t.type: t for t in tlvs}
+        self.by_key: Dict[str, Tuple[int, TlvDef]] = {t.key: (index, t) for index, t in enumerate(tlvs)}
         self.results: Dict[int, bytes] = {}  # a response's Result TLV by error code, encoded (message.py)
 
 
@@ -166,7 +166,7 @@ class Catalogue:
         self.enums = dict(enums)
         # (service, message id, kind) -> what decode() needs; only messages that exist, so the
         # ids a broken device makes up cannot grow it.
-        self._decoding: Dict[Tuple[int, int, str], Tuple[MessageDef, Dict[int, Tuple[str, Decoder, TlvDef]]]] = {}
+        self._decoding: Dict[Tuple[int, int, str], Tuple[MessageDef, Dict[int, TlvDef]]] = {}
 
     def service(self, which: Any) -> ServiceDef:
         try:
@@ -205,7 +205,7 @@ class Catalogue:
         return table.get(message_id)
 
     def decoding(self, service_id: int, message_id: int, kind: str
-                 ) -> Optional[Tuple[MessageDef, Dict[int, Tuple[str, Decoder, TlvDef]]]]:
+                 ) -> Optional[Tuple[MessageDef, Dict[int, TlvDef]]]:
         """The message and its TLV decoders by type, for a frame received (None: not in the catalogue)."""
         found = self._decoding.get((service_id, message_id, kind))
         if found is None:

@@ -85,8 +85,7 @@ class Enum:
         self.meanings: Dict[int, str] = dict(meanings or {})
         self.flags = flags
         self.by_name: Dict[str, int] = {v.lower(): k for k, v in self.names.items()}
-        # wrap(value) is a plain dict lookup once a value has been seen: the decoder calls it a lot.
-        self.wrap: Callable[[int], int] = _Kept(self._wrap).__getitem__
+        self._wrapper: Optional[Callable[[int], int]] = None
 
     def value_name(self, value: int) -> str:
         if self.flags:
@@ -95,6 +94,16 @@ class Enum:
 
     def meaning(self, value: int) -> str:
         return self.meanings.get(value, "")
+
+    def wrap(self, value: int) -> int:
+        """The value as an EnumValue (or FlagsValue) that knows its name."""
+        return self.wrapper()(value)
+
+    def wrapper(self) -> Callable[[int], int]:
+        """wrap() as a plain dict lookup once a value has been seen (what the decoders call)."""
+        if self._wrapper is None:
+            self._wrapper = _Kept(self._wrap).__getitem__
+        return self._wrapper
 
     def _wrap(self, value: int) -> int:
         return FlagsValue(value, self) if self.flags else EnumValue(value, self)
@@ -289,7 +298,7 @@ class IntFormat(Format):
             return unpack_from(data, pos)[0], pos + size
         if self.enum is None:
             return decode_int
-        wrap = self.enum.wrap
+        wrap = self.enum.wrapper()
 
         def decode_enum(data: bytes, pos: int, end: int) -> Tuple[Any, int]:
             if pos + size > end:
@@ -328,7 +337,7 @@ class IntFormat(Format):
 
     def scalar(self) -> Optional[Scalar]:
         order = ">" if self.big_endian else "<"
-        return order + _INT_CODES[self.name], (self.enum.wrap if self.enum is not None else None)
+        return order + _INT_CODES[self.name], (self.enum.wrapper() if self.enum is not None else None)
 
     def spec(self) -> str:
         base = self.name + ("be" if self.big_endian else "")

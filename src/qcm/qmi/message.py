@@ -164,14 +164,14 @@ def _encode_tlvs(definition: MessageDef, kind: str, values: Mapping[str, Any], e
     out = bytearray()
     if kind == RESPONSE and "result" not in values:  # the Result TLV, unless the caller gives one
         out += _result_tlv(definition, kind, codec, error)
-    for _, tlv, encode in tlvs:  # sorted by their place in the catalogue, which is unique
+    for _, tlv in tlvs:  # sorted by their place in the catalogue, which is unique
         value = values[tlv.key]
         if value is None:
             continue
         start = len(out) + 3
         out += _NO_TLV_HEADER
         try:
-            encode(value, out)
+            tlv.format.encoder()(value, out)
         except EncodeError as exc:
             raise EncodeError("%s %s TLV 0x%02x %s: %s" % (definition, kind, tlv.type, tlv.name, exc)) from None
         size = len(out) - start
@@ -190,10 +190,10 @@ def _result_tlv(definition: MessageDef, kind: str, codec: TlvCodec, error: int) 
         if "result" not in codec.by_key:
             raise EncodeError("%s %s has no TLV named result (it has: %s)" % (
                 definition, kind, ", ".join(codec.by_key) or "none"))
-        _, result, encode = codec.by_key["result"]
+        _, result = codec.by_key["result"]
         body = bytearray()
         try:
-            encode({"error_status": 1 if error else 0, "error_code": error}, body)
+            result.format.encode({"error_status": 1 if error else 0, "error_code": error}, body)
         except EncodeError as exc:
             raise EncodeError("%s %s TLV 0x%02x %s: %s" % (definition, kind, result.type, result.name, exc)) from None
         tlv = _TLV_HEADER.pack(result.type, len(body)) + bytes(body)
@@ -242,20 +242,19 @@ def decode(frame: Frame, cat: Optional[Catalogue] = None) -> Message:
     if found is not None:
         definition, by_type = found
         for tlv_type, raw in frame.tlvs:
-            known = by_type.get(tlv_type)
-            if known is None:
+            tlv = by_type.get(tlv_type)
+            if tlv is None:
                 continue
-            key, decode_value, tlv = known
             size = len(raw)
             try:
-                value, end = decode_value(raw, 0, size)
+                value, end = tlv.format.decoder()(raw, 0, size)
             except DecodeError as exc:
                 problems.append("TLV 0x%02x %s: %s" % (tlv_type, tlv.name, exc))
                 continue
             if end != size:
                 problems.append("TLV 0x%02x %s: %d bytes left over" % (tlv_type, tlv.name, size - end))
                 continue
-            values[key] = value
+            values[tlv.key] = value
     elif kind == RESPONSE:
         # Even for a message we do not know, the Result TLV is the same everywhere.
         result = frame.tlv(RESULT_TLV)
