@@ -35,7 +35,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from .formats import Enum, Format, FormatSyntaxError, key_of, parse_format
 
-__all__ = ["CatalogueError", "TlvDef", "TlvCodec", "MessageDef", "ServiceDef", "Catalogue", "load", "catalogue",
+__all__ = ["CatalogueError", "TlvDef", "TlvCodec", "MessageDef", "Enums", "ServiceDef", "Catalogue", "load", "catalogue",
            "REQUEST", "RESPONSE", "INDICATION", "RESULT_TLV"]
 
 REQUEST = "request"
@@ -163,7 +163,7 @@ class Catalogue:
         for service in services:
             self.services[service.id] = service
             self.by_name[service.name.upper()] = service
-        self.enums = dict(enums)
+        self.enums = enums
         # (service, message id, kind) -> what decode() needs; only messages that exist, so the
         # ids a broken device makes up cannot grow it.
         self._decoding: Dict[Tuple[int, int, str], Tuple[MessageDef, Dict[int, TlvDef]]] = {}
@@ -246,6 +246,36 @@ def _load_enum(name: str, data: Mapping[str, Any], where: str) -> Enum:
     return Enum(name, names, meanings, flags)
 
 
+class Enums(Mapping[str, Enum]):
+    """The catalogue's enums by name, each made from its JSON data on first use: a dial names
+    the values of a handful of the hundred enums, and making them all is most of a load."""
+
+    def __init__(self) -> None:
+        self._data: Dict[str, Tuple[Mapping[str, Any], str]] = {}  # name -> (JSON data, file)
+        self._made: Dict[str, Enum] = {}
+
+    def add(self, name: str, data: Mapping[str, Any], where: str) -> None:
+        if name in self._data:
+            raise CatalogueError("%s: enum %s is defined twice" % (where, name))
+        self._data[name] = (data, where)
+
+    def __getitem__(self, name: str) -> Enum:
+        made = self._made.get(name)
+        if made is None:
+            data, where = self._data[name]
+            made = self._made[name] = _load_enum(name, data, where)
+        return made
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._data
+
+
 def _load_tlvs(rows: List[Any], enums: Mapping[str, Enum], where: str,
                common: Tuple[TlvDef, ...] = ()) -> Tuple[TlvDef, ...]:
     tlvs: List[TlvDef] = list(common)
@@ -270,12 +300,13 @@ def load(directory: Path = CATALOGUE_DIR, validate: bool = True) -> Catalogue:
         with path.open(encoding="utf-8") as handle:
             documents.append((path.name, json.load(handle)))
 
-    enums: Dict[str, Enum] = {}
+    enums = Enums()
     for filename, doc in documents:
         for name, data in doc.get("enums", {}).items():
-            if name in enums:
-                raise CatalogueError("%s: enum %s is defined twice" % (filename, name))
-            enums[name] = _load_enum(name, data, filename)
+            enums.add(name, data, filename)
+    if validate:
+        for name in enums:
+            enums[name]  # made now, so that bad enum data is an error at load time
 
     common_response: Tuple[TlvDef, ...] = ()
     recovery: Dict[str, str] = {}
