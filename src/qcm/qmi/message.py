@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 from ..errors import ModemError, Recovery
 from .catalogue import INDICATION, RESPONSE, RESULT_TLV, Catalogue, MessageDef, TlvCodec, TlvDef, catalogue
 from .formats import DecodeError, EncodeError, EnumValue
-from .qmux import Frame, encode_frame, new_frame, parse_tlvs
+from .qmux import Frame, finish_frame, header_size, new_frame, parse_tlvs
 
 __all__ = ["Message", "Result", "QmiError", "MissingTlv", "build", "build_frame", "decode", "protocol_error"]
 
@@ -150,7 +150,7 @@ _TLV_HEADER = struct.Struct("<BH")
 _NO_TLV_HEADER = bytes(3)  # room for a TLV header, written once the value's length is known
 
 
-def _encode_tlvs(definition: MessageDef, kind: str, values: Mapping[str, Any], error: int) -> bytearray:
+def _encode_tlvs(definition: MessageDef, kind: str, values: Mapping[str, Any], error: int, out: bytearray) -> None:
     """The TLV area of a message, headers included, in catalogue order (as libqmi emits them)."""
     if kind == INDICATION and not definition.is_indication:
         raise EncodeError("%s is not an indication" % definition)
@@ -161,7 +161,6 @@ def _encode_tlvs(definition: MessageDef, kind: str, values: Mapping[str, Any], e
     except KeyError:
         raise EncodeError("%s %s has no TLV named %s (it has: %s)" % (
             definition, kind, ", ".join(sorted(set(values) - set(by_key))), ", ".join(by_key) or "none")) from None
-    out = bytearray()
     if kind == RESPONSE and "result" not in values:  # the Result TLV, unless the caller gives one
         out += _result_tlv(definition, kind, codec, error)
     for _, tlv in tlvs:  # sorted by their place in the catalogue, which is unique
@@ -179,7 +178,6 @@ def _encode_tlvs(definition: MessageDef, kind: str, values: Mapping[str, Any], e
             raise EncodeError("%s %s TLV 0x%02x %s: %d bytes do not fit a TLV" % (
                 definition, kind, tlv.type, tlv.name, size))
         _TLV_HEADER.pack_into(out, start - 3, tlv.type, size)
-    return out
 
 
 def _result_tlv(definition: MessageDef, kind: str, codec: TlvCodec, error: int) -> bytes:
@@ -208,16 +206,20 @@ _RESULTS_KEPT = 64  # error codes whose Result TLV is kept encoded, per message
 def build_frame(definition: MessageDef, kind: str, client_id: int, transaction: int,
                 values: Optional[Mapping[str, Any]] = None, *, error: int = 0) -> Frame:
     """A frame for ``definition``; for a response the Result TLV is filled from ``error``."""
-    tlvs = parse_tlvs(bytes(_encode_tlvs(definition, kind, values or {}, error)))
+    out = bytearray()
+    _encode_tlvs(definition, kind, values or {}, error, out)
+    tlvs = parse_tlvs(bytes(out))
     assert tlvs is not None  # we laid them out ourselves
     return new_frame(definition.service.id, client_id, kind, transaction, definition.id, tlvs)
 
 
 def build(definition: MessageDef, kind: str, client_id: int, transaction: int,
           values: Optional[Mapping[str, Any]] = None, *, error: int = 0) -> bytes:
-    """The bytes of ``build_frame(...)``, without making the frame on the way."""
-    body = _encode_tlvs(definition, kind, values or {}, error)
-    return encode_frame(definition.service.id, client_id, kind, transaction, definition.id, bytes(body))
+    """The bytes of ``build_frame(...)``, written in one buffer without making the frame."""
+    service = definition.service.id
+    out = bytearray(header_size(service))
+    _encode_tlvs(definition, kind, values or {}, error, out)
+    return finish_frame(out, service, client_id, kind, transaction, definition.id)
 
 
 _new = object.__new__

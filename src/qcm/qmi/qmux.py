@@ -21,7 +21,7 @@ from typing import List, Optional, Tuple, Union
 
 __all__ = [
     "MARKER", "CTL", "REQUEST", "RESPONSE", "INDICATION",
-    "Frame", "FramingError", "NEED_DATA", "FrameParser", "MAX_FRAME_SIZE", "parse_tlvs", "encode_frame", "new_frame",
+    "Frame", "FramingError", "NEED_DATA", "FrameParser", "MAX_FRAME_SIZE", "parse_tlvs", "encode_frame", "finish_frame", "header_size", "new_frame",
 ]
 
 MARKER = 0x01
@@ -68,21 +68,37 @@ class Frame:
                             self.qmux_flags, self.compound)
 
 
+def header_size(service: int) -> int:
+    """Bytes before the TLVs: QMUX header and SDU header (CTL's transaction id is one byte)."""
+    return 12 if service == CTL else 13
+
+
 def encode_frame(service: int, client_id: int, kind: str, transaction: int, message_id: int, body: bytes,
                  qmux_flags: Optional[int] = None, compound: bool = False) -> bytes:
     """The bytes of a frame whose TLV area (headers included) is ``body``."""
+    out = bytearray(header_size(service))
+    out += body
+    return finish_frame(out, service, client_id, kind, transaction, message_id, qmux_flags, compound)
+
+
+def finish_frame(out: bytearray, service: int, client_id: int, kind: str, transaction: int, message_id: int,
+                 qmux_flags: Optional[int] = None, compound: bool = False) -> bytes:
+    """The bytes of a frame from ``out``: room for the headers (``header_size()`` bytes), then the
+    TLV area, which the encoder writes in place; this fills in the headers."""
+    header = 12 if service == CTL else 13
+    length = len(out) - 1
+    if length + 1 > MAX_FRAME_SIZE:
+        raise ValueError("frame of %d bytes exceeds the QMUX limit" % (length + 1))
     if service == CTL:
         if not 0 <= transaction <= 0xFF:
             raise ValueError("CTL transaction ids are 8-bit, got %d" % transaction)
-        sdu = _CTL_HEADER.pack(_CTL_BITS[kind], transaction, message_id, len(body))
+        _CTL_HEADER.pack_into(out, 6, _CTL_BITS[kind], transaction, message_id, length + 1 - header)
     else:
         flags = _SERVICE_BITS[kind] | (0x01 if compound else 0)
-        sdu = _SERVICE_HEADER.pack(flags, transaction, message_id, len(body))
-    length = 5 + len(sdu) + len(body)
-    if length + 1 > MAX_FRAME_SIZE:
-        raise ValueError("frame of %d bytes exceeds the QMUX limit" % (length + 1))
+        _SERVICE_HEADER.pack_into(out, 6, flags, transaction, message_id, length + 1 - header)
     flags = _QMUX_FLAGS[kind] if qmux_flags is None else qmux_flags
-    return _QMUX_HEADER.pack(MARKER, length, flags, service, client_id) + sdu + body
+    _QMUX_HEADER.pack_into(out, 0, MARKER, length, flags, service, client_id)
+    return bytes(out)
 
 
 _new = object.__new__
