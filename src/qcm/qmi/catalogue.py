@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
-from .formats import Enum, Format, FormatSyntaxError, key_of, parse_format
+from .formats import Decoder, Enum, Format, FormatSyntaxError, key_of, parse_format
 
 __all__ = ["CatalogueError", "TlvDef", "TlvCodec", "MessageDef", "Enums", "ServiceDef", "Catalogue", "load", "catalogue",
            "REQUEST", "RESPONSE", "INDICATION", "RESULT_TLV"]
@@ -67,12 +67,24 @@ class TlvCodec:
     their place in catalogue order (the order of the wire) when encoding. Each TLV's format
     makes its coding functions on first use, so a message costs memory for what is used."""
 
-    __slots__ = ("by_type", "by_key", "results")
+    __slots__ = ("by_type", "decoders", "by_key", "results")
 
     def __init__(self, tlvs: Tuple[TlvDef, ...]) -> None:
         self.by_type: Dict[int, TlvDef] = {t.type: t for t in tlvs}
+        # type -> (key, decoding function, definition) of the TLVs received so far
+        self.decoders: Dict[int, Tuple[str, Decoder, TlvDef]] = {}
         self.by_key: Dict[str, Tuple[int, TlvDef]] = {t.key: (index, t) for index, t in enumerate(tlvs)}
         self.results: Dict[int, bytes] = {}  # a response's Result TLV by error code, encoded (message.py)
+
+    def decoder(self, tlv_type: int) -> Optional[Tuple[str, Decoder, TlvDef]]:
+        """What decode() needs for a TLV of this type (None: the catalogue does not declare it)."""
+        found = self.decoders.get(tlv_type)
+        if found is None:
+            tlv = self.by_type.get(tlv_type)
+            if tlv is None:
+                return None
+            found = self.decoders[tlv_type] = (tlv.key, tlv.format.decoder(), tlv)
+        return found
 
 
 class MessageDef:
@@ -166,7 +178,7 @@ class Catalogue:
         self.enums = enums
         # (service, message id, kind) -> what decode() needs; only messages that exist, so the
         # ids a broken device makes up cannot grow it.
-        self._decoding: Dict[Tuple[int, int, str], Tuple[MessageDef, Dict[int, TlvDef]]] = {}
+        self._decoding: Dict[Tuple[int, int, str], Tuple[MessageDef, TlvCodec]] = {}
 
     def service(self, which: Any) -> ServiceDef:
         try:
@@ -205,14 +217,14 @@ class Catalogue:
         return table.get(message_id)
 
     def decoding(self, service_id: int, message_id: int, kind: str
-                 ) -> Optional[Tuple[MessageDef, Dict[int, TlvDef]]]:
-        """The message and its TLV decoders by type, for a frame received (None: not in the catalogue)."""
+                 ) -> Optional[Tuple[MessageDef, TlvCodec]]:
+        """The message and its TLVs, for a frame received (None: not in the catalogue)."""
         found = self._decoding.get((service_id, message_id, kind))
         if found is None:
             definition = self.lookup(service_id, message_id, kind)
             if definition is None:
                 return None
-            found = self._decoding[(service_id, message_id, kind)] = (definition, definition.codec(kind).by_type)
+            found = self._decoding[(service_id, message_id, kind)] = (definition, definition.codec(kind))
         return found
 
     def enum(self, name: str) -> Enum:

@@ -242,21 +242,23 @@ def decode(frame: Frame, cat: Optional[Catalogue] = None) -> Message:
     values: Dict[str, Any] = {}
     problems: List[str] = []
     if found is not None:
-        definition, by_type = found
+        definition, codec = found
+        decoders = codec.decoders
         for tlv_type, raw in frame.tlvs:
-            tlv = by_type.get(tlv_type)
-            if tlv is None:
+            known = decoders.get(tlv_type) or codec.decoder(tlv_type)
+            if known is None:
                 continue
+            key, decode_value, tlv = known
             size = len(raw)
             try:
-                value, end = tlv.format.decoder()(raw, 0, size)
+                value, end = decode_value(raw, 0, size)
             except DecodeError as exc:
                 problems.append("TLV 0x%02x %s: %s" % (tlv_type, tlv.name, exc))
                 continue
             if end != size:
                 problems.append("TLV 0x%02x %s: %d bytes left over" % (tlv_type, tlv.name, size - end))
                 continue
-            values[tlv.key] = value
+            values[key] = value
     elif kind == RESPONSE:
         # Even for a message we do not know, the Result TLV is the same everywhere.
         result = frame.tlv(RESULT_TLV)
