@@ -191,3 +191,16 @@ def test_the_packaged_catalogue_validates():
     assert len(validated.enums) == len(catalogue().enums)
     for name in catalogue().enums:
         assert validated.enum(name).names == catalogue().enum(name).names
+
+
+def test_client_requests_are_the_frames_build_makes_and_responses_find_them():
+    from qcm.qmi.client import ClientCore, ResponseReceived
+
+    core = ClientCore()
+    definition = catalogue().method("WDS", "Start Network")
+    pending = core.request(definition, 7, {"apn": "internet"}, now=0.0, timeout=5.0)
+    (raw,) = core.frames_to_send()
+    assert raw == build(definition, "request", 7, pending.transaction, {"apn": "internet"})
+    assert decode(_frame(raw))["apn"] == "internet"
+    (event,) = core.receive_data(build(definition, "response", 7, pending.transaction, {"packet_data_handle": 9}))
+    assert isinstance(event, ResponseReceived) and event.pending is pending and event.message["packet_data_handle"] == 9
