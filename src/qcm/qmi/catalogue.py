@@ -35,8 +35,8 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from .formats import Decoder, Enum, Format, FormatSyntaxError, key_of, parse_format
 
-__all__ = ["CatalogueError", "TlvDef", "TlvCodec", "MessageDef", "Enums", "ServiceDef", "Catalogue", "load", "catalogue",
-           "REQUEST", "RESPONSE", "INDICATION", "RESULT_TLV"]
+__all__ = ["CatalogueError", "TlvDef", "TlvCodec", "MessageDef", "Enums", "ServiceDef", "Catalogue", "load",
+           "catalogue", "REQUEST", "RESPONSE", "INDICATION", "RESULT_TLV"]
 
 REQUEST = "request"
 RESPONSE = "response"

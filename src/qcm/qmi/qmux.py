@@ -21,7 +21,8 @@ from typing import List, Optional, Tuple, Union
 
 __all__ = [
     "MARKER", "CTL", "REQUEST", "RESPONSE", "INDICATION",
-    "Frame", "FramingError", "NEED_DATA", "FrameParser", "MAX_FRAME_SIZE", "parse_tlvs", "encode_frame", "finish_frame", "header_size", "new_frame",
+    "Frame", "FramingError", "NEED_DATA", "FrameParser", "MAX_FRAME_SIZE", "parse_tlvs",
+    "encode_frame", "finish_frame", "header_size", "new_frame",
 ]
 
 MARKER = 0x01
@@ -85,7 +86,7 @@ def finish_frame(out: bytearray, service: int, client_id: int, kind: str, transa
                  qmux_flags: Optional[int] = None, compound: bool = False) -> bytes:
     """The bytes of a frame from ``out``: room for the headers (``header_size()`` bytes), then the
     TLV area, which the encoder writes in place; this fills in the headers."""
-    header = 12 if service == CTL else 13
+    header = header_size(service)
     length = len(out) - 1
     if length + 1 > MAX_FRAME_SIZE:
         raise ValueError("frame of %d bytes exceeds the QMUX limit" % (length + 1))
