@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
-from .formats import Decoder, Enum, Format, FormatSyntaxError, key_of, parse_format
+from .formats import Decoder, Encoder, Enum, Format, FormatSyntaxError, key_of, parse_format
 
 __all__ = ["CatalogueError", "TlvDef", "TlvCodec", "MessageDef", "Enums", "ServiceDef", "Catalogue", "load",
            "catalogue", "REQUEST", "RESPONSE", "INDICATION", "RESULT_TLV"]
@@ -67,14 +67,24 @@ class TlvCodec:
     their place in catalogue order (the order of the wire) when encoding. Each TLV's format
     makes its coding functions on first use, so a message costs memory for what is used."""
 
-    __slots__ = ("by_type", "decoders", "by_key", "results")
+    __slots__ = ("by_type", "decoders", "by_key", "encoders", "results")
 
     def __init__(self, tlvs: Tuple[TlvDef, ...]) -> None:
         self.by_type: Dict[int, TlvDef] = {t.type: t for t in tlvs}
         # type -> (key, decoding function, definition) of the TLVs received so far
         self.decoders: Dict[int, Tuple[str, Decoder, TlvDef]] = {}
         self.by_key: Dict[str, Tuple[int, TlvDef]] = {t.key: (index, t) for index, t in enumerate(tlvs)}
+        # key -> (place in catalogue order, definition, encoding function) of the TLVs sent so far
+        self.encoders: Dict[str, Tuple[int, TlvDef, Encoder]] = {}
         self.results: Dict[int, bytes] = {}  # a response's Result TLV by error code, encoded (message.py)
+
+    def encoder(self, key: str) -> Tuple[int, TlvDef, Encoder]:
+        """What build() needs for the TLV named ``key`` (KeyError: the catalogue does not declare it)."""
+        found = self.encoders.get(key)
+        if found is None:
+            index, tlv = self.by_key[key]
+            found = self.encoders[key] = (index, tlv, tlv.format.encoder())
+        return found
 
     def decoder(self, tlv_type: int) -> Optional[Tuple[str, Decoder, TlvDef]]:
         """What decode() needs for a TLV of this type (None: the catalogue does not declare it)."""

@@ -155,22 +155,23 @@ def _encode_tlvs(definition: MessageDef, kind: str, values: Mapping[str, Any], e
     if kind == INDICATION and not definition.is_indication:
         raise EncodeError("%s is not an indication" % definition)
     codec = definition.codec(kind)
-    by_key = codec.by_key
+    encoders = codec.encoders
     try:
-        tlvs = sorted(map(by_key.__getitem__, values))
+        tlvs = sorted([encoders.get(key) or codec.encoder(key) for key in values])
     except KeyError:
         raise EncodeError("%s %s has no TLV named %s (it has: %s)" % (
-            definition, kind, ", ".join(sorted(set(values) - set(by_key))), ", ".join(by_key) or "none")) from None
+            definition, kind, ", ".join(sorted(set(values) - set(codec.by_key))),
+            ", ".join(codec.by_key) or "none")) from None
     if kind == RESPONSE and "result" not in values:  # the Result TLV, unless the caller gives one
         out += _result_tlv(definition, kind, codec, error)
-    for _, tlv in tlvs:  # sorted by their place in the catalogue, which is unique
+    for _, tlv, encode in tlvs:  # sorted by their place in the catalogue, which is unique
         value = values[tlv.key]
         if value is None:
             continue
         start = len(out) + 3
         out += _NO_TLV_HEADER
         try:
-            tlv.format.encoder()(value, out)
+            encode(value, out)
         except EncodeError as exc:
             raise EncodeError("%s %s TLV 0x%02x %s: %s" % (definition, kind, tlv.type, tlv.name, exc)) from None
         size = len(out) - start

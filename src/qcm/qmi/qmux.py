@@ -175,8 +175,9 @@ class FrameParser:
     def events(self) -> List[Union[Frame, FramingError]]:
         """Everything that can be read now."""
         out: List[Union[Frame, FramingError]] = []
+        next_event = self.next_event
         while True:
-            event = self.next_event()
+            event = next_event()
             if event is NEED_DATA:
                 return out
             out.append(event)  # type: ignore[arg-type]
