@@ -224,14 +224,7 @@ def build(definition: MessageDef, kind: str, client_id: int, transaction: int,
 
 
 _new = object.__new__
-
-
-def _message(frame: Frame, definition: Optional[MessageDef], values: Dict[str, Any],
-             problems: Tuple[str, ...]) -> Message:
-    """``Message(...)`` without the frozen dataclass's checked assignment of each field."""
-    message = _new(Message)
-    message.__dict__.update(frame=frame, definition=definition, values=values, problems=problems)
-    return message
+_NO_PROBLEMS: Tuple[str, ...] = ()
 
 
 def decode(frame: Frame, cat: Optional[Catalogue] = None) -> Message:
@@ -268,4 +261,8 @@ def decode(frame: Frame, cat: Optional[Catalogue] = None) -> Message:
                 values["result"] = cat.result.format.decode(result, 0, len(result))[0]
             except DecodeError as exc:
                 problems.append("TLV 0x02 Result: %s" % exc)
-    return _message(frame, definition, values, tuple(problems))
+    # Message(...) without the frozen dataclass's checked assignment of each field
+    message = _new(Message)
+    message.__dict__.update(frame=frame, definition=definition, values=values,
+                            problems=tuple(problems) if problems else _NO_PROBLEMS)
+    return message
