@@ -148,6 +148,7 @@ class Message:
 
 _TLV_HEADER = struct.Struct("<BH")
 _NO_TLV_HEADER = bytes(3)  # room for a TLV header, written once the value's length is known
+_write_tlv_header = _TLV_HEADER.pack_into
 
 
 def _encode_tlvs(definition: MessageDef, kind: str, values: Mapping[str, Any], error: int, out: bytearray) -> None:
@@ -163,7 +164,7 @@ def _encode_tlvs(definition: MessageDef, kind: str, values: Mapping[str, Any], e
             definition, kind, ", ".join(sorted(set(values) - set(codec.by_key))),
             ", ".join(codec.by_key) or "none")) from None
     if kind == RESPONSE and "result" not in values:  # the Result TLV, unless the caller gives one
-        out += _result_tlv(definition, kind, codec, error)
+        out += codec.results.get(error) or _result_tlv(definition, kind, codec, error)
     for _, tlv, encode in tlvs:  # sorted by their place in the catalogue, which is unique
         value = values[tlv.key]
         if value is None:
@@ -178,7 +179,7 @@ def _encode_tlvs(definition: MessageDef, kind: str, values: Mapping[str, Any], e
         if size > 0xFFFF:
             raise EncodeError("%s %s TLV 0x%02x %s: %d bytes do not fit a TLV" % (
                 definition, kind, tlv.type, tlv.name, size))
-        _TLV_HEADER.pack_into(out, start - 3, tlv.type, size)
+        _write_tlv_header(out, start - 3, tlv.type, size)
 
 
 def _result_tlv(definition: MessageDef, kind: str, codec: TlvCodec, error: int) -> bytes:
