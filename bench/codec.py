@@ -3,22 +3,74 @@
 
 Each round builds every frame of the mix from values (catalogue-driven encoder), reassembles
 them from one byte stream (FrameParser), and decodes them back to values. Reports the median
-of several runs. Run: .venv/bin/python bench/codec.py [--runs 7] [--seconds 1]
+of several runs. Then the catalogue's start-up cost, each run in a fresh interpreter: the time
+to import the QMI codec and to load the catalogue, and the memory the catalogue keeps (and
+keeps once the mix has been coded once), by tracemalloc.
+Run: .venv/bin/python bench/codec.py [--runs 7] [--seconds 1]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
 
 from qcm.qmi.catalogue import catalogue  # noqa: E402
 from qcm.qmi.message import build, decode  # noqa: E402
 from qcm.qmi.qmux import FrameParser  # noqa: E402
+
+# Run in a fresh interpreter: what a process pays for the catalogue before its first request.
+LOAD_PROBE = r"""
+import gc, json, sys, time, tracemalloc
+sys.path[:0] = [sys.argv[1], sys.argv[2]]
+start = time.perf_counter()
+from qcm.qmi.catalogue import catalogue
+from qcm.qmi.message import build, decode
+from qcm.qmi.qmux import FrameParser
+imported = time.perf_counter()
+catalogue()
+loaded = time.perf_counter()
+import codec
+catalogue.cache_clear()
+gc.collect()
+tracemalloc.start()
+catalogue()
+gc.collect()
+kept = tracemalloc.get_traced_memory()[0]
+codec.one_round(codec.mix())
+gc.collect()
+used = tracemalloc.get_traced_memory()[0]
+print(json.dumps({"import": imported - start, "load": loaded - imported, "kept": kept, "used": used}))
+"""
+
+
+def load_cost(runs: int) -> None:
+    # As an installed package runs: from compiled bytecode (kept in a directory of our own, as
+    # the environment may say not to write any next to the sources).
+    with tempfile.TemporaryDirectory(prefix="qcm-bench-pyc-") as pycache:
+        env = dict(os.environ, PYTHONPYCACHEPREFIX=pycache)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        samples = []
+        for run in range(runs + 1):
+            out = subprocess.run([sys.executable, "-c", LOAD_PROBE, str(ROOT / "src"), str(ROOT / "bench")],
+                                 capture_output=True, text=True, timeout=60, check=True, env=env).stdout
+            if run:  # the first one writes the bytecode
+                samples.append(json.loads(out))
+
+    def median(key: str) -> float:
+        return statistics.median(sample[key] for sample in samples)
+    print("catalogue: import of the codec %.1f ms, catalogue() %.1f ms; keeps %.0f KB, %.0f KB once the "
+          "mix is coded (medians of %d fresh processes)"
+          % (median("import") * 1e3, median("load") * 1e3, median("kept") / 1024, median("used") / 1024, runs))
 
 
 
@@ -87,6 +139,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--seconds", type=float, default=1.0)
+    parser.add_argument("--no-load", action="store_true", help="leave out the catalogue's start-up cost")
     args = parser.parse_args()
     frames = mix()
     one_round(frames)  # warm the catalogue and caches
@@ -95,6 +148,8 @@ def main() -> None:
     print("codec: %d frames per round, %.0f bytes average" % (len(frames), size))
     print("frames encoded+decoded per second: median %.0f (min %.0f, max %.0f) over %d runs of %.1f s"
           % (statistics.median(rates), min(rates), max(rates), args.runs, args.seconds))
+    if not args.no_load:
+        load_cost(args.runs)
 
 
 if __name__ == "__main__":

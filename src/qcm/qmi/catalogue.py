@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
-from .formats import Enum, Format, FormatSyntaxError, key_of, parse_format
+from .formats import Decoder, Encoder, Enum, Format, FormatSyntaxError, key_of, parse_format
 
-__all__ = ["CatalogueError", "TlvDef", "MessageDef", "ServiceDef", "Catalogue", "load", "catalogue",
-           "REQUEST", "RESPONSE", "INDICATION", "RESULT_TLV"]
+__all__ = ["CatalogueError", "TlvDef", "TlvCodec", "MessageDef", "Enums", "ServiceDef", "Catalogue", "load",
+           "catalogue", "REQUEST", "RESPONSE", "INDICATION", "RESULT_TLV"]
 
 REQUEST = "request"
 RESPONSE = "response"
@@ -62,11 +62,46 @@ class TlvDef:
         return self.format.personal
 
 
+class TlvCodec:
+    """One message kind's TLVs as the codec looks them up: by type when decoding, by key with
+    their place in catalogue order (the order of the wire) when encoding. Each TLV's format
+    makes its coding functions on first use, so a message costs memory for what is used."""
+
+    __slots__ = ("by_type", "decoders", "by_key", "encoders", "results")
+
+    def __init__(self, tlvs: Tuple[TlvDef, ...]) -> None:
+        self.by_type: Dict[int, TlvDef] = {t.type: t for t in tlvs}
+        # type -> (key, decoding function, definition) of the TLVs received so far
+        self.decoders: Dict[int, Tuple[str, Decoder, TlvDef]] = {}
+        self.by_key: Dict[str, Tuple[int, TlvDef]] = {t.key: (index, t) for index, t in enumerate(tlvs)}
+        # key -> (place in catalogue order, definition, encoding function) of the TLVs sent so far
+        self.encoders: Dict[str, Tuple[int, TlvDef, Encoder]] = {}
+        self.results: Dict[int, bytes] = {}  # a response's Result TLV by error code, encoded (message.py)
+
+    def encoder(self, key: str) -> Tuple[int, TlvDef, Encoder]:
+        """What build() needs for the TLV named ``key`` (KeyError: the catalogue does not declare it)."""
+        found = self.encoders.get(key)
+        if found is None:
+            index, tlv = self.by_key[key]
+            found = self.encoders[key] = (index, tlv, tlv.format.encoder())
+        return found
+
+    def decoder(self, tlv_type: int) -> Optional[Tuple[str, Decoder, TlvDef]]:
+        """What decode() needs for a TLV of this type (None: the catalogue does not declare it)."""
+        found = self.decoders.get(tlv_type)
+        if found is None:
+            tlv = self.by_type.get(tlv_type)
+            if tlv is None:
+                return None
+            found = self.decoders[tlv_type] = (tlv.key, tlv.format.decoder(), tlv)
+        return found
+
+
 class MessageDef:
     """One message. Its TLV formats are parsed on first use: a manager touches a few dozen of
     the catalogue's messages, and parsed formats are most of the catalogue's memory."""
 
-    __slots__ = ("service", "id", "name", "key", "is_indication", "_rows", "_parsed", "_enums", "_common")
+    __slots__ = ("service", "id", "name", "key", "is_indication", "_rows", "_parsed", "_enums", "_common", "_codecs")
 
     def __init__(self, service: "ServiceDef", id: int, name: str, is_indication: bool,
                  rows: Dict[str, List[Any]], enums: Mapping[str, Enum], common: Tuple[TlvDef, ...]) -> None:
@@ -77,6 +112,7 @@ class MessageDef:
         self.is_indication = is_indication
         self._rows = rows
         self._parsed: Dict[str, Tuple[TlvDef, ...]] = {}
+        self._codecs: Dict[str, TlvCodec] = {}
         self._enums = enums
         self._common = common
 
@@ -89,6 +125,13 @@ class MessageDef:
             parsed = _load_tlvs(self._rows.get(kind, []), self._enums, "%s %s" % (self, kind), common)
             self._parsed[kind] = parsed
         return parsed
+
+    def codec(self, kind: str) -> "TlvCodec":
+        """The TLVs of ``kind`` made ready for encoding and decoding (once, on first use)."""
+        codec = self._codecs.get(kind)
+        if codec is None:
+            codec = self._codecs[kind] = TlvCodec(self.tlvs(kind))
+        return codec
 
     @property
     def request(self) -> Tuple[TlvDef, ...]:
@@ -142,7 +185,10 @@ class Catalogue:
         for service in services:
             self.services[service.id] = service
             self.by_name[service.name.upper()] = service
-        self.enums = dict(enums)
+        self.enums = enums
+        # (service, message id, kind) -> what decode() needs; only messages that exist, so the
+        # ids a broken device makes up cannot grow it.
+        self._decoding: Dict[Tuple[int, int, str], Tuple[MessageDef, TlvCodec]] = {}
 
     def service(self, which: Any) -> ServiceDef:
         try:
@@ -180,6 +226,17 @@ class Catalogue:
         table = service.indications if kind == INDICATION else service.methods
         return table.get(message_id)
 
+    def decoding(self, service_id: int, message_id: int, kind: str
+                 ) -> Optional[Tuple[MessageDef, TlvCodec]]:
+        """The message and its TLVs, for a frame received (None: not in the catalogue)."""
+        found = self._decoding.get((service_id, message_id, kind))
+        if found is None:
+            definition = self.lookup(service_id, message_id, kind)
+            if definition is None:
+                return None
+            found = self._decoding[(service_id, message_id, kind)] = (definition, definition.codec(kind))
+        return found
+
     def enum(self, name: str) -> Enum:
         return self.enums[name]
 
@@ -211,6 +268,36 @@ def _load_enum(name: str, data: Mapping[str, Any], where: str) -> Enum:
     return Enum(name, names, meanings, flags)
 
 
+class Enums(Mapping[str, Enum]):
+    """The catalogue's enums by name, each made from its JSON data on first use: a dial names
+    the values of a handful of the hundred enums, and making them all is most of a load."""
+
+    def __init__(self) -> None:
+        self._data: Dict[str, Tuple[Mapping[str, Any], str]] = {}  # name -> (JSON data, file)
+        self._made: Dict[str, Enum] = {}
+
+    def add(self, name: str, data: Mapping[str, Any], where: str) -> None:
+        if name in self._data:
+            raise CatalogueError("%s: enum %s is defined twice" % (where, name))
+        self._data[name] = (data, where)
+
+    def __getitem__(self, name: str) -> Enum:
+        made = self._made.get(name)
+        if made is None:
+            data, where = self._data[name]
+            made = self._made[name] = _load_enum(name, data, where)
+        return made
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._data
+
+
 def _load_tlvs(rows: List[Any], enums: Mapping[str, Enum], where: str,
                common: Tuple[TlvDef, ...] = ()) -> Tuple[TlvDef, ...]:
     tlvs: List[TlvDef] = list(common)
@@ -235,12 +322,13 @@ def load(directory: Path = CATALOGUE_DIR, validate: bool = True) -> Catalogue:
         with path.open(encoding="utf-8") as handle:
             documents.append((path.name, json.load(handle)))
 
-    enums: Dict[str, Enum] = {}
+    enums = Enums()
     for filename, doc in documents:
         for name, data in doc.get("enums", {}).items():
-            if name in enums:
-                raise CatalogueError("%s: enum %s is defined twice" % (filename, name))
-            enums[name] = _load_enum(name, data, filename)
+            enums.add(name, data, filename)
+    if validate:
+        for name in enums:
+            enums[name]  # made now, so that bad enum data is an error at load time
 
     common_response: Tuple[TlvDef, ...] = ()
     recovery: Dict[str, str] = {}

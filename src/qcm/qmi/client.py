@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from .catalogue import INDICATION, REQUEST, RESPONSE, MessageDef
-from .message import Message, build_frame, decode
+from .message import Message, build, decode
 from .qmux import CTL, Frame, FrameParser, FramingError
 
 __all__ = ["ClientCore", "Pending", "ResponseReceived", "IndicationReceived", "RequestTimedOut",
@@ -83,10 +83,10 @@ class ClientCore:
         """Queue a request; its frame comes out of ``frames_to_send()``. Raises EncodeError on bad values."""
         service = definition.service.id
         transaction = self._next_transaction(service, client_id)
-        frame = build_frame(definition, REQUEST, client_id, transaction, values)
+        raw = build(definition, REQUEST, client_id, transaction, values)
         pending = Pending(definition, service, client_id, transaction, now + timeout, now, dict(values or {}))
         self._pending[pending.key] = pending
-        self._outbox.append(frame.encode())
+        self._outbox.append(raw)
         return pending
 
     def _next_transaction(self, service: int, client_id: int) -> int:

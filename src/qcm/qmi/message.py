@@ -7,13 +7,14 @@ that do not match their declared format, are kept as raw bytes and reported, nev
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ..errors import ModemError, Recovery
-from .catalogue import INDICATION, RESPONSE, RESULT_TLV, Catalogue, MessageDef, TlvDef, catalogue
+from .catalogue import INDICATION, RESPONSE, RESULT_TLV, Catalogue, MessageDef, TlvCodec, TlvDef, catalogue
 from .formats import DecodeError, EncodeError, EnumValue
-from .qmux import Frame
+from .qmux import Frame, finish_frame, header_size, new_frame, parse_tlvs
 
 __all__ = ["Message", "Result", "QmiError", "MissingTlv", "build", "build_frame", "decode", "protocol_error"]
 
@@ -145,63 +146,115 @@ class Message:
         return key in self.values
 
 
-def _tlvs_for(definition: MessageDef, kind: str, values: Mapping[str, Any]) -> Tuple[Tuple[int, bytes], ...]:
-    declared = definition.tlvs(kind)
-    unknown = set(values) - {t.key for t in declared}
-    if unknown:
+_TLV_HEADER = struct.Struct("<BH")
+_NO_TLV_HEADER = bytes(3)  # room for a TLV header, written once the value's length is known
+_write_tlv_header = _TLV_HEADER.pack_into
+
+
+def _encode_tlvs(definition: MessageDef, kind: str, values: Mapping[str, Any], error: int, out: bytearray) -> None:
+    """The TLV area of a message, headers included, in catalogue order (as libqmi emits them)."""
+    if kind == INDICATION and not definition.is_indication:
+        raise EncodeError("%s is not an indication" % definition)
+    codec = definition.codec(kind)
+    encoders = codec.encoders
+    try:
+        tlvs = sorted([encoders.get(key) or codec.encoder(key) for key in values])
+    except KeyError:
         raise EncodeError("%s %s has no TLV named %s (it has: %s)" % (
-            definition, kind, ", ".join(sorted(unknown)), ", ".join(t.key for t in declared) or "none"))
-    tlvs = []
-    for tlv in declared:  # catalogue order, as libqmi emits them
-        if tlv.key not in values or values[tlv.key] is None:
+            definition, kind, ", ".join(sorted(set(values) - set(codec.by_key))),
+            ", ".join(codec.by_key) or "none")) from None
+    if kind == RESPONSE and "result" not in values:  # the Result TLV, unless the caller gives one
+        out += codec.results.get(error) or _result_tlv(definition, kind, codec, error)
+    for _, tlv, encode in tlvs:  # sorted by their place in the catalogue, which is unique
+        value = values[tlv.key]
+        if value is None:
             continue
-        out = bytearray()
+        start = len(out) + 3
+        out += _NO_TLV_HEADER
         try:
-            tlv.format.encode(values[tlv.key], out)
+            encode(value, out)
         except EncodeError as exc:
             raise EncodeError("%s %s TLV 0x%02x %s: %s" % (definition, kind, tlv.type, tlv.name, exc)) from None
-        tlvs.append((tlv.type, bytes(out)))
-    return tuple(tlvs)
+        size = len(out) - start
+        if size > 0xFFFF:
+            raise EncodeError("%s %s TLV 0x%02x %s: %d bytes do not fit a TLV" % (
+                definition, kind, tlv.type, tlv.name, size))
+        _write_tlv_header(out, start - 3, tlv.type, size)
+
+
+def _result_tlv(definition: MessageDef, kind: str, codec: TlvCodec, error: int) -> bytes:
+    """A response's Result TLV for ``error``, encoded once per message. It is the first TLV in
+    catalogue order (common.json's TLVs come first), so it goes before the others."""
+    tlv = codec.results.get(error)
+    if tlv is None:
+        if "result" not in codec.by_key:
+            raise EncodeError("%s %s has no TLV named result (it has: %s)" % (
+                definition, kind, ", ".join(codec.by_key) or "none"))
+        _, result = codec.by_key["result"]
+        body = bytearray()
+        try:
+            result.format.encode({"error_status": 1 if error else 0, "error_code": error}, body)
+        except EncodeError as exc:
+            raise EncodeError("%s %s TLV 0x%02x %s: %s" % (definition, kind, result.type, result.name, exc)) from None
+        tlv = _TLV_HEADER.pack(result.type, len(body)) + bytes(body)
+        if len(codec.results) < _RESULTS_KEPT:
+            codec.results[error] = tlv
+    return tlv
+
+
+_RESULTS_KEPT = 64  # error codes whose Result TLV is kept encoded, per message
 
 
 def build_frame(definition: MessageDef, kind: str, client_id: int, transaction: int,
                 values: Optional[Mapping[str, Any]] = None, *, error: int = 0) -> Frame:
     """A frame for ``definition``; for a response the Result TLV is filled from ``error``."""
-    values = dict(values or {})
-    if kind == RESPONSE and "result" not in values:
-        values["result"] = {"error_status": 1 if error else 0, "error_code": error}
-    if kind == INDICATION and not definition.is_indication:
-        raise EncodeError("%s is not an indication" % definition)
-    tlvs = _tlvs_for(definition, kind, values)
-    return Frame(definition.service.id, client_id, kind, transaction, definition.id, tlvs)
+    out = bytearray()
+    _encode_tlvs(definition, kind, values or {}, error, out)
+    tlvs = parse_tlvs(bytes(out))
+    assert tlvs is not None  # we laid them out ourselves
+    return new_frame(definition.service.id, client_id, kind, transaction, definition.id, tlvs)
 
 
 def build(definition: MessageDef, kind: str, client_id: int, transaction: int,
           values: Optional[Mapping[str, Any]] = None, *, error: int = 0) -> bytes:
-    return build_frame(definition, kind, client_id, transaction, values, error=error).encode()
+    """The bytes of ``build_frame(...)``, written in one buffer without making the frame."""
+    service = definition.service.id
+    out = bytearray(header_size(service))
+    _encode_tlvs(definition, kind, values or {}, error, out)
+    return finish_frame(out, service, client_id, kind, transaction, definition.id)
+
+
+_new = object.__new__
+_NO_PROBLEMS: Tuple[str, ...] = ()
 
 
 def decode(frame: Frame, cat: Optional[Catalogue] = None) -> Message:
     """Decode every TLV the catalogue knows; never raises on bad content."""
     cat = cat or catalogue()
-    definition = cat.lookup(frame.service, frame.message_id, frame.kind)
+    kind = frame.kind
+    found = cat.decoding(frame.service, frame.message_id, kind)
+    definition = None
     values: Dict[str, Any] = {}
-    problems = []
-    if definition is not None:
-        by_type = {t.type: t for t in definition.tlvs(frame.kind)}
+    problems: List[str] = []
+    if found is not None:
+        definition, codec = found
+        decoders = codec.decoders
         for tlv_type, raw in frame.tlvs:
-            tlv = by_type.get(tlv_type)
-            if tlv is None:
+            known = decoders.get(tlv_type) or codec.decoder(tlv_type)
+            if known is None:
                 continue
+            key, decode_value, tlv = known
+            size = len(raw)
             try:
-                value, end = tlv.format.decode(raw, 0, len(raw))
-                if end != len(raw):
-                    raise DecodeError("%d bytes left over" % (len(raw) - end))
+                value, end = decode_value(raw, 0, size)
             except DecodeError as exc:
                 problems.append("TLV 0x%02x %s: %s" % (tlv_type, tlv.name, exc))
                 continue
-            values[tlv.key] = value
-    elif frame.kind == RESPONSE:
+            if end != size:
+                problems.append("TLV 0x%02x %s: %d bytes left over" % (tlv_type, tlv.name, size - end))
+                continue
+            values[key] = value
+    elif kind == RESPONSE:
         # Even for a message we do not know, the Result TLV is the same everywhere.
         result = frame.tlv(RESULT_TLV)
         if result is not None:
@@ -209,4 +262,8 @@ def decode(frame: Frame, cat: Optional[Catalogue] = None) -> Message:
                 values["result"] = cat.result.format.decode(result, 0, len(result))[0]
             except DecodeError as exc:
                 problems.append("TLV 0x02 Result: %s" % exc)
-    return Message(frame, definition, values, tuple(problems))
+    # Message(...) without the frozen dataclass's checked assignment of each field
+    message = _new(Message)
+    message.__dict__.update(frame=frame, definition=definition, values=values,
+                            problems=tuple(problems) if problems else _NO_PROBLEMS)
+    return message
