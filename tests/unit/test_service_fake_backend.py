@@ -43,10 +43,12 @@ class FakeBackend(Backend):
 
     async def read_registration(self) -> Registration:
         assert self.registration is not None
+        self.log.append("registration")
         return self.registration
 
     async def wait_registered(self) -> Registration:
-        return await self.read_registration()
+        assert self.registration is not None
+        return self.registration
 
     async def start(self, bearer: BearerId, netdev: str) -> Bearer:
         self.log.append("start %s" % bearer)
@@ -120,6 +122,17 @@ def test_a_backend_without_qmi_connects_and_a_drop_it_reports_is_redialled(tmp_p
     assert result["log"][:4] == ["open", "prepare", "start IPv4", "start IPv6"]
     assert result["log"][4:6] == ["stop IPv6", "start IPv6"]  # the other bearer is left alone
     assert any("reconnected" in line and "the fake network ended the IPv6 call" in line for line in result["lines"])
+
+
+def test_status_reads_the_registration_again_only_when_it_is_old(tmp_path):
+    async def steps(service):
+        await until(lambda: connected(service))
+        FakeBackend.log.clear()
+        await service.refresh_registration(max_age=60.0)   # the first: read
+        await service.refresh_registration(max_age=60.0)   # read a moment ago: not again
+        await service.refresh_registration(max_age=0.0)    # asked for a fresh one: read
+    result = scenario(tmp_path, [], steps)
+    assert result["log"][:2] == ["registration", "registration"] and "registration" not in result["log"][2:]
 
 
 def test_only_failures_a_reset_may_cure_climb_the_ladder(tmp_path):

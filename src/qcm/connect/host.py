@@ -32,6 +32,7 @@ from ..io.netlink import Netlink, NetlinkError
 from ..netlink import rtnl
 from ..backends.base import Bearer, HostSide
 from .dns import DnsChange, apply_dns, undo_dns
+from .options import HostOptions
 
 __all__ = ["HostOptions", "Applied", "Host", "DEFAULT_METRIC", "RULE_PRIORITY", "table_of"]
 
@@ -44,18 +45,6 @@ TABLE_BASE = 7100     # PDN n's own routing table is 7100 + n
 
 def table_of(pdn: int) -> int:
     return TABLE_BASE + pdn
-
-
-@dataclass(frozen=True)
-class HostOptions:
-    metric: Optional[int] = None        # explicit metric for our default routes
-    take_default: bool = False          # prefer our default route over existing ones
-    default_route: bool = True
-    dns: str = "auto"                   # auto | resolved | resolvconf | file | none
-    resolv_conf: Path = Path("/etc/resolv.conf")
-    table: Optional[int] = None         # a PDN that is not the default: its own routing table and source rules
-    routes: Tuple[str, ...] = ()        # networks reached through this link (from the main table)
-    dns_default: bool = True            # this link's DNS servers answer every name (else only its own domains)
 
 
 @dataclass

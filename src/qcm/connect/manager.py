@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 15.0        # the whole teardown on SIGTERM, even with a modem that stopped answering
 STATUS_TIMEOUT = 5.0       # a daemon's status: every connection's registration read at once, within this
+STATUS_FRESH = 5.0         # registration and signal read this recently are shown without asking again
 
 
 class Connection(Hooks):
@@ -407,7 +408,7 @@ class Manager:
         command = request.get("command")
         service = connection.service
         if command == "status":
-            await service.refresh_registration()
+            await service.refresh_registration(STATUS_FRESH)
             return {"ok": True, "status": service.status()}
         if command == "disconnect":
             service.stop("qcm disconnect")
@@ -433,7 +434,8 @@ class Manager:
             if command == "status":
                 live = [c for c in self.connections.values() if c.exit_status is None]
                 if live:  # each reading is bounded (2 s); all together, once more
-                    await asyncio.wait([asyncio.ensure_future(c.service.refresh_registration()) for c in live],
+                    await asyncio.wait([asyncio.ensure_future(c.service.refresh_registration(STATUS_FRESH))
+                                        for c in live],
                                        timeout=STATUS_TIMEOUT)
                 return {"ok": True, "daemon": {"pid": os.getpid()},
                         "connections": [c.status_json() for c in self.connections.values()] + self.pending()}
@@ -449,7 +451,7 @@ class Manager:
                     "netdevs": sorted(c.netdev or c.name for c in self.connections.values())}
         if command == "status":
             if connection.exit_status is None:
-                await connection.service.refresh_registration()
+                await connection.service.refresh_registration(STATUS_FRESH)
             return {"ok": True, "status": connection.status_json()}
         await self.stop(connection, "qcm disconnect")
         return {"ok": True, "stopped": connection.netdev or connection.name}

@@ -8,10 +8,25 @@ from typing import Any, Optional, Tuple
 
 from ..backends.base import DialPlan
 from ..io.probe import Probe
-from .host import HostOptions
 from .supervisor import Policy
 
 __all__ = ["ConnectOptions", "DialPlan", "HostOptions"]
+
+
+@dataclass(frozen=True)
+class HostOptions:
+    """How the interface is configured: routes, their metric and table, DNS.
+
+    Here, not in host.py: the command line builds it, and host.py (netlink, DNS) need not load
+    before the first request to the modem."""
+    metric: Optional[int] = None        # explicit metric for our default routes
+    take_default: bool = False          # prefer our default route over existing ones
+    default_route: bool = True
+    dns: str = "auto"                   # auto | resolved | resolvconf | file | none
+    resolv_conf: Path = Path("/etc/resolv.conf")
+    table: Optional[int] = None         # a PDN that is not the default: its own routing table and source rules
+    routes: Tuple[str, ...] = ()        # networks reached through this link (from the main table)
+    dns_default: bool = True            # this link's DNS servers answer every name (else only its own domains)
 
 
 @dataclass(frozen=True)

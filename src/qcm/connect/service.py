@@ -26,7 +26,7 @@ import os
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Type, Union, cast
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type, Union, cast
 
 from ..backends import backend_for
 from ..backends.base import Backend, BackendContext, Bearer, BearerId, Pdn
@@ -103,6 +103,7 @@ class ConnectionService:
         self._tasks: Dict[str, "asyncio.Task[Any]"] = {}
         self._keep_bearers = False
         self._bugs_logged: set = set()
+        self._registration_read: Tuple[Optional[Backend], float] = (None, 0.0)  # by which backend, when
 
     def report(self, event: ev.Event) -> None:
         """Tell the user; a broken stdout or a full log disk must not stop the connection. What it
@@ -347,8 +348,8 @@ class ConnectionService:
         await self._close_backend()
         modem = self.modem
         assert modem is not None and modem.netdev
-        self._parent_host()
-        context = BackendContext(self.options.plan, self.report, self.events.put_nowait, self.host, self.pin_guard,
+        host = self._parent_host()
+        context = BackendContext(self.options.plan, self.report, self.events.put_nowait, host, self.pin_guard,
                                  self.options.request_timeout, self.options.show_personal, self.options.transport)
         backend = self.choose_backend(modem)(modem, context)
         self.prepared = False
@@ -575,13 +576,20 @@ class ConnectionService:
 
     # ================================================================ status
 
-    async def refresh_registration(self) -> None:
+    async def refresh_registration(self, max_age: float = 0.0) -> None:
+        """Read registration and signal again, unless this backend read them within ``max_age`` s
+        (``qcm status`` in a loop then costs the module nothing and answers at once)."""
         backend = self.backend
-        if backend is not None and backend.is_open:
-            try:
-                await asyncio.wait_for(backend.read_registration(), 2.0)
-            except (QcmError, asyncio.TimeoutError):
-                pass
+        if backend is None or not backend.is_open:
+            return
+        read_by, read_at = self._registration_read
+        if read_by is backend and time.monotonic() - read_at <= max_age:
+            return
+        try:
+            await asyncio.wait_for(backend.read_registration(), 2.0)
+            self._registration_read = (backend, time.monotonic())  # a reopened backend reads afresh
+        except (QcmError, asyncio.TimeoutError):
+            pass
 
     def status(self) -> Dict[str, Any]:
         modem, backend = self.modem, self.backend
