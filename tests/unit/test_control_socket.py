@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 import pytest
 
 from qcm.errors import QcmError
+from qcm.connect import control_client
 from qcm.io import control
 from qcm.io.control import ControlServer, ask
 
@@ -448,14 +449,14 @@ def test_the_depth_scan_ignores_brackets_inside_strings() -> None:
         control.parse_request(b'{"command": "x", "a": [[[[[[[[[[[]]]]]]]]]]}')
 
 
-def test_only_connection_without_permission_says_it_needs_root(short_dir: Path, monkeypatch: Any) -> None:
+def test_listing_connections_without_permission_says_it_needs_root(short_dir: Path, monkeypatch: Any) -> None:
     run_dir = short_dir / "run"
     run_dir.mkdir()
 
     def denied(path: Any) -> List[str]:
         raise PermissionError(errno.EACCES, "Permission denied", str(path))
 
-    monkeypatch.setattr(control.os, "listdir", denied)
+    monkeypatch.setattr(control_client.os, "listdir", denied)
     with pytest.raises(QcmError) as refused:
-        control.only_connection(run_dir)
+        control_client.local_connections(run_dir)
     assert refused.value.exit_status == 10 and "root" in str(refused.value)

@@ -38,7 +38,7 @@ from ..errors import ModemError, PermissionProblem, PortBusyError, QcmError, Usa
 if TYPE_CHECKING:  # the server side only: qcm status and qcm disconnect, clients, need no event loop
     import asyncio
 
-__all__ = ["ControlServer", "ask", "socket_path", "prepare_run_dir", "only_connection", "interface_name",
+__all__ = ["ControlServer", "ask", "socket_path", "prepare_run_dir", "interface_name",
            "NotRunning", "ControlBusy", "ControlFailed", "BadRequest", "parse_request", "parse_reply",
            "encode", "MAX_REQUEST", "MAX_CLIENTS", "READ_DEADLINE"]
 
@@ -409,21 +409,3 @@ def interface_name(text: str) -> str:
     if text in (".", "..") or any(c in "/:" or c.isspace() or ord(c) < 32 or 127 <= ord(c) < 160 for c in text):
         raise UsageError("%r is not an interface name (no '/', ':', spaces or control characters)" % text)
     return text
-
-
-def only_connection(run_dir: Path) -> str:
-    """The interface of the one connection in ``run_dir`` (a manager's socket or a --once state)."""
-    try:
-        entries = os.listdir(run_dir)
-    except (FileNotFoundError, NotADirectoryError):
-        entries = []
-    except PermissionError:
-        raise PermissionProblem("cannot look into %s, where running connections are: this needs root" % run_dir,
-                                "run it as root, or name the connection with -i (which needs root too)") from None
-    names = sorted({name[:-len(suffix)] for name in entries for suffix in (".sock", ".json")
-                    if name.endswith(suffix) and len(name) > len(suffix)})
-    if len(names) == 1:
-        return names[0]
-    if not names:
-        raise NotRunning("no qcm connection is running (nothing in %s)" % run_dir)
-    raise UsageError("several connections (%s): say which with -i" % ", ".join(names))
