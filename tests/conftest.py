@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator, List
+from typing import Any, Iterator, List
 
 import pytest
 
@@ -109,3 +109,13 @@ def lab(netns, tmp_path):
     yield make
     for instance in labs:
         instance.stop()
+
+
+def pytest_collection_modifyitems(config: Any, items: List[Any]) -> None:
+    """Tests marked root skip, with the reason, when the suite runs without root (scripts/coverage-without-root)."""
+    if os.geteuid() == 0:
+        return
+    skip = pytest.mark.skip(reason="needs root")
+    for item in items:
+        if item.get_closest_marker("root") is not None:
+            item.add_marker(skip)

@@ -30,9 +30,10 @@ NOT_FOR_STATUS = ["asyncio", "qcm.cli.connect", "qcm.connect.manager", "qcm.conn
 
 def loaded_after(code: str, tmp_path: Path) -> Set[str]:
     """The modules a fresh interpreter holds after running ``code`` (not those blocked: ssl is None)."""
+    # -S: no site-packages .pth files (coverage's, which measures subprocesses, loads modules of its own).
     program = code + "\nimport json, sys\nprint(json.dumps(sorted(m for m, v in sys.modules.items() if v)))\n"
     env = dict(os.environ, PYTHONPATH=str(SRC), QCM_RUN_DIR=str(tmp_path / "run"))
-    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, env=env, timeout=60)
+    result = subprocess.run([sys.executable, "-S", "-c", program], capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode == 0, result.stderr
     return set(json.loads(result.stdout.strip().splitlines()[-1]))
 
