@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -24,6 +23,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from .cli.options import METRIC_RANGE, PROFILE_RANGE, check_apn, check_credential, check_pin, file_path, iccid, \
     imei, integer, interface_name, seconds, usb_path
 from .errors import PermissionProblem, UsageError
+from .io.files import read_owned_text
 
 try:
     import tomllib
@@ -284,38 +284,12 @@ def load_all(directory: Optional[Path] = None) -> List[Config]:
 def _read(path: Path) -> Tuple[str, int]:
     """The text of the file and its mode; refused when it is a link, not a regular file, or someone other
     than root (or us) could change it."""
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC
     try:
-        fd = os.open(path, flags)
+        return read_owned_text(str(path), "configuration", MAX_SIZE, "a connection's settings fit in a few lines",
+                               private=False)
     except FileNotFoundError:
         raise UsageError("no configuration %s" % path, "create it (see the README's Configuration section, or man "
                          "qcm-connect), or name another with --config NAME or a path") from None
-    except OSError as exc:
-        if os.path.islink(path):
-            raise PermissionProblem("configuration %s is a symbolic link; give the file itself" % path) from None
-        raise PermissionProblem("cannot open configuration %s: %s" % (path, exc.strerror)) from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise PermissionProblem("configuration %s is not a regular file" % path)
-        if info.st_uid not in (0, os.geteuid()):
-            raise PermissionProblem("configuration %s belongs to uid %d, not to root: another user could change it"
-                                    % (path, info.st_uid), "chown root %s" % path)
-        if info.st_mode & 0o022:
-            raise PermissionProblem("configuration %s has mode %04o: group or others may change it"
-                                    % (path, stat.S_IMODE(info.st_mode)), "chmod 600 %s" % path)
-        if info.st_size > MAX_SIZE:
-            raise UsageError("configuration %s is %d bytes; a connection's settings fit in a few lines"
-                             % (path, info.st_size))
-        data = os.read(fd, MAX_SIZE + 1)
-    except OSError as exc:
-        raise PermissionProblem("cannot read configuration %s: %s" % (path, exc.strerror)) from None
-    finally:
-        os.close(fd)
-    try:
-        return data.decode("utf-8"), stat.S_IMODE(info.st_mode)
-    except UnicodeDecodeError:
-        raise UsageError("configuration %s is not UTF-8 text" % path) from None
 
 
 def parse(text: str, path: Path, mode: int = 0o600) -> Config:

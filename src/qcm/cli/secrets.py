@@ -18,12 +18,11 @@ the command line still win, with a one-line warning that they are visible to eve
 
 from __future__ import annotations
 
-import os
-import stat
 from dataclasses import dataclass, fields, replace
 from typing import IO, Callable, List, Mapping, Optional, Sequence
 
 from ..errors import PermissionProblem, UsageError
+from ..io.files import read_owned_text
 from .options import check_credential, check_pin
 
 __all__ = ["Secrets", "ENVIRONMENT", "from_environment", "read_file", "parse_file", "merge", "warn_visible"]
@@ -83,42 +82,12 @@ def parse_file(text: str, path: str) -> Secrets:
 
 def read_file(path: str) -> Secrets:
     """The secrets in ``path``, if only root (or the caller) can read or change it."""
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NOCTTY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-    hint = "create it with: install -m 600 -o root /dev/null %s, then write pin = ..., password = ... into it" % path
     try:
-        fd = os.open(path, flags)
+        text, _ = read_owned_text(path, "secrets file", MAX_FILE_SIZE, "it should hold a few short lines",
+                                  private=True)
     except FileNotFoundError:
-        raise PermissionProblem("secrets file %s does not exist" % path, hint) from None
-    except OSError as exc:
-        if os.path.islink(path):
-            raise PermissionProblem("secrets file %s is a symbolic link; give the file itself" % path) from None
-        raise PermissionProblem("cannot open secrets file %s: %s" % (path, exc.strerror)) from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise PermissionProblem("secrets file %s is not a regular file" % path)
-        if info.st_uid not in (0, os.geteuid()):
-            raise PermissionProblem("secrets file %s belongs to uid %d, not to root: another user could change "
-                                    "it" % (path, info.st_uid), "chown root %s" % path)
-        if info.st_mode & 0o077:
-            raise PermissionProblem("secrets file %s has mode %04o: group and others may read or change it"
-                                    % (path, stat.S_IMODE(info.st_mode)), "chmod 600 %s" % path)
-        if info.st_size > MAX_FILE_SIZE:
-            raise UsageError("secrets file %s is %d bytes; it should hold a few short lines" % (path, info.st_size))
-        data = b""
-        while len(data) <= MAX_FILE_SIZE:
-            chunk = os.read(fd, MAX_FILE_SIZE + 1 - len(data))
-            if not chunk:
-                break
-            data += chunk
-    except OSError as exc:
-        raise PermissionProblem("cannot read secrets file %s: %s" % (path, exc.strerror)) from None
-    finally:
-        os.close(fd)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UsageError("secrets file %s is not UTF-8 text" % path) from None
+        raise PermissionProblem("secrets file %s does not exist" % path, "create it with: install -m 600 -o root "
+                                "/dev/null %s, then write pin = ..., password = ... into it" % path) from None
     return parse_file(text, path)
 
 

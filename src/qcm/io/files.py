@@ -15,8 +15,9 @@ import os
 import stat
 import tempfile
 from pathlib import Path
+from typing import Tuple
 
-from ..errors import PermissionProblem
+from ..errors import PermissionProblem, UsageError
 
 __all__ = ["write_atomic", "ensure_private_dir", "read_private", "resolve_trusted", "Untrusted"]
 
@@ -99,6 +100,48 @@ def read_private(path: Path, limit: int = 1 << 20) -> str:
             raise Untrusted("refusing to trust %s: not a regular file of root's, or writable by others" % path,
                             "remove it")
         return handle.read(limit).decode("utf-8", "replace")
+
+
+def read_owned_text(path: str, what: str, limit: int, too_big: str, private: bool) -> Tuple[str, int]:
+    """The UTF-8 text and the mode of a file the user named (``what``: "configuration", "secrets file"),
+    refused in one line when it is a link, not a regular file, not root's (or the caller's), writable by
+    group or others, or with ``private`` readable by them. FileNotFoundError when there is none."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        if os.path.islink(path):
+            raise PermissionProblem("%s %s is a symbolic link; give the file itself" % (what, path)) from None
+        raise PermissionProblem("cannot open %s %s: %s" % (what, path, exc.strerror)) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise PermissionProblem("%s %s is not a regular file" % (what, path))
+        if info.st_uid not in (0, os.geteuid()):
+            raise PermissionProblem("%s %s belongs to uid %d, not to root: another user could change it"
+                                    % (what, path, info.st_uid), "chown root %s" % path)
+        if info.st_mode & (0o077 if private else 0o022):
+            raise PermissionProblem("%s %s has mode %04o: %s" % (
+                what, path, stat.S_IMODE(info.st_mode),
+                "group and others may read or change it" if private else "group or others may change it"),
+                "chmod 600 %s" % path)
+        if info.st_size > limit:
+            raise UsageError("%s %s is %d bytes; %s" % (what, path, info.st_size, too_big))
+        data = b""
+        while len(data) <= limit:
+            chunk = os.read(fd, limit + 1 - len(data))
+            if not chunk:
+                break
+            data += chunk
+    except OSError as exc:
+        raise PermissionProblem("cannot read %s %s: %s" % (what, path, exc.strerror)) from None
+    finally:
+        os.close(fd)
+    try:
+        return data.decode("utf-8"), stat.S_IMODE(info.st_mode)
+    except UnicodeDecodeError:
+        raise UsageError("%s %s is not UTF-8 text" % (what, path)) from None
 
 
 def resolve_trusted(path: Path) -> Path:
