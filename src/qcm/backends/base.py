@@ -226,12 +226,18 @@ class Backend:
         """Identity, SIM and PIN (never retried), radio on, data format agreed with the host, profile."""
         raise NotImplementedError
 
-    async def read_registration(self) -> Registration:
+    def _dial(self) -> Any:
+        """The protocol's dial sequence (QMI, MBIM and AT backends keep one while the port is open)."""
         raise NotImplementedError
+
+    async def read_registration(self) -> Registration:
+        self.registration = await self._dial().read_registration()
+        return self.registration
 
     async def wait_registered(self) -> Registration:
         """Until registered and attached for packet data (RegistrationError after the plan's timeout)."""
-        raise NotImplementedError
+        self.registration = await self._dial().wait_registered()
+        return self.registration
 
     async def start(self, bearer: BearerId, netdev: str) -> Bearer:
         raise NotImplementedError

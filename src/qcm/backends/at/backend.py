@@ -27,7 +27,7 @@ from ...errors import ModemError, NetConfigError, QcmError
 from ...io.at_port import AtPort
 from ...io.dhcp_socket import RaSwitch
 from ...io.ip_config import DynamicIp
-from ...model import IpSettings, Registration
+from ...model import IpSettings
 from ..base import Backend, Bearer, BearerId
 from . import answers
 from .calls import ACTIVATE, STYLES, Calls
@@ -114,14 +114,6 @@ class AtBackend(Backend):
     async def prepare(self) -> None:
         self.identity, style = await self._dial().prepare()
         self._calls().style = style
-
-    async def read_registration(self) -> Registration:
-        self.registration = await self._dial().read_registration()
-        return self.registration
-
-    async def wait_registered(self) -> Registration:
-        self.registration = await self._dial().wait_registered()
-        return self.registration
 
     async def start(self, bearer: BearerId, netdev: str) -> Bearer:
         calls = self._calls()

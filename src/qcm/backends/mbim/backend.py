@@ -21,7 +21,7 @@ from ...errors import ModemError, QcmError
 from ...io.mbim_port import MbimPort, ProxyTransport, proxy_running
 from ...io.transport import Transport
 from ...mbim.message import Message
-from ...model import IpSettings, Registration
+from ...model import IpSettings
 from ..base import Backend, Bearer, BearerId
 from . import readings
 from .calls import describe_nw_error
@@ -109,14 +109,6 @@ class MbimBackend(Backend):
             self.identity = await dial.prepare()
         finally:
             self._sim_absent = dial.states.get("subscriber-ready") == "sim-not-inserted"
-
-    async def read_registration(self) -> Registration:
-        self.registration = await self._dial().read_registration()
-        return self.registration
-
-    async def wait_registered(self) -> Registration:
-        self.registration = await self._dial().wait_registered()
-        return self.registration
 
     async def start(self, bearer: BearerId, netdev: str) -> Bearer:
         return await self._dial().start(bearer, netdev)

@@ -24,7 +24,7 @@ from ...connect import events as ev
 from ...errors import ModemError, NetConfigError, QcmError
 from ...io.qmi_port import QmiPort
 from ...io.qmi_proxy import ProxyClientTransport, SharedPort, check_open_answer, proxy_listening
-from ...model import IpSettings, Registration
+from ...model import IpSettings
 from ...qmi import readings
 from ...qmi.message import Message
 from ..base import Backend, Bearer, BearerId
@@ -180,14 +180,6 @@ class QmiBackend(Backend):
 
     async def prepare(self) -> None:
         self.identity = await self._dial().prepare()
-
-    async def read_registration(self) -> Registration:
-        self.registration = await self._dial().read_registration()
-        return self.registration
-
-    async def wait_registered(self) -> Registration:
-        self.registration = await self._dial().wait_registered()
-        return self.registration
 
     async def start(self, bearer: BearerId, netdev: str) -> Bearer:
         dial = self._dial()
